@@ -1,0 +1,10 @@
+//! tessera-dsl: shapes, the `model!` macro family, spec validation (`const fn`), masking
+//! strategies and the graph IR. `#![no_std]` + `alloc`, so the same rules run in a macro's
+//! const evaluation, in the CLI and anywhere else.
+#![no_std]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod ratio;
+pub use ratio::Ratio;

@@ -1,0 +1,1 @@
+//! tessera-runtime: the `wgpu` backend and the native CPU backend.

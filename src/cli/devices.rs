@@ -1,0 +1,7 @@
+//! `tessera devices` (being written).
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    Err(super::bad_input("`tessera devices` is not implemented yet"))
+}

@@ -1,0 +1,15 @@
+//! The `tessera` command line: one module per subcommand.
+pub mod check;
+pub mod devices;
+pub mod mask;
+
+/// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,
+/// an unreadable input file). The CLI exits with status 2 for these and 1 for everything else.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// Shorthand for returning a [`BadInput`] from a subcommand.
+pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(BadInput(msg.into()))
+}

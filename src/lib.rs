@@ -1,0 +1,12 @@
+//! tessera: a Rust workbench for masked image modeling.
+//!
+//! This facade re-exports the workspace crates so a user depends on one crate:
+//! the model DSL and masks ([`dsl`]), the kernels ([`shaders`]), the backends ([`runtime`]) and
+//! the model zoo ([`models`]). The `model!` macros are re-exported at the root
+//! (`tessera::mae! { ... }`).
+pub use tessera_dsl as dsl;
+pub use tessera_models as models;
+pub use tessera_runtime as runtime;
+pub use tessera_shaders as shaders;
+
+pub use tessera_dsl::*;

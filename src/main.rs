@@ -1,0 +1,39 @@
+//! `tessera` — the command line of the masked-image-modeling workbench.
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Masked image modeling workbench: shape-checked MAE-family models on any GPU or the CPU"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a model spec (TOML) and print its derived sizes; exit 2 if it breaks a shape rule.
+    Check(cli::check::Args),
+    /// Generate masks with one of the masking strategies and write them to safetensors (and PNG).
+    Mask(cli::mask::Args),
+    /// List the GPU adapters wgpu can see, with their features and key limits.
+    Devices(cli::devices::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => cli::check::run(args),
+        Command::Mask(args) => cli::mask::run(args),
+        Command::Devices(args) => cli::devices::run(args),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        let bad_input = err.chain().any(|e| e.is::<cli::BadInput>());
+        std::process::exit(if bad_input { 2 } else { 1 });
+    }
+}
