@@ -8,3 +8,4 @@ extern crate std;
 
 pub mod ratio;
 pub use ratio::Ratio;
+pub mod graph;
