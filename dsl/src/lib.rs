@@ -9,3 +9,5 @@ extern crate std;
 pub mod ratio;
 pub use ratio::Ratio;
 pub mod graph;
+pub mod mask;
+pub mod rng;
