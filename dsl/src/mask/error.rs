@@ -53,7 +53,10 @@ impl core::fmt::Display for MaskError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             MaskError::EmptyGrid { h, w } => {
-                write!(f, "grid {h}x{w} has no tokens; both sides must be at least 1")
+                write!(
+                    f,
+                    "grid {h}x{w} has no tokens; both sides must be at least 1"
+                )
             }
             MaskError::NothingKept { len, ratio } => write!(
                 f,
@@ -67,9 +70,15 @@ impl core::fmt::Display for MaskError {
                 what,
                 expected,
                 got,
-            } => write!(f, "{what} has {got} values, expected {expected} (one per token)"),
+            } => write!(
+                f,
+                "{what} has {got} values, expected {expected} (one per token)"
+            ),
             MaskError::NonFiniteNoise { index } => {
-                write!(f, "noise value {index} is not finite; noise must be real numbers")
+                write!(
+                    f,
+                    "noise value {index} is not finite; noise must be real numbers"
+                )
             }
             MaskError::UniformRatio { ratio } => write!(
                 f,
@@ -78,7 +87,8 @@ impl core::fmt::Display for MaskError {
             ),
             MaskError::OddGrid { h, w } => write!(
                 f,
-                "uniform sampling needs a grid of whole 2x2 blocks, but grid {h}x{w} has an odd side"
+                "uniform sampling needs a grid of whole 2x2 blocks, but grid {h}x{w} has an odd \
+                 side"
             ),
             MaskError::NotUniform { bh, bw, visible } => write!(
                 f,
@@ -108,7 +118,10 @@ impl core::fmt::Display for MaskError {
                  be positive divisors of the grid sides"
             ),
             MaskError::NotBinary { index, value } => {
-                write!(f, "mask value {index} is {value}; a mask holds 0 (keep) or 1 (removed)")
+                write!(
+                    f,
+                    "mask value {index} is {value}; a mask holds 0 (keep) or 1 (removed)"
+                )
             }
             MaskError::NotPermutation { len } => {
                 write!(f, "the indices are not a permutation of 0..{len}")
