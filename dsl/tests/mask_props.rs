@@ -141,10 +141,10 @@ proptest! {
                 let n_hidden = hidden.iter().filter(|&&x| x == 1).count();
                 prop_assert_eq!(n_hidden, v - kept_by_formula(v, r2));
                 prop_assert_eq!(s.len_real(), kept_by_formula(v, r2));
-                for i in 0..grid.len() {
-                    prop_assert!(hidden[i] <= 1);
+                for (&h, &removed) in hidden.iter().zip(m.mask()) {
+                    prop_assert!(h <= 1);
                     // Only kept tokens can be hidden; removed tokens are not replaced.
-                    prop_assert!(hidden[i] == 0 || m.mask()[i] == 0);
+                    prop_assert!(h == 0 || removed == 0);
                 }
             }
             Err(_) => prop_assert_eq!(kept_by_formula(v, r2), 0),
@@ -186,7 +186,7 @@ proptest! {
         prop_assert_eq!(wins.len(), stages);
         for (s, win) in wins.iter().enumerate() {
             // Stage s: windows of min(window, R_s) cells, each cell 2^(s+1) tokens a side.
-            let res = side / 2 >> s;
+            let res = (side / 2) >> s;
             prop_assert_eq!(win.h, window.min(res) << (s + 1));
             let n = side / win.h;
             for wr in 0..n {
