@@ -1,0 +1,157 @@
+//! AdamW appended to the graph, exactly as `torch.optim.AdamW`, with parameter groups.
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::{DType, GResult, Gradients, Graph, NodeId, Op, Role};
+
+/// Hyper-parameters shared by all groups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamWConfig {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Decay of the parameters that get weight decay (see [`ParamGroup::official`]).
+    pub weight_decay: f64,
+}
+
+impl AdamWConfig {
+    /// MAE pre-training: betas (0.9, 0.95), eps 1e-8.
+    pub fn mae_pretrain(weight_decay: f64) -> Self {
+        Self {
+            beta1: 0.9,
+            beta2: 0.95,
+            eps: 1e-8,
+            weight_decay,
+        }
+    }
+}
+
+/// Per-parameter settings: weight decay and a multiplier of the scheduled learning rate
+/// (layer-wise decay in fine-tuning).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParamGroup {
+    pub weight_decay: f64,
+    pub lr_scale: f64,
+}
+
+impl ParamGroup {
+    /// timm 0.3.2 `add_weight_decay` as used by MAE: no decay for 1-D parameters and names
+    /// ending in `.bias`; everything else (including `cls_token`, `mask_token`) decays.
+    pub fn official(name: &str, shape: &[usize], cfg: &AdamWConfig) -> Self {
+        let exempt = shape.len() <= 1 || name.ends_with(".bias");
+        Self {
+            weight_decay: if exempt { 0.0 } else { cfg.weight_decay },
+            lr_scale: 1.0,
+        }
+    }
+}
+
+/// What `adamw` appended: the per-step host inputs and the update nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Optimizer {
+    /// Input `[1]`: the scheduled learning rate of this step.
+    pub lr: NodeId,
+    /// Input `[1]`: the 1-based step number t (bias corrections use β^t).
+    pub step: NodeId,
+    /// One update node per parameter (side effects: param, exp_avg, exp_avg_sq).
+    pub updates: Vec<NodeId>,
+    /// `(param name, exp_avg name, exp_avg_sq name)` of every updated parameter.
+    pub state: Vec<(String, String, String)>,
+}
+
+impl Optimizer {
+    pub const LR: &'static str = "optim.lr";
+    pub const STEP: &'static str = "optim.step";
+
+    /// Name of the learning-rate input.
+    pub fn lr_name(&self) -> &'static str {
+        Self::LR
+    }
+
+    /// Name of the step-number input.
+    pub fn step_name(&self) -> &'static str {
+        Self::STEP
+    }
+}
+
+/// Appends AdamW updates for every parameter in `grads`, groups chosen by
+/// [`ParamGroup::official`].
+pub fn adamw(g: &mut Graph, grads: &Gradients, cfg: &AdamWConfig) -> GResult<Optimizer> {
+    adamw_grouped(g, grads, cfg, &|name, shape| {
+        ParamGroup::official(name, shape, cfg)
+    })
+}
+
+/// Appends AdamW updates with a caller-chosen group per parameter `(name, shape)`.
+/// Per parameter: `p −= lr·wd·p; m = β1 m + (1−β1) g; v = β2 v + (1−β2) g²;
+/// p −= lr · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + eps)` with `lr` the scheduled rate times
+/// the group's `lr_scale`.
+pub fn adamw_grouped(
+    g: &mut Graph,
+    grads: &Gradients,
+    cfg: &AdamWConfig,
+    group: &dyn Fn(&str, &[usize]) -> ParamGroup,
+) -> GResult<Optimizer> {
+    let lr = g.input(Optimizer::LR, &[1])?;
+    let step = g.input(Optimizer::STEP, &[1])?;
+    let mut updates = Vec::new();
+    let mut state = Vec::new();
+    for (p, gr) in grads.iter() {
+        let node = g.try_node("adamw", p)?.clone();
+        let Role::Param { name, .. } = &node.role else {
+            continue;
+        };
+        let grp = group(name, &node.shape);
+        let (mn, vn) = (format!("{name}.exp_avg"), format!("{name}.exp_avg_sq"));
+        let m = g.state(&mn, &node.shape)?;
+        let v = g.state(&vn, &node.shape)?;
+        let op = Op::AdamW {
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            weight_decay: grp.weight_decay,
+            lr_scale: grp.lr_scale,
+        };
+        let u = g.push(
+            op,
+            vec![p, gr, m, v, lr, step],
+            vec![0],
+            DType::Data,
+            Role::Computed,
+        );
+        updates.push(u);
+        state.push((name.clone(), mn, vn));
+    }
+    Ok(Optimizer {
+        lr,
+        step,
+        updates,
+        state,
+    })
+}
+
+/// One AdamW update of a single element, in f64: the reference the kernels must match.
+/// Returns the new `(p, m, v)`.
+#[allow(clippy::too_many_arguments)]
+pub fn adamw_reference(
+    p: f64,
+    g: f64,
+    m: f64,
+    v: f64,
+    lr: f64,
+    t: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    wd: f64,
+) -> (f64, f64, f64) {
+    let p = p * (1.0 - lr * wd);
+    let m = beta1 * m + (1.0 - beta1) * g;
+    let v = beta2 * v + (1.0 - beta2) * g * g;
+    let bc1 = 1.0 - libm::pow(beta1, t);
+    let bc2 = 1.0 - libm::pow(beta2, t);
+    let p = p - lr / bc1 * m / (libm::sqrt(v) / libm::sqrt(bc2) + eps);
+    (p, m, v)
+}

@@ -1,0 +1,189 @@
+//! The operations of the IR. Every op has forward shape inference (in `ops/`), a
+//! vector-Jacobian rule (in `autodiff.rs`) and a CPU kernel (in `tessera-runtime`).
+use alloc::vec::Vec;
+
+use super::fused::FusedProgram;
+
+/// Elementwise functions of one tensor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UnaryOp {
+    /// `x * mul + add` (scale, negation, shift).
+    Affine {
+        mul: f64,
+        add: f64,
+    },
+    /// GELU with the exact erf form (PyTorch `nn.GELU()`).
+    GeluErf,
+    /// GELU with the tanh approximation (Flax `nn.gelu`, M3AE).
+    GeluTanh,
+    Relu,
+    Exp,
+    Log,
+    Sqrt,
+    Recip,
+    Square,
+    Tanh,
+}
+
+/// Elementwise functions of two tensors with NumPy broadcasting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// One operation. The node's `inputs` are listed in the comment of each variant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// A leaf: an input, parameter, frozen table or optimizer state (see [`Role`](super::Role)).
+    Leaf,
+    /// `[]` → a tensor filled with `value` (the seed of the backward pass, zeros).
+    Fill { value: f64 },
+    /// `[x]` → `f(x)`.
+    Unary(UnaryOp),
+    /// `[x, dy]` → `dy * f'(x)`: the backward of `Unary`.
+    UnaryGrad(UnaryOp),
+    /// `[a, b]` → `a ∘ b`, both broadcast to the node's shape.
+    Binary(BinaryOp),
+    /// `[a, b]` → `alpha · op(a) · op(b)`, batched over leading dims; `b` may be 2-D and then
+    /// is shared by every batch (a `Linear` layer is `matmul(x, W, trans_b)`).
+    MatMul {
+        trans_a: bool,
+        trans_b: bool,
+        alpha: f64,
+    },
+    /// `[x, w, b]` → layer norm over the last dim, affine.
+    LayerNorm { eps: f64 },
+    /// `[x, w, dy]` → dx of `LayerNorm` (recomputes the row statistics).
+    LayerNormGradX { eps: f64 },
+    /// `[x, dy]` → `Σ_rows dy · x̂`, the weight gradient of `LayerNorm`.
+    LayerNormGradW { eps: f64 },
+    /// `[x]` → softmax over the last dim.
+    Softmax,
+    /// `[y, dy]` → `y · (dy − Σ dy·y)`.
+    SoftmaxGrad,
+    /// `[q, k, v (, bias)]` → `softmax(scale · q kᵀ + bias) v` over `[.., Lq, d]` tensors with the
+    /// same leading dims; `bias` broadcasts to `[.., Lq, Lk]`. Extra output 1: the row
+    /// log-sum-exp `[.., Lq]` kept for the backward. The score matrix is never stored.
+    Attention { scale: f64, has_bias: bool },
+    /// `[q, k, v, (bias,) o, lse, do]` → dq; extra outputs 1: dk, 2: dv.
+    AttentionGrad { scale: f64, has_bias: bool },
+    /// `[q, k, v, bias, o, lse, do]` → d(bias), summed to the bias's own shape.
+    AttentionGradBias { scale: f64 },
+    /// `[producer]`: the extra output number `slot` of a multi-output producer.
+    Extra { slot: u8 },
+    /// `[x [Bx, L, D], idx [Bi, K]]` → `[B, K, D]`, `out[b,k] = x[b, idx[b,k]]`; Bx and Bi are
+    /// each 1 (shared) or B.
+    GatherRows,
+    /// `[src [B, K, D], idx [Bi, K]]` → `[B', len, D]` zero-filled, `out[b, idx[b,k]] += src[b,k]`;
+    /// the adjoint of `GatherRows` (B' is the node's batch, 1 when summing a shared table's rows).
+    ScatterRows { len: usize },
+    /// `[x0, x1, ..]` → concatenation along `axis`.
+    Concat { axis: usize },
+    /// `[x]` → `x[.., start..start+len, ..]` along `axis`.
+    Slice { axis: usize, start: usize },
+    /// `[x]` → x zero-padded along `axis` with `before` leading entries (to the node's shape).
+    Pad { axis: usize, before: usize },
+    /// `[x]` → the same elements in a new shape (a view: no kernel runs).
+    Reshape,
+    /// `[x]` → `out[i_perm(0), ..] = x[i0, ..]`: axis `j` of the output is axis `axes[j]` of x.
+    Permute { axes: Vec<usize> },
+    /// `[x]` → cyclic shift, `out[.., (i + shift) mod n, ..] = x[.., i, ..]` per (axis, shift).
+    Roll { shifts: Vec<(usize, isize)> },
+    /// `[x]` → x broadcast (copied) to the node's shape.
+    Expand,
+    /// `[x]` → x summed over its broadcast dims down to the node's shape.
+    SumTo,
+    /// `[x]` → per row of the last dim: `(x − mean) / sqrt(var_unbiased + eps)` (MAE), or with
+    /// `eps_on_std`: `(x − mean) / (sqrt(var_unbiased) + eps)` (VideoMAE). No gradient.
+    NormPix { eps: f64, eps_on_std: bool },
+    /// `[pred [B,L,P], target, mask [B,L]]` → `Σ mask · mean_P (pred − t)² / Σ mask`, shape `[]`.
+    MaskedMse,
+    /// `[pred, target, mask, dy]` → d pred.
+    MaskedMseGrad,
+    /// `[logits [N,V], labels idx [N], weights [N]]` → `Σ w·(−log softmax)[label] / Σ w`, `[]`.
+    CrossEntropy,
+    /// `[logits, labels, weights, dy]` → d logits.
+    CrossEntropyGrad,
+    /// `[param, grad, m, v, lr [1], step [1]]` → nothing (shape `[0]`); updates param, m, v
+    /// in place exactly as `torch.optim.AdamW`.
+    AdamW {
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        lr_scale: f64,
+    },
+    /// An elementwise program over inputs broadcast to the node's shape (made by fusion).
+    Fused(FusedProgram),
+}
+
+impl Op {
+    /// Short name for error messages and plan dumps.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::Fill { .. } => "fill",
+            Op::Unary(_) => "unary",
+            Op::UnaryGrad(_) => "unary_grad",
+            Op::Binary(_) => "binary",
+            Op::MatMul { .. } => "matmul",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::LayerNormGradX { .. } => "layer_norm_grad_x",
+            Op::LayerNormGradW { .. } => "layer_norm_grad_w",
+            Op::Softmax => "softmax",
+            Op::SoftmaxGrad => "softmax_grad",
+            Op::Attention { .. } => "attention",
+            Op::AttentionGrad { .. } => "attention_grad",
+            Op::AttentionGradBias { .. } => "attention_grad_bias",
+            Op::Extra { .. } => "extra",
+            Op::GatherRows => "gather_rows",
+            Op::ScatterRows { .. } => "scatter_rows",
+            Op::Concat { .. } => "concat",
+            Op::Slice { .. } => "slice",
+            Op::Pad { .. } => "pad",
+            Op::Reshape => "reshape",
+            Op::Permute { .. } => "permute",
+            Op::Roll { .. } => "roll",
+            Op::Expand => "expand",
+            Op::SumTo => "sum_to",
+            Op::NormPix { .. } => "norm_pix",
+            Op::MaskedMse => "masked_mse",
+            Op::MaskedMseGrad => "masked_mse_grad",
+            Op::CrossEntropy => "cross_entropy",
+            Op::CrossEntropyGrad => "cross_entropy_grad",
+            Op::AdamW { .. } => "adamw",
+            Op::Fused(_) => "fused",
+        }
+    }
+
+    /// Ops that write persistent buffers in place and so must stay even if nothing reads them.
+    pub fn has_side_effects(&self) -> bool {
+        matches!(self, Op::AdamW { .. })
+    }
+
+    /// Ops whose output is a view of their (first) input's buffer.
+    pub fn is_view(&self) -> bool {
+        matches!(self, Op::Reshape)
+    }
+
+    /// Pure elementwise ops (one output element from the same-index input elements, after
+    /// broadcasting): the candidates of elementwise fusion.
+    pub fn is_elementwise(&self) -> bool {
+        matches!(
+            self,
+            Op::Unary(_) | Op::UnaryGrad(_) | Op::Binary(_) | Op::Fused(_)
+        )
+    }
+
+    /// Number of extra outputs (besides the node's own) the op's kernel writes.
+    pub fn extra_outputs(&self) -> usize {
+        match self {
+            Op::Attention { .. } => 1,
+            Op::AttentionGrad { .. } => 2,
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Matrix products.
+use alloc::format;
+use alloc::vec;
+
+use crate::graph::shape::shape_err;
+use crate::graph::{GResult, Graph, NodeId, Op};
+
+impl Graph {
+    /// `op(a) · op(b)` batched over the leading dims of `a`, where `op` transposes the last two
+    /// dims when the flag is set. `b` either has the same leading dims as `a`, or is 2-D and is
+    /// shared by every batch (then `trans_a` must be false).
+    pub fn matmul(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        trans_a: bool,
+        trans_b: bool,
+    ) -> GResult<NodeId> {
+        self.matmul_scaled(a, b, trans_a, trans_b, 1.0)
+    }
+
+    /// `alpha · op(a) · op(b)` (see [`Graph::matmul`]).
+    pub fn matmul_scaled(
+        &mut self,
+        a: NodeId,
+        b: NodeId,
+        trans_a: bool,
+        trans_b: bool,
+        alpha: f64,
+    ) -> GResult<NodeId> {
+        let sa = self.data_shape("matmul", a)?;
+        let sb = self.data_shape("matmul", b)?;
+        let err = |why: &str| shape_err("matmul", &[&sa, &sb], why.into());
+        if sa.len() < 2 || sb.len() < 2 {
+            return Err(err("both operands need at least 2 dims"));
+        }
+        let (ra, rb) = (sa.len(), sb.len());
+        let (m, ka) = if trans_a {
+            (sa[ra - 1], sa[ra - 2])
+        } else {
+            (sa[ra - 2], sa[ra - 1])
+        };
+        let (kb, n) = if trans_b {
+            (sb[rb - 1], sb[rb - 2])
+        } else {
+            (sb[rb - 2], sb[rb - 1])
+        };
+        if ka != kb {
+            return Err(shape_err(
+                "matmul",
+                &[&sa, &sb],
+                format!(
+                    "inner dimensions differ ({ka} vs {kb}; trans_a {trans_a}, trans_b {trans_b})"
+                ),
+            ));
+        }
+        if rb == 2 {
+            if trans_a && ra > 2 {
+                return Err(err("a shared 2-D right operand needs trans_a = false"));
+            }
+        } else if sa[..ra - 2] != sb[..rb - 2] {
+            return Err(err("batched operands need equal leading dims"));
+        }
+        let mut out = sa[..ra - 2].to_vec();
+        out.extend_from_slice(&[m, n]);
+        let op = Op::MatMul {
+            trans_a,
+            trans_b,
+            alpha,
+        };
+        self.op(op, vec![a, b], out)
+    }
+
+    /// PyTorch `nn.Linear`: `x · Wᵀ (+ bias)` with `W` of shape `[out, in]`.
+    pub fn linear(&mut self, x: NodeId, w: NodeId, bias: Option<NodeId>) -> GResult<NodeId> {
+        let y = self.matmul(x, w, false, true)?;
+        match bias {
+            Some(b) => {
+                let sb = self.data_shape("linear", b)?;
+                let sy = self.shape(y).to_vec();
+                if sb.len() != 1 || sb[0] != sy[sy.len() - 1] {
+                    return Err(shape_err(
+                        "linear",
+                        &[&sy, &sb],
+                        "bias must be 1-D with the output width".into(),
+                    ));
+                }
+                self.add(y, b)
+            }
+            None => Ok(y),
+        }
+    }
+}
