@@ -11,3 +11,11 @@ pub use ratio::Ratio;
 pub mod graph;
 pub mod mask;
 pub mod rng;
+pub mod presets;
+pub mod spec;
+pub mod typed;
+pub use spec::{Family, ModelDims, ModelSpec, Rule, ShapeError};
+
+/// The spec macros name `paste` through the crate, so users need not depend on it.
+#[doc(hidden)]
+pub use paste as __paste;

@@ -1,0 +1,248 @@
+//! The released configurations (reference §1.6, §2.4, §3.2, §4.1, §5.2, §6.3) and two small
+//! ones for tests and the CPU, each declared with its family's macro so all compile-checked.
+
+crate::mae! {
+    /// `mae_vit_base_patch16` (facebookresearch/mae), 224 px.
+    pub MaeVitBasePatch16 {
+        image: 224 x 224 x 3, patch: 16,
+        encoder: vit { dim: 768, depth: 12, heads: 12, mlp: 4 },
+        decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+crate::mae! {
+    /// `mae_vit_large_patch16`, 224 px.
+    pub MaeVitLargePatch16 {
+        image: 224 x 224 x 3, patch: 16,
+        encoder: vit { dim: 1024, depth: 24, heads: 16, mlp: 4 },
+        decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+crate::mae! {
+    /// `mae_vit_huge_patch14`, 224 px.
+    pub MaeVitHugePatch14 {
+        image: 224 x 224 x 3, patch: 14,
+        encoder: vit { dim: 1280, depth: 32, heads: 16, mlp: 4 },
+        decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+crate::um_swin! {
+    /// UM-MAE Swin-T at 256 px, pre-training window 8 on the compacted map (implus/UM-MAE).
+    pub UmSwinTiny256 {
+        image: 256 x 256 x 3, patch: 4, mask_cell: 16,
+        stages: [(96, 2, 3), (192, 2, 6), (384, 6, 12), (768, 2, 24)], mlp: 4, window: 8,
+        mask: uniform(3 / 4) + secondary(1 / 4),
+        decoder: vit { dim: 512, depth: 2, heads: 16, mlp: 4 },
+        target: norm_pix,
+    }
+}
+
+crate::hivit! {
+    /// `mae_hivit_base_dec512d6b` (zhangxiaosong18/hivit), 224 px, patch 16, hifeat.
+    pub HiVitBase {
+        image: 224 x 224 x 3, patch: 16, inner_patches: 4,
+        mlp_stages: [2, 2], stem_mlp: 3,
+        main: vit { dim: 512, depth: 20, heads: 8, mlp: 4 },
+        hifeat: true,
+        decoder: vit { dim: 512, depth: 6, heads: 16, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+crate::mixmim! {
+    /// MixMIM-B (Sense-X/MixMIM), 224 px.
+    pub MixMimBase {
+        image: 224 x 224 x 3, patch: 4,
+        stages: [(128, 2, 4, 14), (256, 2, 8, 14), (512, 18, 16, 14), (1024, 2, 32, 7)],
+        mlp: 4,
+        decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
+        mask: mixed(1 / 2), target: norm_pix,
+    }
+}
+
+crate::videomae! {
+    /// VideoMAE ViT-B (MCG-NJU/VideoMAE), 16x224x224, tubelet 2, tube ratio 9/10.
+    pub VideoMaeBase {
+        video: 16 x 224 x 224 x 3, patch: 16, tubelet: 2,
+        encoder: vit { dim: 768, depth: 12, heads: 12, mlp: 4 },
+        decoder: vit { dim: 384, depth: 4, heads: 6, mlp: 4 },
+        mask: tube(9 / 10), target: norm_pix,
+    }
+}
+
+crate::m3ae! {
+    /// M3AE base (young-geng/m3ae_public): 256 px, patch 16, 64 bert-base-uncased tokens.
+    pub M3aeBase {
+        image: 256 x 256 x 3, patch: 16, text: 64, vocab: 30522,
+        encoder: vit { dim: 768, depth: 12, heads: 12, mlp: 4 },
+        decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
+        mask: image(3 / 4) + text(3 / 4),
+    }
+}
+
+crate::mae! {
+    /// A tiny MAE for tests and the CPU: 32 px RGB (CIFAR-sized), patch 4.
+    pub MaeTiny32 {
+        image: 32 x 32 x 3, patch: 4,
+        encoder: vit { dim: 192, depth: 12, heads: 3, mlp: 4 },
+        decoder: vit { dim: 128, depth: 4, heads: 4, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+crate::mae! {
+    /// A small MAE for Fashion-MNIST: 28 px, 1 channel, patch 4.
+    pub MaeFmnistSmall {
+        image: 28 x 28 x 1, patch: 4,
+        encoder: vit { dim: 128, depth: 6, heads: 4, mlp: 4 },
+        decoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+use crate::spec::ModelSpec;
+
+/// Every preset by its official (or tessera) factory name, for `tessera check --preset`.
+pub const ALL: &[(&str, ModelSpec)] = &[
+    (
+        "mae_vit_base_patch16",
+        ModelSpec::Mae(MaeVitBasePatch16::SPEC),
+    ),
+    (
+        "mae_vit_large_patch16",
+        ModelSpec::Mae(MaeVitLargePatch16::SPEC),
+    ),
+    (
+        "mae_vit_huge_patch14",
+        ModelSpec::Mae(MaeVitHugePatch14::SPEC),
+    ),
+    ("um_swin_tiny_256", ModelSpec::UmSwin(UmSwinTiny256::SPEC)),
+    ("hivit_base", ModelSpec::HiVit(HiVitBase::SPEC)),
+    ("mixmim_base", ModelSpec::MixMim(MixMimBase::SPEC)),
+    ("videomae_base", ModelSpec::VideoMae(VideoMaeBase::SPEC)),
+    ("m3ae_base", ModelSpec::M3ae(M3aeBase::SPEC)),
+    ("mae_tiny_32", ModelSpec::Mae(MaeTiny32::SPEC)),
+    ("mae_fmnist_small", ModelSpec::Mae(MaeFmnistSmall::SPEC)),
+];
+
+/// The preset called `name`.
+pub fn by_name(name: &str) -> Option<ModelSpec> {
+    ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Derived sizes against the numbers the reference states (§1.1, §1.6, §2.4, §3.2, §4.2,
+    //! §5.1, §6.1), which were read off the official code, not computed by this crate.
+    use super::*;
+
+    #[test]
+    fn mae_keep_counts_and_pred_dims() {
+        assert_eq!(
+            (MaeVitBasePatch16::TOKENS, MaeVitBasePatch16::KEEP),
+            (196, 49)
+        );
+        assert_eq!(
+            (MaeVitHugePatch14::TOKENS, MaeVitHugePatch14::KEEP),
+            (256, 64)
+        );
+        assert_eq!(MaeVitBasePatch16::PRED_DIM, 768);
+        assert_eq!(MaeVitLargePatch16::PRED_DIM, 768);
+        assert_eq!(MaeVitHugePatch14::PRED_DIM, 588);
+        // pos_embed / decoder_pos_embed have 197 rows (§1.7).
+        assert_eq!(MaeVitBasePatch16::DEC_SEQ, 197);
+        assert_eq!(MaeVitBasePatch16::ENC_SEQ, 50);
+        assert_eq!(MaeVitBasePatch16::ENC_MLP, 3072);
+        assert_eq!(MaeVitBasePatch16::DEC_MLP, 2048);
+        assert_eq!(MaeVitBasePatch16::DIMS.encoder.head_dim, 64);
+        // Small presets: 8x8 grid keeps 16; 7x7 grid keeps int(49 / 4) = 12.
+        assert_eq!(
+            (MaeTiny32::GRID, MaeTiny32::KEEP, MaeTiny32::PRED_DIM),
+            (8, 16, 48)
+        );
+        assert_eq!(
+            (
+                MaeFmnistSmall::GRID,
+                MaeFmnistSmall::KEEP,
+                MaeFmnistSmall::PRED_DIM
+            ),
+            (7, 12, 16)
+        );
+    }
+
+    #[test]
+    fn um_swin_tiny_stages_and_windows() {
+        assert_eq!(UmSwinTiny256::STAGE_GRIDS, [32, 16, 8, 4]);
+        assert_eq!(UmSwinTiny256::WINDOWS, [8, 8, 8, 4]);
+        assert_eq!(UmSwinTiny256::WINDOW_COUNTS, [16, 4, 1, 1]);
+        assert_eq!(UmSwinTiny256::SHIFTS, [4, 4, 0, 0]);
+        assert_eq!(UmSwinTiny256::FINETUNE_GRIDS, [64, 32, 16, 8]);
+        assert_eq!(UmSwinTiny256::FINETUNE_WINDOWS, [16, 16, 16, 8]);
+        assert_eq!(UmSwinTiny256::MASK_GRID, 16);
+        // 64 visible cells, 48 real after secondary masking (§2.2).
+        assert_eq!(UmSwinTiny256::KEEP, 64);
+        assert_eq!(UmSwinTiny256::SECONDARY_MASKED, 16);
+        assert_eq!(UmSwinTiny256::PRED_DIM, 768);
+        assert_eq!(UmSwinTiny256::DEC_SEQ, 256);
+    }
+
+    #[test]
+    fn mixmim_base_stages() {
+        assert_eq!(MixMimBase::STAGE_GRIDS, [56, 28, 14, 7]);
+        assert_eq!(MixMimBase::WINDOWS, [14, 14, 14, 7]);
+        assert_eq!(MixMimBase::MASK_TOKENS, 49);
+        assert_eq!(MixMimBase::MASKED, 24); // int(49 * 0.5)
+        assert_eq!(MixMimBase::MASK_UPSAMPLE, [8, 4, 2, 1]);
+        assert_eq!(MixMimBase::PRED_DIM, 3072);
+    }
+
+    #[test]
+    fn hivit_base_features() {
+        assert_eq!(HiVitBase::HIFEAT_DIM, 3584);
+        assert_eq!(HiVitBase::ENC_OUT_DIM, 3584);
+        assert_eq!(HiVitBase::INNER_GRIDS, [4, 2]);
+        assert_eq!(HiVitBase::STAGE_DIMS, [128, 256]);
+        assert_eq!(HiVitBase::KEEP, 49);
+        assert_eq!(HiVitBase::DIMS.embed_kernel, 4);
+        assert_eq!(HiVitBase::DIMS.stage_blocks, [4, 4, 0, 0, 0, 0]);
+        assert_eq!(HiVitBase::PRED_DIM, 768);
+    }
+
+    #[test]
+    fn videomae_base_tubes() {
+        assert_eq!(VideoMaeBase::TOKENS, 1568);
+        assert_eq!(VideoMaeBase::KEEP, 160);
+        assert_eq!(VideoMaeBase::KEEP_PER_SLICE, 20);
+        assert_eq!(VideoMaeBase::PRED_DIM, 1536);
+    }
+
+    #[test]
+    fn m3ae_base_sequences() {
+        assert_eq!(M3aeBase::IMAGE_TOKENS, 256);
+        assert_eq!((M3aeBase::IMAGE_KEEP, M3aeBase::TEXT_KEEP), (64, 16));
+        assert_eq!(M3aeBase::DEC_SEQ, 1 + 256 + 64);
+        assert_eq!(M3aeBase::PRED_DIM, 768);
+    }
+
+    #[test]
+    fn every_preset_validates_at_run_time_to_its_const_dims() {
+        assert_eq!(ALL.len(), 10);
+        for (name, spec) in ALL {
+            let dims = spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(by_name(name), Some(*spec));
+            if let (ModelSpec::Mae(_), crate::spec::ModelDims::Mae(d)) = (spec, dims) {
+                assert_eq!(d.pred_dim, d.patch_dim);
+            }
+        }
+        assert_eq!(
+            ModelSpec::Mae(MaeVitBasePatch16::SPEC).validate(),
+            Ok(crate::spec::ModelDims::Mae(MaeVitBasePatch16::DIMS))
+        );
+        assert_eq!(by_name("mae_vit_giant"), None);
+    }
+}

@@ -1,0 +1,129 @@
+//! M3AE, the multimodal MAE (young-geng/m3ae_public `model.py`), reference §6 and §8 "M3AE".
+//! Image patches and text tokens are masked separately, each keeping `floor(L * (1 - r))` with
+//! one permutation shared by the batch; the encoder sees `[cls | kept image | kept text]`.
+use super::common::{
+    keep_at_least_one, patch_grid, ratio, size, size_within, square, tri, PosEmbed, VitDims,
+    VitSpec, MAX_VOCAB,
+};
+use super::error::{Family, ShapeError};
+use super::table::row;
+use crate::Ratio;
+use core::fmt::{self, Display, Formatter};
+
+const F: Family = Family::M3ae;
+
+/// An M3AE: image plus fixed-length text, per-modality mask ratios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct M3aeSpec {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+    pub patch: usize,
+    /// Tokens per text (official `tokenizer_max_length` 64, padded).
+    pub text_len: usize,
+    /// Text vocabulary (30522 for bert-base-uncased).
+    pub vocab: usize,
+    pub encoder: VitSpec,
+    pub decoder: VitSpec,
+    pub image_ratio: Ratio,
+    pub text_ratio: Ratio,
+}
+
+/// Every size derived from an [`M3aeSpec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct M3aeDims {
+    pub spec: M3aeSpec,
+    pub image: usize,
+    pub grid: usize,
+    pub image_tokens: usize,
+    pub image_keep: usize,
+    pub text_keep: usize,
+    /// `[cls | kept image | kept text]`.
+    pub encoder_seq: usize,
+    /// `[cls | all image | all text]`.
+    pub decoder_seq: usize,
+    /// `patch^2 * channels`: the image embedding's input and the image head's output.
+    pub patch_dim: usize,
+    /// Text head output: the vocabulary.
+    pub text_pred_dim: usize,
+    pub encoder: VitDims,
+    pub decoder: VitDims,
+}
+
+impl M3aeSpec {
+    /// Checks every M3AE rule of reference §8 and derives every size.
+    pub const fn validate(&self) -> Result<M3aeDims, ShapeError> {
+        tri!(size(F, "image height", self.height));
+        tri!(size(F, "image width", self.width));
+        tri!(size(F, "channels", self.channels));
+        tri!(size(F, "patch", self.patch));
+        tri!(size(F, "text length", self.text_len));
+        tri!(size_within(F, "text vocabulary", self.vocab, MAX_VOCAB));
+        let image = tri!(square(F, self.height, self.width));
+        let grid = tri!(patch_grid(F, image, self.patch));
+        let encoder = tri!(self.encoder.validate(F, "encoder", PosEmbed::SinCos2d));
+        let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos2d));
+        let image_ratio = tri!(ratio(F, "image mask", self.image_ratio));
+        let text_ratio = tri!(ratio(F, "text mask", self.text_ratio));
+        let image_tokens = grid * grid;
+        let image_keep = tri!(keep_at_least_one(
+            F,
+            "image mask",
+            image_ratio,
+            image_tokens
+        ));
+        let text_keep = tri!(keep_at_least_one(F, "text mask", text_ratio, self.text_len));
+        Ok(M3aeDims {
+            spec: M3aeSpec {
+                image_ratio,
+                text_ratio,
+                ..*self
+            },
+            image,
+            grid,
+            image_tokens,
+            image_keep,
+            text_keep,
+            encoder_seq: 1 + image_keep + text_keep,
+            decoder_seq: 1 + image_tokens + self.text_len,
+            patch_dim: self.patch * self.patch * self.channels,
+            text_pred_dim: self.vocab,
+            encoder,
+            decoder,
+        })
+    }
+}
+
+impl Display for M3aeDims {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let s = &self.spec;
+        row(f, "family", "M3AE (image + text)")?;
+        row(
+            f,
+            "image",
+            format_args!("{0}x{0}x{1}", self.image, s.channels),
+        )?;
+        row(f, "patch", s.patch)?;
+        row(f, "grid", format_args!("{0}x{0}", self.grid))?;
+        row(f, "image tokens", self.image_tokens)?;
+        row(f, "text length", s.text_len)?;
+        row(f, "vocabulary", s.vocab)?;
+        row(
+            f,
+            "mask",
+            format_args!(
+                "image {}, text {} (keep floor(L*(1-r)))",
+                s.image_ratio, s.text_ratio
+            ),
+        )?;
+        row(f, "kept image tokens", self.image_keep)?;
+        row(f, "kept text tokens", self.text_keep)?;
+        row(f, "encoder", self.encoder)?;
+        row(f, "encoder sequence", self.encoder_seq)?;
+        row(f, "decoder", self.decoder)?;
+        row(f, "decoder sequence", self.decoder_seq)?;
+        row(f, "patch dim", self.patch_dim)?;
+        row(f, "image prediction", self.patch_dim)?;
+        row(f, "text prediction", self.text_pred_dim)
+    }
+}

@@ -1,0 +1,264 @@
+//! Swin pre-trained with Uniform Masking (implus/UM-MAE `models_mae_swin.py`), reference §2
+//! and §8 "UM-MAE". Uniform sampling keeps one 16-px mask cell per 2x2 block; the visible
+//! quarter is compacted into a dense half-resolution map that the Swin stages run on, with the
+//! pre-training window (8); fine-tuning runs the full map with twice the window (16).
+use super::common::{
+    keep_at_least_one, merge_doubles, ratio, size, square, stage_heads, stage_window, tri,
+    PosEmbed, Stages, VitDims, VitSpec, MAX_STAGES,
+};
+use super::error::{Family, Rule, ShapeError};
+use super::mae::{uniform_even_grid, uniform_ratio};
+use super::table::{row, target_name, PerStage, PerStageGrid};
+use crate::Ratio;
+use core::fmt::{self, Display, Formatter};
+
+const F: Family = Family::UmSwin;
+
+/// A Swin encoder pre-trained with UM-MAE. Each stage's `window` is the pre-training window on
+/// the compacted map (official: 8 everywhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UmSwinSpec {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+    /// Patch-embed stride (official 4).
+    pub patch: usize,
+    /// Side of one mask cell in pixels (official 16): the unit uniform sampling works on.
+    pub mask_cell: usize,
+    pub stages: Stages,
+    pub mlp_ratio: usize,
+    /// Uniform-sampling ratio, exactly 3/4.
+    pub ratio: Ratio,
+    /// Secondary masking of the visible cells (official 1/4), if any.
+    pub secondary: Option<Ratio>,
+    pub decoder: VitSpec,
+    pub norm_pix_loss: bool,
+}
+
+/// Every size derived from a [`UmSwinSpec`]; per-stage arrays hold `num_stages` entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UmSwinDims {
+    pub spec: UmSwinSpec,
+    pub image: usize,
+    /// Mask cells per side `M = image / mask_cell`.
+    pub mask_grid: usize,
+    /// `M^2` cells; also the decoder's sequence length.
+    pub mask_cells: usize,
+    /// `M^2 / 4` cells kept by uniform sampling (one per 2x2 block).
+    pub visible_cells: usize,
+    /// Cells removed; the loss averages over these.
+    pub masked_cells: usize,
+    /// Visible cells replaced by the secondary mask token.
+    pub secondary_masked: usize,
+    /// Tokens per side of the full map, `image / patch`.
+    pub token_grid: usize,
+    /// Tokens per side of the compacted visible map, `token_grid / 2`.
+    pub compact_grid: usize,
+    pub num_stages: usize,
+    /// Compacted (pre-training) grid side per stage.
+    pub stage_grids: [usize; MAX_STAGES],
+    pub stage_dims: [usize; MAX_STAGES],
+    pub stage_head_dims: [usize; MAX_STAGES],
+    pub stage_mlp_hidden: [usize; MAX_STAGES],
+    /// Effective pre-training window per stage, `min(window, grid)`.
+    pub windows: [usize; MAX_STAGES],
+    /// Windows per image per stage, `(grid / window)^2`.
+    pub window_counts: [usize; MAX_STAGES],
+    /// Cyclic shift of the odd blocks, `window / 2` where the grid exceeds the window, else 0.
+    pub shifts: [usize; MAX_STAGES],
+    /// Fine-tuning (full map) grid side per stage, twice the compacted one.
+    pub finetune_grids: [usize; MAX_STAGES],
+    /// Fine-tuning window per stage, `min(2 * window, finetune grid)`.
+    pub finetune_windows: [usize; MAX_STAGES],
+    /// Final-stage tokens after `PixelShuffle(2)`: one per visible cell.
+    pub decoder_visible: usize,
+    /// Decoder sequence (visible then masked cells, no class token).
+    pub decoder_seq: usize,
+    /// Values per mask cell, `mask_cell^2 * channels`: the prediction width.
+    pub pred_dim: usize,
+    pub decoder: VitDims,
+}
+
+impl UmSwinSpec {
+    /// Checks every UM-MAE (pyramid) rule of reference §8 and derives every size.
+    pub const fn validate(&self) -> Result<UmSwinDims, ShapeError> {
+        tri!(size(F, "image height", self.height));
+        tri!(size(F, "image width", self.width));
+        tri!(size(F, "channels", self.channels));
+        tri!(size(F, "patch", self.patch));
+        tri!(size(F, "mask cell", self.mask_cell));
+        tri!(size(F, "mlp ratio", self.mlp_ratio));
+        let image = tri!(square(F, self.height, self.width));
+        let num_stages = tri!(self.stages.count(F, 1));
+        let stages = self.stages.as_slice();
+        let stage_head_dims = tri!(stage_heads(F, stages));
+        tri!(merge_doubles(F, stages));
+        if self.mask_cell % self.patch != 0 {
+            return Err(ShapeError::new(F, Rule::MaskCellMultipleOfPatch)
+                .s("mask cell ")
+                .n(self.mask_cell)
+                .s(" is not a multiple of patch ")
+                .n(self.patch)
+                .done());
+        }
+        if image % self.mask_cell != 0 {
+            return Err(ShapeError::new(F, Rule::MaskCellDividesImage)
+                .s("mask cell ")
+                .n(self.mask_cell)
+                .s(" does not divide image ")
+                .n(image)
+                .done());
+        }
+        let ratio_ = tri!(uniform_ratio(F, self.ratio));
+        let mask_grid = image / self.mask_cell;
+        tri!(uniform_even_grid(F, "mask", mask_grid));
+        // M even and mask_cell % patch == 0, so the token grid is even and halves exactly.
+        let token_grid = image / self.patch;
+        let compact_grid = token_grid / 2;
+        let merges = 1usize << (num_stages - 1);
+        if compact_grid % merges != 0 {
+            return Err(ShapeError::new(F, Rule::CompactionThroughStages)
+                .s("image ")
+                .n(image)
+                .s(" is not a multiple of ")
+                .n(2 * self.patch * merges)
+                .s(", so the visible quarter cannot be compacted through ")
+                .n(num_stages)
+                .s(" stages")
+                .done());
+        }
+        let mut stage_grids = [0; MAX_STAGES];
+        let mut stage_dims = [0; MAX_STAGES];
+        let mut stage_mlp_hidden = [0; MAX_STAGES];
+        let mut windows = [0; MAX_STAGES];
+        let mut window_counts = [0; MAX_STAGES];
+        let mut shifts = [0; MAX_STAGES];
+        let mut finetune_grids = [0; MAX_STAGES];
+        let mut finetune_windows = [0; MAX_STAGES];
+        let mut s = 0;
+        while s < num_stages {
+            let grid = compact_grid >> s;
+            let window = stages[s].window;
+            let w = tri!(stage_window(F, s, window, grid));
+            stage_grids[s] = grid;
+            stage_dims[s] = stages[s].dim;
+            stage_mlp_hidden[s] = stages[s].dim * self.mlp_ratio;
+            windows[s] = w;
+            window_counts[s] = (grid / w) * (grid / w);
+            shifts[s] = if grid > window { w / 2 } else { 0 };
+            finetune_grids[s] = 2 * grid;
+            finetune_windows[s] = 2 * w;
+            s += 1;
+        }
+        let mask_cells = mask_grid * mask_grid;
+        let visible_cells = mask_cells / 4;
+        let last = stage_grids[num_stages - 1];
+        let decoder_visible = 4 * last * last;
+        if decoder_visible != visible_cells {
+            return Err(ShapeError::new(F, Rule::DecoderCoversVisibleCells)
+                .s("the final ")
+                .nxn(last, last)
+                .s(" stage map pixel-shuffles to ")
+                .n(decoder_visible)
+                .s(" decoder tokens, but the ")
+                .nxn(mask_grid, mask_grid)
+                .s(" mask grid has ")
+                .n(visible_cells)
+                .s(" visible cells")
+                .done());
+        }
+        let (secondary, secondary_masked) = match self.secondary {
+            None => (None, 0),
+            Some(r) => {
+                let r = tri!(ratio(F, "secondary mask", r));
+                let real = tri!(keep_at_least_one(F, "secondary mask", r, visible_cells));
+                (Some(r), visible_cells - real)
+            }
+        };
+        let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos2d));
+        Ok(UmSwinDims {
+            spec: UmSwinSpec {
+                ratio: ratio_,
+                secondary,
+                ..*self
+            },
+            image,
+            mask_grid,
+            mask_cells,
+            visible_cells,
+            masked_cells: mask_cells - visible_cells,
+            secondary_masked,
+            token_grid,
+            compact_grid,
+            num_stages,
+            stage_grids,
+            stage_dims,
+            stage_head_dims,
+            stage_mlp_hidden,
+            windows,
+            window_counts,
+            shifts,
+            finetune_grids,
+            finetune_windows,
+            decoder_visible,
+            decoder_seq: mask_cells,
+            pred_dim: self.mask_cell * self.mask_cell * self.channels,
+            decoder,
+        })
+    }
+}
+
+impl Display for UmSwinDims {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let s = &self.spec;
+        let n = self.num_stages;
+        let depths: [usize; MAX_STAGES] = core::array::from_fn(|i| s.stages.items[i].depth);
+        let heads: [usize; MAX_STAGES] = core::array::from_fn(|i| s.stages.items[i].heads);
+        row(f, "family", "UM-Swin (Swin + Uniform Masking)")?;
+        row(
+            f,
+            "image",
+            format_args!("{0}x{0}x{1}", self.image, s.channels),
+        )?;
+        row(f, "patch", s.patch)?;
+        row(f, "mask cell", s.mask_cell)?;
+        row(f, "mask grid", format_args!("{0}x{0}", self.mask_grid))?;
+        row(
+            f,
+            "mask",
+            format_args!("uniform {} (one cell per 2x2 block)", s.ratio),
+        )?;
+        row(f, "visible cells", self.visible_cells)?;
+        row(f, "masked cells", self.masked_cells)?;
+        if let Some(r) = s.secondary {
+            row(
+                f,
+                "secondary masked",
+                format_args!("{} ({r} of the visible)", self.secondary_masked),
+            )?;
+        }
+        row(f, "token grid", format_args!("{0}x{0}", self.token_grid))?;
+        row(
+            f,
+            "compacted grid",
+            format_args!("{0}x{0}", self.compact_grid),
+        )?;
+        row(f, "stages", n)?;
+        row(f, "stage grids", PerStageGrid(&self.stage_grids[..n]))?;
+        row(f, "stage widths", PerStage(&self.stage_dims[..n]))?;
+        row(f, "stage depths", PerStage(&depths[..n]))?;
+        row(f, "stage heads", PerStage(&heads[..n]))?;
+        row(f, "stage head dims", PerStage(&self.stage_head_dims[..n]))?;
+        row(f, "stage mlp hidden", PerStage(&self.stage_mlp_hidden[..n]))?;
+        row(f, "windows", PerStage(&self.windows[..n]))?;
+        row(f, "windows per image", PerStage(&self.window_counts[..n]))?;
+        row(f, "shifts", PerStage(&self.shifts[..n]))?;
+        row(f, "finetune grids", PerStageGrid(&self.finetune_grids[..n]))?;
+        row(f, "finetune windows", PerStage(&self.finetune_windows[..n]))?;
+        row(f, "decoder visible", self.decoder_visible)?;
+        row(f, "decoder", self.decoder)?;
+        row(f, "decoder sequence", self.decoder_seq)?;
+        row(f, "prediction width", self.pred_dim)?;
+        row(f, "target", target_name(s.norm_pix_loss))
+    }
+}
