@@ -1,0 +1,71 @@
+//! Errors of the data pipeline. Each names the file (or data set) and what was expected, so
+//! the CLI can show it to the user as is.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading, decoding or batching a data set.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid gzip stream ({source}); expected a gzipped or plain IDX file")]
+    Gzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: wrong IDX magic number 0x{found:08x}; expected {expected}")]
+    BadMagic {
+        path: PathBuf,
+        found: u32,
+        expected: String,
+    },
+    #[error("{path}: truncated: the header promises {expected} bytes, the file holds {found}")]
+    Truncated {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path}: {found} bytes after the data the header describes ({expected} bytes)")]
+    TrailingData {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path}: {what}")]
+    Inconsistent { path: PathBuf, what: String },
+    #[error("{dir}: none of {tried} exists; expected the Fashion-MNIST IDX files there")]
+    MissingFile { dir: PathBuf, tried: String },
+    #[error(
+        "{name}: image is {found_w}x{found_h}, expected {expected_w}x{expected_h} \
+         (no resizing is configured)"
+    )]
+    UnexpectedSize {
+        name: String,
+        expected_w: usize,
+        expected_h: usize,
+        found_w: usize,
+        found_h: usize,
+    },
+    #[error("{path}: unreadable image: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{what}: the data set is empty ({why})")]
+    Empty { what: String, why: String },
+    #[error("bad data source `{spec}`: {why}")]
+    BadSpec { spec: String, why: String },
+    #[error("bad data pipeline setting: {0}")]
+    BadConfig(String),
+}
+
+impl DataError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DataError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
