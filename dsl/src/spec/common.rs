@@ -111,7 +111,7 @@ pub const fn square(family: Family, height: usize, width: usize) -> Result<usize
 
 /// `image / patch`, or the divisibility rule's error.
 pub const fn patch_grid(family: Family, image: usize, patch: usize) -> Result<usize, ShapeError> {
-    if image % patch != 0 {
+    if !image.is_multiple_of(patch) {
         return Err(ShapeError::new(family, Rule::PatchDividesImage)
             .s("patch ")
             .n(patch)
@@ -129,7 +129,7 @@ pub const fn head_dim(
     dim: usize,
     heads: usize,
 ) -> Result<usize, ShapeError> {
-    if dim % heads != 0 {
+    if !dim.is_multiple_of(heads) {
         return Err(ShapeError::new(family, Rule::HeadsDivideWidth)
             .s(role)
             .s(" width ")
@@ -151,18 +151,22 @@ pub const fn pos_embed_width(
 ) -> Result<(), ShapeError> {
     match pos {
         PosEmbed::Free => Ok(()),
-        PosEmbed::SinCos1d if dim % 2 != 0 => Err(ShapeError::new(family, Rule::SinCos1dWidth)
-            .s(role)
-            .s(" width ")
-            .n(dim)
-            .s(" is odd; the 1-D sinusoid position table pairs sin and cos channels")
-            .done()),
-        PosEmbed::SinCos2d if dim % 4 != 0 => Err(ShapeError::new(family, Rule::SinCos2dWidth)
-            .s(role)
-            .s(" width ")
-            .n(dim)
-            .s(" is not a multiple of 4, which the 2-D sin-cos position embedding needs")
-            .done()),
+        PosEmbed::SinCos1d if !dim.is_multiple_of(2) => {
+            Err(ShapeError::new(family, Rule::SinCos1dWidth)
+                .s(role)
+                .s(" width ")
+                .n(dim)
+                .s(" is odd; the 1-D sinusoid position table pairs sin and cos channels")
+                .done())
+        }
+        PosEmbed::SinCos2d if !dim.is_multiple_of(4) => {
+            Err(ShapeError::new(family, Rule::SinCos2dWidth)
+                .s(role)
+                .s(" width ")
+                .n(dim)
+                .s(" is not a multiple of 4, which the 2-D sin-cos position embedding needs")
+                .done())
+        }
         _ => Ok(()),
     }
 }
@@ -355,7 +359,7 @@ pub const fn stage_window(
     grid: usize,
 ) -> Result<usize, ShapeError> {
     let effective = if window < grid { window } else { grid };
-    if grid % effective != 0 {
+    if !grid.is_multiple_of(effective) {
         return Err(ShapeError::new(family, Rule::WindowDividesGrid)
             .s("window ")
             .n(window)

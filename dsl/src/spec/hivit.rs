@@ -95,7 +95,7 @@ impl HiVitSpec {
             tri!(size(F, "MLP stage depth", depths[s]));
             s += 1;
         }
-        if self.patch % self.inner_patches != 0 {
+        if !self.patch.is_multiple_of(self.inner_patches) {
             return Err(ShapeError::new(F, Rule::InnerPatchesDividePatch)
                 .s("patch ")
                 .n(self.patch)
@@ -119,7 +119,7 @@ impl HiVitSpec {
                 .done());
         }
         let main = tri!(self.main.validate(F, "main stage", PosEmbed::SinCos2d));
-        if main.dim % split != 0 {
+        if !main.dim.is_multiple_of(split) {
             return Err(ShapeError::new(F, Rule::WidthSplitsAcrossStages)
                 .s("main width ")
                 .n(main.dim)

@@ -154,7 +154,7 @@ pub const fn uniform_ratio(family: Family, r: Ratio) -> Result<Ratio, ShapeError
 
 /// Uniform sampling tiles the mask grid with 2x2 blocks: the grid side must be even.
 pub const fn uniform_even_grid(family: Family, what: &str, grid: usize) -> Result<(), ShapeError> {
-    if grid % 2 != 0 {
+    if !grid.is_multiple_of(2) {
         return Err(ShapeError::new(family, Rule::UniformEvenGrid)
             .s("the ")
             .nxn(grid, grid)

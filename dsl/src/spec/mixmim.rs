@@ -82,7 +82,7 @@ impl MixMimSpec {
             PosEmbed::SinCos2d
         ));
         let merges = 1usize << (num_stages - 1);
-        if grid % merges != 0 {
+        if !grid.is_multiple_of(merges) {
             return Err(ShapeError::new(F, Rule::StagesHalveToMaskGrid)
                 .s("image ")
                 .n(image)

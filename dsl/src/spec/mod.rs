@@ -1,6 +1,9 @@
 //! Model specs with shape rules checked by `const fn`: at compile time through the `mae!`-style
 //! macros, at run time on specs read from files. One rule, two moments (DESIGN.md
 //! "Compile-time shapes, on stable Rust"; the rules are reference §8).
+// `ShapeError` carries its message in a fixed buffer so const evaluation can build it without
+// allocation; returning it by value costs a copy only on the (cold) error path.
+#![allow(clippy::result_large_err)]
 mod common;
 mod error;
 mod hivit;

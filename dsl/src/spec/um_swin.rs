@@ -93,7 +93,7 @@ impl UmSwinSpec {
         let stages = self.stages.as_slice();
         let stage_head_dims = tri!(stage_heads(F, stages));
         tri!(merge_doubles(F, stages));
-        if self.mask_cell % self.patch != 0 {
+        if !self.mask_cell.is_multiple_of(self.patch) {
             return Err(ShapeError::new(F, Rule::MaskCellMultipleOfPatch)
                 .s("mask cell ")
                 .n(self.mask_cell)
@@ -101,7 +101,7 @@ impl UmSwinSpec {
                 .n(self.patch)
                 .done());
         }
-        if image % self.mask_cell != 0 {
+        if !image.is_multiple_of(self.mask_cell) {
             return Err(ShapeError::new(F, Rule::MaskCellDividesImage)
                 .s("mask cell ")
                 .n(self.mask_cell)
@@ -116,7 +116,7 @@ impl UmSwinSpec {
         let token_grid = image / self.patch;
         let compact_grid = token_grid / 2;
         let merges = 1usize << (num_stages - 1);
-        if compact_grid % merges != 0 {
+        if !compact_grid.is_multiple_of(merges) {
             return Err(ShapeError::new(F, Rule::CompactionThroughStages)
                 .s("image ")
                 .n(image)

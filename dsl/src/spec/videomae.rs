@@ -63,7 +63,7 @@ impl VideoMaeSpec {
         tri!(size(F, "channels", self.channels));
         tri!(size(F, "patch", self.patch));
         tri!(size(F, "tubelet", self.tubelet));
-        if self.frames % self.tubelet != 0 {
+        if !self.frames.is_multiple_of(self.tubelet) {
             return Err(ShapeError::new(F, Rule::TubeletDividesFrames)
                 .s("tubelet ")
                 .n(self.tubelet)
