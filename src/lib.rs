@@ -10,3 +10,4 @@ pub use tessera_runtime as runtime;
 pub use tessera_shaders as shaders;
 
 pub use tessera_dsl::*;
+pub mod mask_png;

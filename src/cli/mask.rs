@@ -1,7 +1,523 @@
-//! `tessera mask` (being written).
-#[derive(clap::Args)]
-pub struct Args {}
+//! `tessera mask`: generate masks with one of the masking strategies, write them to safetensors
+//! (official conventions: f32 mask with 1 = removed, i64 `ids_keep` / `ids_restore`) and
+//! optionally draw them.
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    Err(super::bad_input("`tessera mask` is not implemented yet"))
+use anyhow::Context;
+use safetensors::tensor::{Dtype, TensorView};
+use tessera::mask_png::{self, Cell, Tile};
+use tessera_dsl::mask::{
+    block::{block, BlockParams},
+    mixed::{mixed, MixedMask, MIXED_RATIO},
+    random::random_batch,
+    tube,
+    uniform::{secondary, uniform_batch},
+    Grid, Mask, MaskError,
+};
+use tessera_dsl::{rng::Rng, Ratio};
+
+use super::bad_input;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// MAE: per-sample random noise, the smallest floor(L(1-r)) noise values are kept.
+    Random,
+    /// BEiT-style random rectangles, exactly floor(L r) tokens masked.
+    Block,
+    /// UM-MAE uniform sampling: one visible token per 2x2 block (ratio 3/4), optional
+    /// secondary masking.
+    Uniform,
+    /// VideoMAE tube masking: one spatial mask with floor(L r) masked, repeated over time.
+    Tube,
+    /// MixMIM: one mask on the coarsest stage grid shared by the batch, sample i mixed with
+    /// image N-1-i, upsampled to every stage.
+    Mixed,
+}
+
+impl Strategy {
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::Random => "random",
+            Strategy::Block => "block",
+            Strategy::Uniform => "uniform",
+            Strategy::Tube => "tube",
+            Strategy::Mixed => "mixed",
+        }
+    }
+
+    /// The official default ratio of each strategy.
+    fn default_ratio(self) -> Ratio {
+        match self {
+            Strategy::Random | Strategy::Block | Strategy::Uniform => Ratio::of(3, 4),
+            Strategy::Tube => Ratio::of(9, 10),
+            Strategy::Mixed => MIXED_RATIO,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Output tensors: `mask` f32 (1 = removed, raster order) [N, L], or \
+    [N, T/tubelet, L] for tube; `ids_keep` and `ids_restore` i64 [N, K] and [N, L] (MAE \
+    conventions). uniform adds `secondary` f32 [N, L] (1 = a kept token the encoder sees only \
+    as the shared mask token). mixed writes `mask` on the coarsest grid (1 = the token comes \
+    from partner image N-1-i), `mask_stage0`.. on every stage grid and `partner` i64 [N]."
+)]
+pub struct Args {
+    /// Masking strategy.
+    #[arg(long, value_enum)]
+    strategy: Strategy,
+    /// Token grid HxW (for mixed: the stage-0 grid, halved at every further stage).
+    #[arg(long, value_name = "HxW")]
+    grid: String,
+    /// Frames of the clip (tube only).
+    #[arg(long, value_name = "T")]
+    frames: Option<usize>,
+    /// Frames per tubelet (tube only; default 2).
+    #[arg(long, value_name = "t")]
+    tubelet: Option<usize>,
+    /// Mask ratio, a fraction in (0, 1) such as 3/4 or 0.75 (default: 3/4; tube 9/10; mixed
+    /// 1/2).
+    #[arg(long, value_name = "R")]
+    ratio: Option<String>,
+    /// Secondary masking ratio of the kept tokens, e.g. 1/4 (uniform only).
+    #[arg(long, value_name = "R")]
+    secondary: Option<String>,
+    /// Number of stages of the pyramid (mixed only; default 4).
+    #[arg(long, value_name = "S")]
+    stages: Option<usize>,
+    /// Number of masks (default 1; mixed 2, a pair of images).
+    #[arg(long, value_name = "N")]
+    batch: Option<usize>,
+    /// Seed of the generator: the same seed gives the same masks.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output safetensors file.
+    #[arg(long, value_name = "FILE.safetensors")]
+    out: PathBuf,
+    /// Also draw the masks: one tile per sample (per time slice for tube, per stage for mixed).
+    #[arg(long, value_name = "FILE.png")]
+    png: Option<PathBuf>,
+}
+
+/// A tensor to write: name, dtype, shape, little-endian bytes.
+struct Tensor {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+fn f32_tensor<'a>(name: &str, shape: Vec<usize>, rows: impl Iterator<Item = &'a [u8]>) -> Tensor {
+    let bytes = rows
+        .flatten()
+        .flat_map(|&v| f32::from(v).to_le_bytes())
+        .collect();
+    Tensor {
+        name: name.to_string(),
+        dtype: Dtype::F32,
+        shape,
+        bytes,
+    }
+}
+
+fn i64_tensor<'a>(
+    name: &str,
+    shape: Vec<usize>,
+    rows: impl Iterator<Item = &'a [usize]>,
+) -> Tensor {
+    let bytes = rows
+        .flatten()
+        .flat_map(|&v| (v as i64).to_le_bytes())
+        .collect();
+    Tensor {
+        name: name.to_string(),
+        dtype: Dtype::I64,
+        shape,
+        bytes,
+    }
+}
+
+/// What a run produces: tensors, picture rows and a one-line summary.
+struct Generated {
+    tensors: Vec<Tensor>,
+    tiles: Vec<Vec<Tile>>,
+    summary: String,
+}
+
+/// Parses `HxW` with positive sides.
+fn parse_grid(text: &str) -> anyhow::Result<Grid> {
+    let expected = || {
+        bad_input(format!(
+            "--grid {text:?} is not a grid: expected HxW with positive integers, e.g. 14x14"
+        ))
+    };
+    let (h, w) = text.trim().split_once(['x', 'X']).ok_or_else(expected)?;
+    let h: usize = h.trim().parse().map_err(|_| expected())?;
+    let w: usize = w.trim().parse().map_err(|_| expected())?;
+    if h == 0 || w == 0 {
+        return Err(expected());
+    }
+    Ok(Grid::new(h, w))
+}
+
+fn parse_ratio(flag: &str, text: &str) -> anyhow::Result<Ratio> {
+    Ratio::parse(text).map_err(|e| bad_input(format!("{flag} {text:?}: {e}")))
+}
+
+/// A mask error caused by the arguments, reported as bad input naming the strategy.
+fn bad_mask(strategy: Strategy) -> impl Fn(MaskError) -> anyhow::Error {
+    move |e| bad_input(format!("--strategy {}: {e}", strategy.name()))
+}
+
+/// Refuses an option given to a strategy that has no use for it.
+fn only_for(strategy: Strategy, flag: &str, given: bool, wanted: Strategy) -> anyhow::Result<()> {
+    if given && strategy != wanted {
+        return Err(bad_input(format!(
+            "{flag} only applies to --strategy {}, not {}",
+            wanted.name(),
+            strategy.name()
+        )));
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let strategy = args.strategy;
+    only_for(strategy, "--frames", args.frames.is_some(), Strategy::Tube)?;
+    only_for(
+        strategy,
+        "--tubelet",
+        args.tubelet.is_some(),
+        Strategy::Tube,
+    )?;
+    only_for(
+        strategy,
+        "--secondary",
+        args.secondary.is_some(),
+        Strategy::Uniform,
+    )?;
+    only_for(strategy, "--stages", args.stages.is_some(), Strategy::Mixed)?;
+    let grid = parse_grid(&args.grid)?;
+    let ratio = match &args.ratio {
+        Some(text) => parse_ratio("--ratio", text)?,
+        None => strategy.default_ratio(),
+    };
+    let secondary_ratio = match &args.secondary {
+        Some(text) => Some(parse_ratio("--secondary", text)?),
+        None => None,
+    };
+    let batch = args
+        .batch
+        .unwrap_or(if strategy == Strategy::Mixed { 2 } else { 1 });
+    if batch == 0 {
+        return Err(bad_input("--batch 0: at least one mask is needed"));
+    }
+    let mut rng = Rng::seed_from_u64(args.seed);
+    // Settings travel as one JSON `config` entry of the metadata (the project's convention),
+    // with sorted keys: a single entry keeps the file byte-identical for a given seed, which
+    // several entries of a HashMap would not.
+    let mut meta = serde_json::Map::new();
+    meta.insert("strategy".into(), strategy.name().into());
+    meta.insert("grid".into(), format!("{}x{}", grid.h, grid.w).into());
+    meta.insert("ratio".into(), ratio.to_string().into());
+    meta.insert("seed".into(), args.seed.into());
+    meta.insert("batch".into(), batch.into());
+    meta.insert(
+        "convention".into(),
+        "mask: 1 = removed, 0 = kept, raster order; ids_keep = kept tokens in encoder order; \
+         ids_restore = inverse of the kept-first token order"
+            .into(),
+    );
+    let generated = match strategy {
+        Strategy::Random | Strategy::Block => {
+            let masks = if strategy == Strategy::Random {
+                random_batch(batch, grid.len(), ratio, &mut rng)
+            } else {
+                (0..batch)
+                    .map(|_| block(grid, ratio, BlockParams::default(), &mut rng))
+                    .collect()
+            }
+            .map_err(bad_mask(strategy))?;
+            flat_output(grid, &masks, None)
+        }
+        Strategy::Uniform => {
+            let masks = uniform_batch(batch, grid, ratio, &mut rng).map_err(bad_mask(strategy))?;
+            // Secondary masks are drawn after all primary masks, so adding --secondary does
+            // not change the primary masks of a seed.
+            let hidden = match secondary_ratio {
+                Some(r2) => {
+                    meta.insert("secondary".into(), r2.to_string().into());
+                    let s = masks
+                        .iter()
+                        .map(|m| secondary(m, r2, &mut rng))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(bad_mask(strategy))?;
+                    s.into_iter().map(|s| s.hidden().to_vec()).collect()
+                }
+                None => vec![vec![0u8; grid.len()]; masks.len()],
+            };
+            flat_output(grid, &masks, Some(&hidden))
+        }
+        Strategy::Tube => {
+            let frames = args.frames.ok_or_else(|| {
+                bad_input("--strategy tube needs --frames T (the clip length in frames)")
+            })?;
+            let tubelet = args.tubelet.unwrap_or(2);
+            meta.insert("frames".into(), frames.into());
+            meta.insert("tubelet".into(), tubelet.into());
+            let masks = (0..batch)
+                .map(|_| tube::tube(grid, frames, tubelet, ratio, &mut rng))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(bad_mask(strategy))?;
+            tube_output(grid, frames / tubelet, &masks)
+        }
+        Strategy::Mixed => {
+            let stages = args.stages.unwrap_or(4);
+            meta.insert("stages".into(), stages.into());
+            if !batch.is_multiple_of(2) {
+                return Err(bad_input(format!(
+                    "--strategy mixed pairs image i with image N-1-i, so --batch must be even, \
+                     not {batch}"
+                )));
+            }
+            let m = mixed(grid, stages, ratio, &mut rng).map_err(bad_mask(strategy))?;
+            mixed_output(&m, batch)?
+        }
+    };
+    write_safetensors(&args.out, &generated.tensors, meta)?;
+    println!("wrote {}: {}", args.out.display(), generated.summary);
+    if let Some(png) = &args.png {
+        let picture = mask_png::compose(&generated.tiles).map_err(|e| bad_input(e.to_string()))?;
+        mask_png::write_png(png, &picture)?;
+        println!(
+            "drew {} ({}x{} px)",
+            png.display(),
+            picture.width,
+            picture.height
+        );
+    }
+    Ok(())
+}
+
+/// Tiles per row in pictures of flat masks.
+const COLUMNS: usize = 8;
+
+fn tile(grid: Grid, cell_px: usize, mask: &[u8], hidden: Option<&[u8]>) -> Tile {
+    let cells = (0..mask.len())
+        .map(|i| match (mask[i], hidden.map_or(0, |h| h[i])) {
+            (1, _) => Cell::Removed,
+            (_, 1) => Cell::Hidden,
+            _ => Cell::Visible,
+        })
+        .collect();
+    Tile {
+        h: grid.h,
+        w: grid.w,
+        cell_px,
+        cells,
+    }
+}
+
+/// random / block / uniform: `mask` [N, L], ids, and `secondary` when given.
+fn flat_output(grid: Grid, masks: &[Mask], hidden: Option<&Vec<Vec<u8>>>) -> Generated {
+    let n = masks.len();
+    let keep = masks[0].len_keep();
+    let mut tensors = vec![
+        f32_tensor("mask", vec![n, grid.len()], masks.iter().map(Mask::mask)),
+        i64_tensor("ids_keep", vec![n, keep], masks.iter().map(Mask::ids_keep)),
+        i64_tensor(
+            "ids_restore",
+            vec![n, grid.len()],
+            masks.iter().map(Mask::ids_restore),
+        ),
+    ];
+    let mut summary = format!(
+        "{n} mask(s) over a {}x{} grid, {keep} of {} tokens kept",
+        grid.h,
+        grid.w,
+        grid.len()
+    );
+    if let Some(hidden) = hidden {
+        tensors.push(f32_tensor(
+            "secondary",
+            vec![n, grid.len()],
+            hidden.iter().map(Vec::as_slice),
+        ));
+        let count = hidden[0].iter().filter(|&&v| v == 1).count();
+        summary += &format!(", {count} of them hidden by secondary masking");
+    }
+    let cell_px = mask_png::cell_px_for(grid.h.max(grid.w));
+    let tiles: Vec<Tile> = masks
+        .iter()
+        .enumerate()
+        .map(|(i, m)| tile(grid, cell_px, m.mask(), hidden.map(|h| h[i].as_slice())))
+        .collect();
+    Generated {
+        tensors,
+        tiles: tiles.chunks(COLUMNS).map(<[Tile]>::to_vec).collect(),
+        summary,
+    }
+}
+
+/// tube: `mask` [N, T/t, L]; ids over the flattened (slice, h, w) tokens.
+fn tube_output(grid: Grid, slices: usize, masks: &[Mask]) -> Generated {
+    let n = masks.len();
+    let keep = masks[0].len_keep();
+    let total = slices * grid.len();
+    let tensors = vec![
+        f32_tensor(
+            "mask",
+            vec![n, slices, grid.len()],
+            masks.iter().map(Mask::mask),
+        ),
+        i64_tensor("ids_keep", vec![n, keep], masks.iter().map(Mask::ids_keep)),
+        i64_tensor(
+            "ids_restore",
+            vec![n, total],
+            masks.iter().map(Mask::ids_restore),
+        ),
+    ];
+    let cell_px = mask_png::cell_px_for(grid.h.max(grid.w));
+    let tiles = masks
+        .iter()
+        .map(|m| {
+            m.mask()
+                .chunks(grid.len())
+                .map(|slice| tile(grid, cell_px, slice, None))
+                .collect()
+        })
+        .collect();
+    Generated {
+        tensors,
+        tiles,
+        summary: format!(
+            "{n} tube mask(s), {slices} slice(s) of {}x{}, {} of {} tokens kept per slice",
+            grid.h,
+            grid.w,
+            keep / slices,
+            grid.len()
+        ),
+    }
+}
+
+/// mixed: `mask` on the coarsest grid, `mask_stage{s}` on every stage, ids on the coarse grid
+/// (kept = tokens of the sample's own image), `partner`.
+fn mixed_output(m: &MixedMask, batch: usize) -> anyhow::Result<Generated> {
+    let coarse = m.coarse_grid();
+    let own = Mask::from_binary(m.coarse()).context("the mixing mask is not binary")?;
+    let rows = |s: &[u8]| vec![s.to_vec(); batch];
+    let coarse_rows = rows(m.coarse());
+    let mut tensors = vec![
+        f32_tensor(
+            "mask",
+            vec![batch, coarse.len()],
+            coarse_rows.iter().map(Vec::as_slice),
+        ),
+        i64_tensor(
+            "ids_keep",
+            vec![batch, own.len_keep()],
+            (0..batch).map(|_| own.ids_keep()),
+        ),
+        i64_tensor(
+            "ids_restore",
+            vec![batch, coarse.len()],
+            (0..batch).map(|_| own.ids_restore()),
+        ),
+    ];
+    let partners: Vec<usize> = (0..batch).map(|i| MixedMask::partner(i, batch)).collect();
+    tensors.push(i64_tensor(
+        "partner",
+        vec![batch],
+        std::iter::once(&partners[..]),
+    ));
+    for (s, g) in m.stage_grids().iter().enumerate() {
+        let stage_rows = rows(m.stage(s));
+        tensors.push(f32_tensor(
+            &format!("mask_stage{s}"),
+            vec![batch, g.len()],
+            stage_rows.iter().map(Vec::as_slice),
+        ));
+    }
+    // Every stage drawn at the same pixel size: cell_s = 2^s (cell_0 + 1) - 1.
+    let finest = m.stage_grids()[0];
+    let cell0 = mask_png::cell_px_for(finest.h.max(finest.w));
+    let stage_tiles: Vec<Tile> = m
+        .stage_grids()
+        .iter()
+        .enumerate()
+        .map(|(s, &g)| tile(g, (cell0 + 1) * (1 << s) - 1, m.stage(s), None))
+        .collect();
+    Ok(Generated {
+        tensors,
+        tiles: vec![stage_tiles; batch],
+        summary: format!(
+            "mixing mask shared by {batch} samples on a {}x{} coarsest grid ({} stages), {} of \
+             {} tokens from the partner",
+            coarse.h,
+            coarse.w,
+            m.stage_grids().len(),
+            coarse.len() - own.len_keep(),
+            coarse.len()
+        ),
+    })
+}
+
+/// Serializes `tensors` and writes them atomically (temporary file in the same folder, then
+/// rename), so an interrupted run never leaves a truncated file under the requested name.
+fn write_safetensors(
+    path: &Path,
+    tensors: &[Tensor],
+    config: serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let meta = HashMap::from([(
+        "config".to_string(),
+        serde_json::Value::Object(config).to_string(),
+    )]);
+    let views = tensors
+        .iter()
+        .map(|t| {
+            TensorView::new(t.dtype, t.shape.clone(), &t.bytes)
+                .map(|v| (t.name.as_str(), v))
+                .with_context(|| format!("tensor `{}` has the wrong size", t.name))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let bytes =
+        safetensors::tensor::serialize(views, Some(meta)).context("cannot serialize the masks")?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| bad_input(format!("--out {} is not a file name", path.display())))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_parse_only_as_positive_h_by_w() {
+        assert_eq!(parse_grid("14x14").unwrap(), Grid::new(14, 14));
+        assert_eq!(parse_grid(" 8X6 ").unwrap(), Grid::new(8, 6));
+        for bad in ["14x", "x14", "0x0", "14", "14x14x2", "-2x4", "axb", ""] {
+            let err = parse_grid(bad).unwrap_err();
+            assert!(err.is::<super::super::BadInput>(), "{bad}");
+            assert!(err.to_string().contains("HxW"), "{err}");
+        }
+    }
 }
