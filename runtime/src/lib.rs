@@ -1,1 +1,2 @@
 //! tessera-runtime: the `wgpu` backend and the native CPU backend.
+pub mod cpu;

@@ -1,0 +1,141 @@
+//! Safe entry to the `gemm` crate (the only `unsafe` of the CPU backend): every matrix's
+//! extent is checked against its slice before the raw-pointer call.
+use super::Element;
+
+/// A strided read-only matrix view: element (i, j) is `data[i·rs + j·cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, E> {
+    pub data: &'a [E],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a, E> MatRef<'a, E> {
+    /// Row-major `[rows, cols]`, optionally viewed transposed.
+    pub fn row_major(data: &'a [E], rows: usize, cols: usize, transposed: bool) -> Self {
+        if transposed {
+            Self {
+                data,
+                rows: cols,
+                cols: rows,
+                rs: 1,
+                cs: cols,
+            }
+        } else {
+            Self {
+                data,
+                rows,
+                cols,
+                rs: cols,
+                cs: 1,
+            }
+        }
+    }
+
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `dst[m×n] (row-major, row stride dst_rs) = alpha·a·b (+ dst if accumulate)`.
+/// `parallel` lets gemm split the product over the rayon pool.
+pub fn gemm<E: Element>(
+    dst: &mut [E],
+    dst_rs: usize,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    alpha: E,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "gemm: inner dimensions");
+    assert!(a.fits() && b.fits(), "gemm: operand view out of bounds");
+    assert!(
+        m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst.len(),
+        "gemm: destination out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                dst[i * dst_rs..i * dst_rs + n].fill(E::zero());
+            }
+        }
+        return;
+    }
+    let par = if parallel && m * n * k >= 64 * 64 * 64 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above bound every element the views address ((rows−1)·rs +
+    // (cols−1)·cs) inside their slices; `dst` is exclusively borrowed and cannot overlap the
+    // shared operands; E is f32 or f64, both supported by gemm.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            E::one(),
+            alpha,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_naive_with_transposes_and_accumulate() {
+        let (m, k, n) = (37, 23, 29);
+        let a: Vec<f64> = (0..m * k)
+            .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
+            .collect();
+        let b: Vec<f64> = (0..k * n)
+            .map(|i| ((i * 104729) % 97) as f64 / 48.0 - 1.0)
+            .collect();
+        // bt holds bᵀ row-major [n, k].
+        let mut bt = vec![0.0; k * n];
+        for i in 0..k {
+            for j in 0..n {
+                bt[j * k + i] = b[i * n + j];
+            }
+        }
+        let mut want = vec![0.5; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let s: f64 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                want[i * n + j] += 2.0 * s;
+            }
+        }
+        let mut got = vec![0.5; m * n];
+        let av = MatRef::row_major(&a, m, k, false);
+        let bv = MatRef::row_major(&bt, n, k, true);
+        gemm(&mut got, n, av, bv, 2.0, true, true);
+        for (x, y) in got.iter().zip(&want) {
+            assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+        }
+    }
+}
