@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job on its embedded default: writes its results to ./tessera-demo/.
+    Demo(cli::demo::Args),
     /// Validate a model spec (TOML) and print its derived sizes; exit 2 if it breaks a shape rule.
     Check(cli::check::Args),
     /// Generate masks with one of the masking strategies and write them to safetensors (and PNG).
@@ -27,6 +29,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => cli::demo::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Mask(args) => cli::mask::run(args),
         Command::Devices(args) => cli::devices::run(args),

@@ -1,5 +1,6 @@
 //! The `tessera` command line: one module per subcommand.
 pub mod check;
+pub mod demo;
 pub mod devices;
 pub mod mask;
 
