@@ -10,7 +10,10 @@
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tessera_spec_item {
-    ($(#[$meta:meta])* $vis:vis $name:ident, $spec_ty:ident, $dims_ty:ident, $spec:expr) => {
+    (
+        $(#[$meta:meta])* $vis:vis $name:ident, $spec_ty:ident, $dims_ty:ident, $stand_in:path,
+        $spec:expr
+    ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
         $vis struct $name;
@@ -22,6 +25,14 @@ macro_rules! __tessera_spec_item {
             pub const DIMS: $crate::spec::$dims_ty = match Self::SPEC.validate() {
                 ::core::result::Result::Ok(dims) => dims,
                 ::core::result::Result::Err(err) => ::core::panic!("{}", err.as_str()),
+            };
+            /// `DIMS` when the spec is valid, else a valid stand-in: the derived consts read
+            /// this so a broken rule gives one error with its message, not a cascade of notes
+            /// from every derived const (the build fails on `DIMS` either way).
+            #[doc(hidden)]
+            pub const __DERIVED: $crate::spec::$dims_ty = match Self::SPEC.validate() {
+                ::core::result::Result::Ok(dims) => dims,
+                ::core::result::Result::Err(_) => $stand_in,
             };
         }
 
@@ -149,7 +160,7 @@ macro_rules! mae {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, MaeSpec, MaeDims, $crate::spec::MaeSpec {
+        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, MaeSpec, MaeDims, $crate::presets::MaeTiny32::DIMS, $crate::spec::MaeSpec {
             height: $h,
             width: $w,
             channels: $c,
@@ -164,25 +175,25 @@ macro_rules! mae {
         #[allow(dead_code)]
         impl $name {
             /// Square image side.
-            pub const IMAGE: usize = Self::DIMS.image;
+            pub const IMAGE: usize = Self::__DERIVED.image;
             pub const CHANNELS: usize = Self::SPEC.channels;
             pub const PATCH: usize = Self::SPEC.patch;
             /// Tokens per side.
-            pub const GRID: usize = Self::DIMS.grid;
+            pub const GRID: usize = Self::__DERIVED.grid;
             /// Patch tokens `L`.
-            pub const TOKENS: usize = Self::DIMS.tokens;
+            pub const TOKENS: usize = Self::__DERIVED.tokens;
             /// Tokens the encoder sees (without the class token).
-            pub const KEEP: usize = Self::DIMS.keep;
-            pub const MASKED: usize = Self::DIMS.masked;
-            pub const SECONDARY_MASKED: usize = Self::DIMS.secondary_masked;
-            pub const ENC_DIM: usize = Self::DIMS.encoder.dim;
-            pub const ENC_MLP: usize = Self::DIMS.encoder.mlp_hidden;
-            pub const DEC_DIM: usize = Self::DIMS.decoder.dim;
-            pub const DEC_MLP: usize = Self::DIMS.decoder.mlp_hidden;
-            pub const ENC_SEQ: usize = Self::DIMS.encoder_seq;
-            pub const DEC_SEQ: usize = Self::DIMS.decoder_seq;
-            pub const PATCH_DIM: usize = Self::DIMS.patch_dim;
-            pub const PRED_DIM: usize = Self::DIMS.pred_dim;
+            pub const KEEP: usize = Self::__DERIVED.keep;
+            pub const MASKED: usize = Self::__DERIVED.masked;
+            pub const SECONDARY_MASKED: usize = Self::__DERIVED.secondary_masked;
+            pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
+            pub const ENC_MLP: usize = Self::__DERIVED.encoder.mlp_hidden;
+            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+            pub const DEC_MLP: usize = Self::__DERIVED.decoder.mlp_hidden;
+            pub const ENC_SEQ: usize = Self::__DERIVED.encoder_seq;
+            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+            pub const PATCH_DIM: usize = Self::__DERIVED.patch_dim;
+            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
         }
 
         $crate::__paste::paste! {
@@ -236,7 +247,7 @@ macro_rules! um_swin {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, UmSwinSpec, UmSwinDims, $crate::spec::UmSwinSpec {
+        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, UmSwinSpec, UmSwinDims, $crate::presets::UmSwinTiny256::DIMS, $crate::spec::UmSwinSpec {
             height: $h,
             width: $w,
             channels: $c,
@@ -257,31 +268,31 @@ macro_rules! um_swin {
 
         #[allow(dead_code)]
         impl $name {
-            pub const IMAGE: usize = Self::DIMS.image;
+            pub const IMAGE: usize = Self::__DERIVED.image;
             pub const CHANNELS: usize = Self::SPEC.channels;
             /// Mask cells per side `M`.
-            pub const MASK_GRID: usize = Self::DIMS.mask_grid;
+            pub const MASK_GRID: usize = Self::__DERIVED.mask_grid;
             /// `M^2`: also the decoder sequence.
-            pub const MASK_CELLS: usize = Self::DIMS.mask_cells;
+            pub const MASK_CELLS: usize = Self::__DERIVED.mask_cells;
             /// Cells kept by uniform sampling, `M^2 / 4`.
-            pub const KEEP: usize = Self::DIMS.visible_cells;
-            pub const MASKED: usize = Self::DIMS.masked_cells;
-            pub const SECONDARY_MASKED: usize = Self::DIMS.secondary_masked;
-            pub const TOKEN_GRID: usize = Self::DIMS.token_grid;
-            pub const COMPACT_GRID: usize = Self::DIMS.compact_grid;
-            pub const NUM_STAGES: usize = Self::DIMS.num_stages;
-            pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.stage_grids);
-            pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.stage_dims);
-            pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.windows);
-            pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.window_counts);
-            pub const SHIFTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.shifts);
-            pub const FINETUNE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.finetune_grids);
-            pub const FINETUNE_WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.finetune_windows);
+            pub const KEEP: usize = Self::__DERIVED.visible_cells;
+            pub const MASKED: usize = Self::__DERIVED.masked_cells;
+            pub const SECONDARY_MASKED: usize = Self::__DERIVED.secondary_masked;
+            pub const TOKEN_GRID: usize = Self::__DERIVED.token_grid;
+            pub const COMPACT_GRID: usize = Self::__DERIVED.compact_grid;
+            pub const NUM_STAGES: usize = Self::__DERIVED.num_stages;
+            pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_grids);
+            pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
+            pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.windows);
+            pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.window_counts);
+            pub const SHIFTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.shifts);
+            pub const FINETUNE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.finetune_grids);
+            pub const FINETUNE_WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.finetune_windows);
             pub const LAST_GRID: usize = Self::STAGE_GRIDS[Self::NUM_STAGES - 1];
             pub const LAST_DIM: usize = Self::STAGE_DIMS[Self::NUM_STAGES - 1];
-            pub const DEC_DIM: usize = Self::DIMS.decoder.dim;
-            pub const DEC_SEQ: usize = Self::DIMS.decoder_seq;
-            pub const PRED_DIM: usize = Self::DIMS.pred_dim;
+            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
         }
 
         $crate::__paste::paste! {
@@ -334,7 +345,7 @@ macro_rules! hivit {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, HiVitSpec, HiVitDims, $crate::spec::HiVitSpec {
+        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, HiVitSpec, HiVitDims, $crate::presets::HiVitBase::DIMS, $crate::spec::HiVitSpec {
             height: $h,
             width: $w,
             channels: $c,
@@ -351,22 +362,22 @@ macro_rules! hivit {
 
         #[allow(dead_code)]
         impl $name {
-            pub const IMAGE: usize = Self::DIMS.image;
+            pub const IMAGE: usize = Self::__DERIVED.image;
             pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const GRID: usize = Self::DIMS.grid;
-            pub const TOKENS: usize = Self::DIMS.tokens;
-            pub const KEEP: usize = Self::DIMS.keep;
-            pub const MASKED: usize = Self::DIMS.masked;
+            pub const GRID: usize = Self::__DERIVED.grid;
+            pub const TOKENS: usize = Self::__DERIVED.tokens;
+            pub const KEEP: usize = Self::__DERIVED.keep;
+            pub const MASKED: usize = Self::__DERIVED.masked;
             pub const INNER: usize = Self::SPEC.inner_patches;
-            pub const MLP_STAGES: usize = Self::DIMS.mlp_stages;
-            pub const INNER_GRIDS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::DIMS.inner_grids);
-            pub const STAGE_DIMS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::DIMS.stage_dims);
-            pub const MAIN_DIM: usize = Self::DIMS.main.dim;
-            pub const HIFEAT_DIM: usize = Self::DIMS.hifeat_dim;
-            pub const ENC_OUT_DIM: usize = Self::DIMS.encoder_out_dim;
-            pub const DEC_DIM: usize = Self::DIMS.decoder.dim;
-            pub const DEC_SEQ: usize = Self::DIMS.decoder_seq;
-            pub const PRED_DIM: usize = Self::DIMS.pred_dim;
+            pub const MLP_STAGES: usize = Self::__DERIVED.mlp_stages;
+            pub const INNER_GRIDS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::__DERIVED.inner_grids);
+            pub const STAGE_DIMS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
+            pub const MAIN_DIM: usize = Self::__DERIVED.main.dim;
+            pub const HIFEAT_DIM: usize = Self::__DERIVED.hifeat_dim;
+            pub const ENC_OUT_DIM: usize = Self::__DERIVED.encoder_out_dim;
+            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
         }
 
         $crate::__paste::paste! {
@@ -416,7 +427,7 @@ macro_rules! mixmim {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, MixMimSpec, MixMimDims, $crate::spec::MixMimSpec {
+        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, MixMimSpec, MixMimDims, $crate::presets::MixMimBase::DIMS, $crate::spec::MixMimSpec {
             height: $h,
             width: $w,
             channels: $c,
@@ -432,23 +443,23 @@ macro_rules! mixmim {
 
         #[allow(dead_code)]
         impl $name {
-            pub const IMAGE: usize = Self::DIMS.image;
+            pub const IMAGE: usize = Self::__DERIVED.image;
             pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const NUM_STAGES: usize = Self::DIMS.num_stages;
-            pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.stage_grids);
-            pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.stage_dims);
-            pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.windows);
-            pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.window_counts);
-            pub const MASK_UPSAMPLE: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::DIMS.mask_upsample);
+            pub const NUM_STAGES: usize = Self::__DERIVED.num_stages;
+            pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_grids);
+            pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
+            pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.windows);
+            pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.window_counts);
+            pub const MASK_UPSAMPLE: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.mask_upsample);
             pub const STAGE1_TOKENS: usize = Self::STAGE_GRIDS[0] * Self::STAGE_GRIDS[0];
-            pub const MASK_GRID: usize = Self::DIMS.mask_grid;
-            pub const MASK_TOKENS: usize = Self::DIMS.mask_tokens;
-            pub const MASKED: usize = Self::DIMS.masked;
-            pub const KEEP: usize = Self::DIMS.visible;
+            pub const MASK_GRID: usize = Self::__DERIVED.mask_grid;
+            pub const MASK_TOKENS: usize = Self::__DERIVED.mask_tokens;
+            pub const MASKED: usize = Self::__DERIVED.masked;
+            pub const KEEP: usize = Self::__DERIVED.visible;
             pub const LAST_DIM: usize = Self::STAGE_DIMS[Self::NUM_STAGES - 1];
-            pub const DEC_DIM: usize = Self::DIMS.decoder.dim;
-            pub const DEC_SEQ: usize = Self::DIMS.decoder_seq;
-            pub const PRED_DIM: usize = Self::DIMS.pred_dim;
+            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
         }
 
         $crate::__paste::paste! {
@@ -494,7 +505,7 @@ macro_rules! videomae {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, VideoMaeSpec, VideoMaeDims, $crate::spec::VideoMaeSpec {
+        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, VideoMaeSpec, VideoMaeDims, $crate::presets::VideoMaeBase::DIMS, $crate::spec::VideoMaeSpec {
             frames: $t,
             height: $h,
             width: $w,
@@ -510,19 +521,19 @@ macro_rules! videomae {
         #[allow(dead_code)]
         impl $name {
             pub const FRAMES: usize = Self::SPEC.frames;
-            pub const IMAGE: usize = Self::DIMS.image;
+            pub const IMAGE: usize = Self::__DERIVED.image;
             pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const GRID: usize = Self::DIMS.grid;
-            pub const SLICES: usize = Self::DIMS.slices;
-            pub const TOKENS: usize = Self::DIMS.tokens;
+            pub const GRID: usize = Self::__DERIVED.grid;
+            pub const SLICES: usize = Self::__DERIVED.slices;
+            pub const TOKENS: usize = Self::__DERIVED.tokens;
             /// Tokens the encoder sees.
-            pub const KEEP: usize = Self::DIMS.visible;
-            pub const MASKED: usize = Self::DIMS.masked;
-            pub const KEEP_PER_SLICE: usize = Self::DIMS.visible_per_slice;
-            pub const ENC_DIM: usize = Self::DIMS.encoder.dim;
-            pub const DEC_DIM: usize = Self::DIMS.decoder.dim;
-            pub const DEC_SEQ: usize = Self::DIMS.decoder_seq;
-            pub const PRED_DIM: usize = Self::DIMS.pred_dim;
+            pub const KEEP: usize = Self::__DERIVED.visible;
+            pub const MASKED: usize = Self::__DERIVED.masked;
+            pub const KEEP_PER_SLICE: usize = Self::__DERIVED.visible_per_slice;
+            pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
+            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
         }
 
         $crate::__paste::paste! {
@@ -568,7 +579,7 @@ macro_rules! m3ae {
             mask: image ( $in:literal / $id:literal ) + text ( $tn:literal / $td:literal ) $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, M3aeSpec, M3aeDims, $crate::spec::M3aeSpec {
+        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, M3aeSpec, M3aeDims, $crate::presets::M3aeBase::DIMS, $crate::spec::M3aeSpec {
             height: $h,
             width: $w,
             channels: $c,
@@ -583,20 +594,20 @@ macro_rules! m3ae {
 
         #[allow(dead_code)]
         impl $name {
-            pub const IMAGE: usize = Self::DIMS.image;
+            pub const IMAGE: usize = Self::__DERIVED.image;
             pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const GRID: usize = Self::DIMS.grid;
-            pub const IMAGE_TOKENS: usize = Self::DIMS.image_tokens;
-            pub const IMAGE_KEEP: usize = Self::DIMS.image_keep;
+            pub const GRID: usize = Self::__DERIVED.grid;
+            pub const IMAGE_TOKENS: usize = Self::__DERIVED.image_tokens;
+            pub const IMAGE_KEEP: usize = Self::__DERIVED.image_keep;
             pub const TEXT_LEN: usize = Self::SPEC.text_len;
-            pub const TEXT_KEEP: usize = Self::DIMS.text_keep;
+            pub const TEXT_KEEP: usize = Self::__DERIVED.text_keep;
             pub const VOCAB: usize = Self::SPEC.vocab;
-            pub const ENC_DIM: usize = Self::DIMS.encoder.dim;
-            pub const ENC_SEQ: usize = Self::DIMS.encoder_seq;
-            pub const DEC_DIM: usize = Self::DIMS.decoder.dim;
-            pub const DEC_SEQ: usize = Self::DIMS.decoder_seq;
-            pub const PATCH_DIM: usize = Self::DIMS.patch_dim;
-            pub const PRED_DIM: usize = Self::DIMS.patch_dim;
+            pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
+            pub const ENC_SEQ: usize = Self::__DERIVED.encoder_seq;
+            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+            pub const PATCH_DIM: usize = Self::__DERIVED.patch_dim;
+            pub const PRED_DIM: usize = Self::__DERIVED.patch_dim;
         }
 
         $crate::__paste::paste! {

@@ -1,0 +1,12 @@
+// 264 px is not a whole number of 16 px mask cells.
+tessera_dsl::um_swin! {
+    pub Broken {
+        image: 264 x 264 x 3, patch: 4, mask_cell: 16,
+        stages: [(96, 2, 3), (192, 2, 6), (384, 6, 12), (768, 2, 24)], mlp: 4, window: 8,
+        mask: uniform(3 / 4) + secondary(1 / 4),
+        decoder: vit { dim: 512, depth: 2, heads: 16, mlp: 4 },
+        target: norm_pix,
+    }
+}
+
+fn main() {}
