@@ -24,6 +24,8 @@ enum Command {
     Mask(cli::mask::Args),
     /// List the GPU adapters wgpu can see, with their features and key limits.
     Devices(cli::devices::Args),
+    /// Run one batch through an MAE checkpoint; write loss, prediction, mask (and gradients).
+    Eval(cli::eval::Args),
 }
 
 fn main() {
@@ -33,6 +35,7 @@ fn main() {
         Command::Check(args) => cli::check::run(args),
         Command::Mask(args) => cli::mask::run(args),
         Command::Devices(args) => cli::devices::run(args),
+        Command::Eval(args) => cli::eval::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -1,3 +1,6 @@
 //! tessera-models: MAE-family models, initialization, checkpoints (safetensors with the official
 //! PyTorch parameter names), data loaders.
+pub mod checkpoint;
+pub mod mae;
+pub mod tensors;
 pub mod data;

@@ -2,6 +2,7 @@
 pub mod check;
 pub mod demo;
 pub mod devices;
+pub mod eval;
 pub mod mask;
 
 /// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,
