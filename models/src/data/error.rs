@@ -38,8 +38,12 @@ pub enum DataError {
     },
     #[error("{path}: {what}")]
     Inconsistent { path: PathBuf, what: String },
-    #[error("{dir}: none of {tried} exists; expected the Fashion-MNIST IDX files there")]
-    MissingFile { dir: PathBuf, tried: String },
+    #[error("{dir}: none of {tried} exists; expected {expected}")]
+    MissingFile {
+        dir: PathBuf,
+        tried: String,
+        expected: String,
+    },
     #[error(
         "{name}: image is {found_w}x{found_h}, expected {expected_w}x{expected_h} \
          (no resizing is configured)"
@@ -59,6 +63,8 @@ pub enum DataError {
     BadSpec { spec: String, why: String },
     #[error("bad data pipeline setting: {0}")]
     BadConfig(String),
+    #[error("a data loader worker thread stopped unexpectedly ({0})")]
+    Worker(String),
 }
 
 impl DataError {

@@ -181,6 +181,7 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     Err(DataError::MissingFile {
         dir: dir.to_path_buf(),
         tried: format!("{stem}.gz, {stem}"),
+        expected: "the Fashion-MNIST IDX files there".into(),
     })
 }
 

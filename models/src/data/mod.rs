@@ -7,10 +7,13 @@ mod augment;
 mod dataset;
 mod error;
 pub mod fashion_mnist;
+mod folder;
 pub mod idx;
+mod loader;
 mod normalize;
 pub mod resize;
 pub mod rng;
+mod source;
 mod transform;
 
 pub use augment::{flip_horizontal, random_resized_crop_rect, Augment};
@@ -20,7 +23,10 @@ pub use fashion_mnist::{
     embedded_fashion_mnist, embedded_fashion_mnist_split, load_fashion_mnist,
     load_fashion_mnist_split, FashionMnist, LabeledImages,
 };
+pub use folder::FolderDataset;
+pub use loader::{default_workers, Batch, EpochIter, Loader, LoaderConfig};
 pub use normalize::Normalize;
+pub use source::Source;
 pub use transform::Transform;
 
 /// Which part of a data set.
