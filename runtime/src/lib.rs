@@ -1,2 +1,3 @@
 //! tessera-runtime: the `wgpu` backend and the native CPU backend.
 pub mod cpu;
+pub mod gpu;

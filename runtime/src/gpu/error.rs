@@ -1,0 +1,42 @@
+//! Errors of the wgpu backend: what went wrong, on which adapter, and what to do about it.
+
+use std::time::Duration;
+
+/// Everything the GPU path can fail with. Device loss and wgpu validation errors are captured
+/// and returned here instead of reaching wgpu's default handler, which panics.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter with compute shaders found (backends tried: {backends}); for a \
+         software Vulkan adapter install Mesa's lavapipe (`apt-get install \
+         mesa-vulkan-drivers`), or set WGPU_BACKEND=gl to try OpenGL"
+    )]
+    NoAdapter { backends: String },
+    #[error("no adapter with compute shaders matches {wanted:?}; available: {available:?}")]
+    NoMatchingAdapter {
+        wanted: String,
+        available: Vec<String>,
+    },
+    #[error("adapter {adapter:?} refused to create a device: {source}")]
+    RequestDevice {
+        adapter: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
+    #[error("GPU device lost ({reason}): {message}")]
+    DeviceLost { reason: String, message: String },
+    #[error("wgpu reported an error while {during}: {message}")]
+    Wgpu { during: String, message: String },
+    #[error("GPU work did not finish within {0:?} while {1}")]
+    Timeout(Duration, String),
+    #[error("reading a buffer back failed: {0}")]
+    Map(#[from] wgpu::BufferAsyncError),
+    #[error(transparent)]
+    Shader(#[from] tessera_shaders::ShaderError),
+    #[error("{what} needs {needed} but the device allows {allowed}")]
+    Limit {
+        what: String,
+        needed: u64,
+        allowed: u64,
+    },
+}
