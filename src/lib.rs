@@ -11,3 +11,4 @@ pub use tessera_shaders as shaders;
 
 pub use tessera_dsl::*;
 pub mod mask_png;
+pub mod spec_file;
