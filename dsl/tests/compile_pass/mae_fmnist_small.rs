@@ -11,8 +11,14 @@ tessera_dsl::mae! {
 
 fn main() {
     // The same spec as the crate's preset, and its typed handles resolve to concrete shapes.
-    assert_eq!(MaeFmnistSmall::SPEC, tessera_dsl::presets::MaeFmnistSmall::SPEC);
-    assert_eq!(MaeFmnistSmall::DIMS, tessera_dsl::presets::MaeFmnistSmall::DIMS);
+    assert_eq!(
+        MaeFmnistSmall::SPEC,
+        tessera_dsl::presets::MaeFmnistSmall::SPEC
+    );
+    assert_eq!(
+        MaeFmnistSmall::DIMS,
+        tessera_dsl::presets::MaeFmnistSmall::DIMS
+    );
     let handle = mae_fmnist_small::Patches::from_node(tessera_dsl::graph::NodeId(3));
     assert_eq!(handle.node(), tessera_dsl::graph::NodeId(3));
     assert!(mae_fmnist_small::Patches::NUMEL > 0);

@@ -11,8 +11,14 @@ tessera_dsl::mae! {
 
 fn main() {
     // The same spec as the crate's preset, and its typed handles resolve to concrete shapes.
-    assert_eq!(MaeVitHugePatch14::SPEC, tessera_dsl::presets::MaeVitHugePatch14::SPEC);
-    assert_eq!(MaeVitHugePatch14::DIMS, tessera_dsl::presets::MaeVitHugePatch14::DIMS);
+    assert_eq!(
+        MaeVitHugePatch14::SPEC,
+        tessera_dsl::presets::MaeVitHugePatch14::SPEC
+    );
+    assert_eq!(
+        MaeVitHugePatch14::DIMS,
+        tessera_dsl::presets::MaeVitHugePatch14::DIMS
+    );
     let handle = mae_vit_huge_patch14::Patches::from_node(tessera_dsl::graph::NodeId(3));
     assert_eq!(handle.node(), tessera_dsl::graph::NodeId(3));
     assert!(mae_vit_huge_patch14::Patches::NUMEL > 0);

@@ -11,8 +11,14 @@ tessera_dsl::mae! {
 
 fn main() {
     // The same spec as the crate's preset, and its typed handles resolve to concrete shapes.
-    assert_eq!(MaeVitLargePatch16::SPEC, tessera_dsl::presets::MaeVitLargePatch16::SPEC);
-    assert_eq!(MaeVitLargePatch16::DIMS, tessera_dsl::presets::MaeVitLargePatch16::DIMS);
+    assert_eq!(
+        MaeVitLargePatch16::SPEC,
+        tessera_dsl::presets::MaeVitLargePatch16::SPEC
+    );
+    assert_eq!(
+        MaeVitLargePatch16::DIMS,
+        tessera_dsl::presets::MaeVitLargePatch16::DIMS
+    );
     let handle = mae_vit_large_patch16::Patches::from_node(tessera_dsl::graph::NodeId(3));
     assert_eq!(handle.node(), tessera_dsl::graph::NodeId(3));
     assert!(mae_vit_large_patch16::Patches::NUMEL > 0);

@@ -12,8 +12,14 @@ tessera_dsl::um_swin! {
 
 fn main() {
     // The same spec as the crate's preset, and its typed handles resolve to concrete shapes.
-    assert_eq!(UmSwinTiny256::SPEC, tessera_dsl::presets::UmSwinTiny256::SPEC);
-    assert_eq!(UmSwinTiny256::DIMS, tessera_dsl::presets::UmSwinTiny256::DIMS);
+    assert_eq!(
+        UmSwinTiny256::SPEC,
+        tessera_dsl::presets::UmSwinTiny256::SPEC
+    );
+    assert_eq!(
+        UmSwinTiny256::DIMS,
+        tessera_dsl::presets::UmSwinTiny256::DIMS
+    );
     let handle = um_swin_tiny256::FinalMap::from_node(tessera_dsl::graph::NodeId(3));
     assert_eq!(handle.node(), tessera_dsl::graph::NodeId(3));
     assert!(um_swin_tiny256::FinalMap::NUMEL > 0);
