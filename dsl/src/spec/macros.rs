@@ -11,12 +11,12 @@
 #[macro_export]
 macro_rules! __tessera_spec_item {
     (
-        $(#[$meta:meta])* $vis:vis $name:ident, $spec_ty:ident, $dims_ty:ident, $stand_in:path,
+        $(#[$meta:meta])* $name:ident, $spec_ty:ident, $dims_ty:ident, $stand_in:path,
         $spec:expr
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-        $vis struct $name;
+        pub struct $name;
 
         impl $name {
             /// The spec as written.
@@ -160,60 +160,60 @@ macro_rules! mae {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, MaeSpec, MaeDims, $crate::presets::MaeTiny32::DIMS, $crate::spec::MaeSpec {
-            height: $h,
-            width: $w,
-            channels: $c,
-            patch: $p,
-            class_token: $crate::__tessera_or!([$($cls)?] true),
-            encoder: $crate::__tessera_vit!($ed, $edp, $eh, $em),
-            decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
-            mask: $crate::__tessera_mae_mask!($mask, $mn, $md, [$($sn / $sd)?]),
-            norm_pix_loss: $crate::__tessera_target!($target),
-        });
-
-        #[allow(dead_code)]
-        impl $name {
-            /// Square image side.
-            pub const IMAGE: usize = Self::__DERIVED.image;
-            pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const PATCH: usize = Self::SPEC.patch;
-            /// Tokens per side.
-            pub const GRID: usize = Self::__DERIVED.grid;
-            /// Patch tokens `L`.
-            pub const TOKENS: usize = Self::__DERIVED.tokens;
-            /// Tokens the encoder sees (without the class token).
-            pub const KEEP: usize = Self::__DERIVED.keep;
-            pub const MASKED: usize = Self::__DERIVED.masked;
-            pub const SECONDARY_MASKED: usize = Self::__DERIVED.secondary_masked;
-            pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
-            pub const ENC_MLP: usize = Self::__DERIVED.encoder.mlp_hidden;
-            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
-            pub const DEC_MLP: usize = Self::__DERIVED.decoder.mlp_hidden;
-            pub const ENC_SEQ: usize = Self::__DERIVED.encoder_seq;
-            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
-            pub const PATCH_DIM: usize = Self::__DERIVED.patch_dim;
-            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
-        }
-
         $crate::__paste::paste! {
-            #[doc = ::core::concat!("Typed handles of [`", ::core::stringify!($name), "`] (per sample).")]
+            #[doc = ::core::concat!("[`", ::core::stringify!($name), "`]: its spec, derived sizes and typed handles (per sample).")]
             #[allow(dead_code)]
             $vis mod [<$name:snake>] {
-                use super::$name as M;
+                $crate::__tessera_spec_item!($(#[$meta])* $name, MaeSpec, MaeDims, $crate::presets::MaeTiny32::DIMS, $crate::spec::MaeSpec {
+                    height: $h,
+                    width: $w,
+                    channels: $c,
+                    patch: $p,
+                    class_token: $crate::__tessera_or!([$($cls)?] true),
+                    encoder: $crate::__tessera_vit!($ed, $edp, $eh, $em),
+                    decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
+                    mask: $crate::__tessera_mae_mask!($mask, $mn, $md, [$($sn / $sd)?]),
+                    norm_pix_loss: $crate::__tessera_target!($target),
+                });
+
+                #[allow(dead_code)]
+                impl $name {
+                    /// Square image side.
+                    pub const IMAGE: usize = Self::__DERIVED.image;
+                    pub const CHANNELS: usize = Self::SPEC.channels;
+                    pub const PATCH: usize = Self::SPEC.patch;
+                    /// Tokens per side.
+                    pub const GRID: usize = Self::__DERIVED.grid;
+                    /// Patch tokens `L`.
+                    pub const TOKENS: usize = Self::__DERIVED.tokens;
+                    /// Tokens the encoder sees (without the class token).
+                    pub const KEEP: usize = Self::__DERIVED.keep;
+                    pub const MASKED: usize = Self::__DERIVED.masked;
+                    pub const SECONDARY_MASKED: usize = Self::__DERIVED.secondary_masked;
+                    pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
+                    pub const ENC_MLP: usize = Self::__DERIVED.encoder.mlp_hidden;
+                    pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+                    pub const DEC_MLP: usize = Self::__DERIVED.decoder.mlp_hidden;
+                    pub const ENC_SEQ: usize = Self::__DERIVED.encoder_seq;
+                    pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+                    pub const PATCH_DIM: usize = Self::__DERIVED.patch_dim;
+                    pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
+                }
+
                 use $crate::typed::{Tensor1, Tensor3, Tokens};
-                pub type Image = Tensor3<{ M::CHANNELS }, { M::IMAGE }, { M::IMAGE }>;
-                pub type Patches = Tokens<{ M::TOKENS }, { M::PATCH_DIM }>;
-                pub type Embedded = Tokens<{ M::TOKENS }, { M::ENC_DIM }>;
-                pub type Visible = Tokens<{ M::KEEP }, { M::ENC_DIM }>;
-                pub type EncoderSeq = Tokens<{ M::ENC_SEQ }, { M::ENC_DIM }>;
-                pub type DecoderIn = Tokens<{ M::ENC_SEQ }, { M::DEC_DIM }>;
-                pub type DecoderSeq = Tokens<{ M::DEC_SEQ }, { M::DEC_DIM }>;
-                pub type Pred = Tokens<{ M::TOKENS }, { M::PRED_DIM }>;
-                pub type Mask = Tensor1<{ M::TOKENS }>;
-                pub type IdsKeep = Tensor1<{ M::KEEP }>;
-                pub type IdsRestore = Tensor1<{ M::TOKENS }>;
+                pub type Image = Tensor3<{ $name::CHANNELS }, { $name::IMAGE }, { $name::IMAGE }>;
+                pub type Patches = Tokens<{ $name::TOKENS }, { $name::PATCH_DIM }>;
+                pub type Embedded = Tokens<{ $name::TOKENS }, { $name::ENC_DIM }>;
+                pub type Visible = Tokens<{ $name::KEEP }, { $name::ENC_DIM }>;
+                pub type EncoderSeq = Tokens<{ $name::ENC_SEQ }, { $name::ENC_DIM }>;
+                pub type DecoderIn = Tokens<{ $name::ENC_SEQ }, { $name::DEC_DIM }>;
+                pub type DecoderSeq = Tokens<{ $name::DEC_SEQ }, { $name::DEC_DIM }>;
+                pub type Pred = Tokens<{ $name::TOKENS }, { $name::PRED_DIM }>;
+                pub type Mask = Tensor1<{ $name::TOKENS }>;
+                pub type IdsKeep = Tensor1<{ $name::KEEP }>;
+                pub type IdsRestore = Tensor1<{ $name::TOKENS }>;
             }
+            $vis use [<$name:snake>]::$name;
         }
     };
 }
@@ -247,69 +247,69 @@ macro_rules! um_swin {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, UmSwinSpec, UmSwinDims, $crate::presets::UmSwinTiny256::DIMS, $crate::spec::UmSwinSpec {
-            height: $h,
-            width: $w,
-            channels: $c,
-            patch: $p,
-            mask_cell: $cell,
-            stages: $crate::spec::Stages::new(&[$(
-                $crate::spec::Stage { dim: $sd, depth: $sdp, heads: $sh, window: $win }
-            ),+]),
-            mlp_ratio: $mlp,
-            ratio: $crate::__tessera_ratio!($mn / $md),
-            secondary: $crate::__tessera_or!(
-                [$(::core::option::Option::Some($crate::__tessera_ratio!($sn / $sdd)))?]
-                ::core::option::Option::None
-            ),
-            decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
-            norm_pix_loss: $crate::__tessera_target!($target),
-        });
-
-        #[allow(dead_code)]
-        impl $name {
-            pub const IMAGE: usize = Self::__DERIVED.image;
-            pub const CHANNELS: usize = Self::SPEC.channels;
-            /// Mask cells per side `M`.
-            pub const MASK_GRID: usize = Self::__DERIVED.mask_grid;
-            /// `M^2`: also the decoder sequence.
-            pub const MASK_CELLS: usize = Self::__DERIVED.mask_cells;
-            /// Cells kept by uniform sampling, `M^2 / 4`.
-            pub const KEEP: usize = Self::__DERIVED.visible_cells;
-            pub const MASKED: usize = Self::__DERIVED.masked_cells;
-            pub const SECONDARY_MASKED: usize = Self::__DERIVED.secondary_masked;
-            pub const TOKEN_GRID: usize = Self::__DERIVED.token_grid;
-            pub const COMPACT_GRID: usize = Self::__DERIVED.compact_grid;
-            pub const NUM_STAGES: usize = Self::__DERIVED.num_stages;
-            pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_grids);
-            pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
-            pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.windows);
-            pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.window_counts);
-            pub const SHIFTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.shifts);
-            pub const FINETUNE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.finetune_grids);
-            pub const FINETUNE_WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.finetune_windows);
-            pub const LAST_GRID: usize = Self::STAGE_GRIDS[Self::NUM_STAGES - 1];
-            pub const LAST_DIM: usize = Self::STAGE_DIMS[Self::NUM_STAGES - 1];
-            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
-            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
-            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
-        }
-
         $crate::__paste::paste! {
-            #[doc = ::core::concat!("Typed handles of [`", ::core::stringify!($name), "`] (per sample).")]
+            #[doc = ::core::concat!("[`", ::core::stringify!($name), "`]: its spec, derived sizes and typed handles (per sample).")]
             #[allow(dead_code)]
             $vis mod [<$name:snake>] {
-                use super::$name as M;
+                $crate::__tessera_spec_item!($(#[$meta])* $name, UmSwinSpec, UmSwinDims, $crate::presets::UmSwinTiny256::DIMS, $crate::spec::UmSwinSpec {
+                    height: $h,
+                    width: $w,
+                    channels: $c,
+                    patch: $p,
+                    mask_cell: $cell,
+                    stages: $crate::spec::Stages::new(&[$(
+                        $crate::spec::Stage { dim: $sd, depth: $sdp, heads: $sh, window: $win }
+                    ),+]),
+                    mlp_ratio: $mlp,
+                    ratio: $crate::__tessera_ratio!($mn / $md),
+                    secondary: $crate::__tessera_or!(
+                        [$(::core::option::Option::Some($crate::__tessera_ratio!($sn / $sdd)))?]
+                        ::core::option::Option::None
+                    ),
+                    decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
+                    norm_pix_loss: $crate::__tessera_target!($target),
+                });
+
+                #[allow(dead_code)]
+                impl $name {
+                    pub const IMAGE: usize = Self::__DERIVED.image;
+                    pub const CHANNELS: usize = Self::SPEC.channels;
+                    /// Mask cells per side `M`.
+                    pub const MASK_GRID: usize = Self::__DERIVED.mask_grid;
+                    /// `M^2`: also the decoder sequence.
+                    pub const MASK_CELLS: usize = Self::__DERIVED.mask_cells;
+                    /// Cells kept by uniform sampling, `M^2 / 4`.
+                    pub const KEEP: usize = Self::__DERIVED.visible_cells;
+                    pub const MASKED: usize = Self::__DERIVED.masked_cells;
+                    pub const SECONDARY_MASKED: usize = Self::__DERIVED.secondary_masked;
+                    pub const TOKEN_GRID: usize = Self::__DERIVED.token_grid;
+                    pub const COMPACT_GRID: usize = Self::__DERIVED.compact_grid;
+                    pub const NUM_STAGES: usize = Self::__DERIVED.num_stages;
+                    pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_grids);
+                    pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
+                    pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.windows);
+                    pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.window_counts);
+                    pub const SHIFTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.shifts);
+                    pub const FINETUNE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.finetune_grids);
+                    pub const FINETUNE_WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.finetune_windows);
+                    pub const LAST_GRID: usize = Self::STAGE_GRIDS[Self::NUM_STAGES - 1];
+                    pub const LAST_DIM: usize = Self::STAGE_DIMS[Self::NUM_STAGES - 1];
+                    pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+                    pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+                    pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
+                }
+
                 use $crate::typed::{Tensor1, Tensor3, Tokens};
-                pub type Image = Tensor3<{ M::CHANNELS }, { M::IMAGE }, { M::IMAGE }>;
-                pub type Mask = Tensor1<{ M::MASK_CELLS }>;
-                pub type Compact = Tensor3<{ M::COMPACT_GRID }, { M::COMPACT_GRID }, { M::STAGE_DIMS[0] }>;
-                pub type FinalMap = Tensor3<{ M::LAST_GRID }, { M::LAST_GRID }, { M::LAST_DIM }>;
-                pub type DecoderVisible = Tokens<{ M::KEEP }, { M::DEC_DIM }>;
-                pub type DecoderSeq = Tokens<{ M::DEC_SEQ }, { M::DEC_DIM }>;
-                pub type Pred = Tokens<{ M::MASKED }, { M::PRED_DIM }>;
-                pub type Target = Tokens<{ M::MASKED }, { M::PRED_DIM }>;
+                pub type Image = Tensor3<{ $name::CHANNELS }, { $name::IMAGE }, { $name::IMAGE }>;
+                pub type Mask = Tensor1<{ $name::MASK_CELLS }>;
+                pub type Compact = Tensor3<{ $name::COMPACT_GRID }, { $name::COMPACT_GRID }, { $name::STAGE_DIMS[0] }>;
+                pub type FinalMap = Tensor3<{ $name::LAST_GRID }, { $name::LAST_GRID }, { $name::LAST_DIM }>;
+                pub type DecoderVisible = Tokens<{ $name::KEEP }, { $name::DEC_DIM }>;
+                pub type DecoderSeq = Tokens<{ $name::DEC_SEQ }, { $name::DEC_DIM }>;
+                pub type Pred = Tokens<{ $name::MASKED }, { $name::PRED_DIM }>;
+                pub type Target = Tokens<{ $name::MASKED }, { $name::PRED_DIM }>;
             }
+            $vis use [<$name:snake>]::$name;
         }
     };
 }
@@ -345,57 +345,57 @@ macro_rules! hivit {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, HiVitSpec, HiVitDims, $crate::presets::HiVitBase::DIMS, $crate::spec::HiVitSpec {
-            height: $h,
-            width: $w,
-            channels: $c,
-            patch: $p,
-            inner_patches: $inner,
-            mlp_depths: $crate::spec::SizeList::new(&[$($md),+]),
-            stem_mlp_ratio: $stem,
-            main: $crate::__tessera_vit!($ed, $edp, $eh, $em),
-            hifeat: $hifeat,
-            decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
-            ratio: $crate::__tessera_ratio!($rn / $rd),
-            norm_pix_loss: $crate::__tessera_target!($target),
-        });
-
-        #[allow(dead_code)]
-        impl $name {
-            pub const IMAGE: usize = Self::__DERIVED.image;
-            pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const GRID: usize = Self::__DERIVED.grid;
-            pub const TOKENS: usize = Self::__DERIVED.tokens;
-            pub const KEEP: usize = Self::__DERIVED.keep;
-            pub const MASKED: usize = Self::__DERIVED.masked;
-            pub const INNER: usize = Self::SPEC.inner_patches;
-            pub const MLP_STAGES: usize = Self::__DERIVED.mlp_stages;
-            pub const INNER_GRIDS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::__DERIVED.inner_grids);
-            pub const STAGE_DIMS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
-            pub const MAIN_DIM: usize = Self::__DERIVED.main.dim;
-            pub const HIFEAT_DIM: usize = Self::__DERIVED.hifeat_dim;
-            pub const ENC_OUT_DIM: usize = Self::__DERIVED.encoder_out_dim;
-            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
-            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
-            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
-        }
-
         $crate::__paste::paste! {
-            #[doc = ::core::concat!("Typed handles of [`", ::core::stringify!($name), "`] (per sample).")]
+            #[doc = ::core::concat!("[`", ::core::stringify!($name), "`]: its spec, derived sizes and typed handles (per sample).")]
             #[allow(dead_code)]
             $vis mod [<$name:snake>] {
-                use super::$name as M;
+                $crate::__tessera_spec_item!($(#[$meta])* $name, HiVitSpec, HiVitDims, $crate::presets::HiVitBase::DIMS, $crate::spec::HiVitSpec {
+                    height: $h,
+                    width: $w,
+                    channels: $c,
+                    patch: $p,
+                    inner_patches: $inner,
+                    mlp_depths: $crate::spec::SizeList::new(&[$($md),+]),
+                    stem_mlp_ratio: $stem,
+                    main: $crate::__tessera_vit!($ed, $edp, $eh, $em),
+                    hifeat: $hifeat,
+                    decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
+                    ratio: $crate::__tessera_ratio!($rn / $rd),
+                    norm_pix_loss: $crate::__tessera_target!($target),
+                });
+
+                #[allow(dead_code)]
+                impl $name {
+                    pub const IMAGE: usize = Self::__DERIVED.image;
+                    pub const CHANNELS: usize = Self::SPEC.channels;
+                    pub const GRID: usize = Self::__DERIVED.grid;
+                    pub const TOKENS: usize = Self::__DERIVED.tokens;
+                    pub const KEEP: usize = Self::__DERIVED.keep;
+                    pub const MASKED: usize = Self::__DERIVED.masked;
+                    pub const INNER: usize = Self::SPEC.inner_patches;
+                    pub const MLP_STAGES: usize = Self::__DERIVED.mlp_stages;
+                    pub const INNER_GRIDS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::__DERIVED.inner_grids);
+                    pub const STAGE_DIMS: [usize; $name::MLP_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
+                    pub const MAIN_DIM: usize = Self::__DERIVED.main.dim;
+                    pub const HIFEAT_DIM: usize = Self::__DERIVED.hifeat_dim;
+                    pub const ENC_OUT_DIM: usize = Self::__DERIVED.encoder_out_dim;
+                    pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+                    pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+                    pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
+                }
+
                 use $crate::typed::{Tensor1, Tensor3, Tensor4, Tokens};
-                pub type Image = Tensor3<{ M::CHANNELS }, { M::IMAGE }, { M::IMAGE }>;
-                pub type Patches = Tokens<{ M::TOKENS }, { M::PRED_DIM }>;
-                pub type InnerTokens = Tensor4<{ M::KEEP }, { M::INNER }, { M::INNER }, { M::STAGE_DIMS[0] }>;
-                pub type Visible = Tokens<{ M::KEEP }, { M::MAIN_DIM }>;
-                pub type EncoderOut = Tokens<{ M::KEEP }, { M::ENC_OUT_DIM }>;
-                pub type DecoderSeq = Tokens<{ M::DEC_SEQ }, { M::DEC_DIM }>;
-                pub type Pred = Tokens<{ M::TOKENS }, { M::PRED_DIM }>;
-                pub type Mask = Tensor1<{ M::TOKENS }>;
-                pub type IdsKeep = Tensor1<{ M::KEEP }>;
+                pub type Image = Tensor3<{ $name::CHANNELS }, { $name::IMAGE }, { $name::IMAGE }>;
+                pub type Patches = Tokens<{ $name::TOKENS }, { $name::PRED_DIM }>;
+                pub type InnerTokens = Tensor4<{ $name::KEEP }, { $name::INNER }, { $name::INNER }, { $name::STAGE_DIMS[0] }>;
+                pub type Visible = Tokens<{ $name::KEEP }, { $name::MAIN_DIM }>;
+                pub type EncoderOut = Tokens<{ $name::KEEP }, { $name::ENC_OUT_DIM }>;
+                pub type DecoderSeq = Tokens<{ $name::DEC_SEQ }, { $name::DEC_DIM }>;
+                pub type Pred = Tokens<{ $name::TOKENS }, { $name::PRED_DIM }>;
+                pub type Mask = Tensor1<{ $name::TOKENS }>;
+                pub type IdsKeep = Tensor1<{ $name::KEEP }>;
             }
+            $vis use [<$name:snake>]::$name;
         }
     };
 }
@@ -427,54 +427,54 @@ macro_rules! mixmim {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, MixMimSpec, MixMimDims, $crate::presets::MixMimBase::DIMS, $crate::spec::MixMimSpec {
-            height: $h,
-            width: $w,
-            channels: $c,
-            patch: $p,
-            stages: $crate::spec::Stages::new(&[$(
-                $crate::spec::Stage { dim: $sd, depth: $sdp, heads: $sh, window: $sw }
-            ),+]),
-            mlp_ratio: $mlp,
-            decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
-            ratio: $crate::__tessera_ratio!($rn / $rd),
-            norm_pix_loss: $crate::__tessera_target!($target),
-        });
-
-        #[allow(dead_code)]
-        impl $name {
-            pub const IMAGE: usize = Self::__DERIVED.image;
-            pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const NUM_STAGES: usize = Self::__DERIVED.num_stages;
-            pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_grids);
-            pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
-            pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.windows);
-            pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.window_counts);
-            pub const MASK_UPSAMPLE: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.mask_upsample);
-            pub const STAGE1_TOKENS: usize = Self::STAGE_GRIDS[0] * Self::STAGE_GRIDS[0];
-            pub const MASK_GRID: usize = Self::__DERIVED.mask_grid;
-            pub const MASK_TOKENS: usize = Self::__DERIVED.mask_tokens;
-            pub const MASKED: usize = Self::__DERIVED.masked;
-            pub const KEEP: usize = Self::__DERIVED.visible;
-            pub const LAST_DIM: usize = Self::STAGE_DIMS[Self::NUM_STAGES - 1];
-            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
-            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
-            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
-        }
-
         $crate::__paste::paste! {
-            #[doc = ::core::concat!("Typed handles of [`", ::core::stringify!($name), "`] (per sample).")]
+            #[doc = ::core::concat!("[`", ::core::stringify!($name), "`]: its spec, derived sizes and typed handles (per sample).")]
             #[allow(dead_code)]
             $vis mod [<$name:snake>] {
-                use super::$name as M;
+                $crate::__tessera_spec_item!($(#[$meta])* $name, MixMimSpec, MixMimDims, $crate::presets::MixMimBase::DIMS, $crate::spec::MixMimSpec {
+                    height: $h,
+                    width: $w,
+                    channels: $c,
+                    patch: $p,
+                    stages: $crate::spec::Stages::new(&[$(
+                        $crate::spec::Stage { dim: $sd, depth: $sdp, heads: $sh, window: $sw }
+                    ),+]),
+                    mlp_ratio: $mlp,
+                    decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
+                    ratio: $crate::__tessera_ratio!($rn / $rd),
+                    norm_pix_loss: $crate::__tessera_target!($target),
+                });
+
+                #[allow(dead_code)]
+                impl $name {
+                    pub const IMAGE: usize = Self::__DERIVED.image;
+                    pub const CHANNELS: usize = Self::SPEC.channels;
+                    pub const NUM_STAGES: usize = Self::__DERIVED.num_stages;
+                    pub const STAGE_GRIDS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_grids);
+                    pub const STAGE_DIMS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.stage_dims);
+                    pub const WINDOWS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.windows);
+                    pub const WINDOW_COUNTS: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.window_counts);
+                    pub const MASK_UPSAMPLE: [usize; $name::NUM_STAGES] = $crate::spec::take(&Self::__DERIVED.mask_upsample);
+                    pub const STAGE1_TOKENS: usize = Self::STAGE_GRIDS[0] * Self::STAGE_GRIDS[0];
+                    pub const MASK_GRID: usize = Self::__DERIVED.mask_grid;
+                    pub const MASK_TOKENS: usize = Self::__DERIVED.mask_tokens;
+                    pub const MASKED: usize = Self::__DERIVED.masked;
+                    pub const KEEP: usize = Self::__DERIVED.visible;
+                    pub const LAST_DIM: usize = Self::STAGE_DIMS[Self::NUM_STAGES - 1];
+                    pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+                    pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+                    pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
+                }
+
                 use $crate::typed::{Tensor1, Tensor3, Tokens};
-                pub type Image = Tensor3<{ M::CHANNELS }, { M::IMAGE }, { M::IMAGE }>;
-                pub type Stage1 = Tokens<{ M::STAGE1_TOKENS }, { M::STAGE_DIMS[0] }>;
-                pub type Final = Tokens<{ M::MASK_TOKENS }, { M::LAST_DIM }>;
-                pub type Mask = Tensor1<{ M::MASK_TOKENS }>;
-                pub type DecoderSeq = Tokens<{ M::DEC_SEQ }, { M::DEC_DIM }>;
-                pub type Pred = Tokens<{ M::MASK_TOKENS }, { M::PRED_DIM }>;
+                pub type Image = Tensor3<{ $name::CHANNELS }, { $name::IMAGE }, { $name::IMAGE }>;
+                pub type Stage1 = Tokens<{ $name::STAGE1_TOKENS }, { $name::STAGE_DIMS[0] }>;
+                pub type Final = Tokens<{ $name::MASK_TOKENS }, { $name::LAST_DIM }>;
+                pub type Mask = Tensor1<{ $name::MASK_TOKENS }>;
+                pub type DecoderSeq = Tokens<{ $name::DEC_SEQ }, { $name::DEC_DIM }>;
+                pub type Pred = Tokens<{ $name::MASK_TOKENS }, { $name::PRED_DIM }>;
             }
+            $vis use [<$name:snake>]::$name;
         }
     };
 }
@@ -505,50 +505,50 @@ macro_rules! videomae {
             target: $target:ident $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, VideoMaeSpec, VideoMaeDims, $crate::presets::VideoMaeBase::DIMS, $crate::spec::VideoMaeSpec {
-            frames: $t,
-            height: $h,
-            width: $w,
-            channels: $c,
-            patch: $p,
-            tubelet: $tub,
-            encoder: $crate::__tessera_vit!($ed, $edp, $eh, $em),
-            decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
-            ratio: $crate::__tessera_ratio!($rn / $rd),
-            norm_pix_loss: $crate::__tessera_target!($target),
-        });
-
-        #[allow(dead_code)]
-        impl $name {
-            pub const FRAMES: usize = Self::SPEC.frames;
-            pub const IMAGE: usize = Self::__DERIVED.image;
-            pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const GRID: usize = Self::__DERIVED.grid;
-            pub const SLICES: usize = Self::__DERIVED.slices;
-            pub const TOKENS: usize = Self::__DERIVED.tokens;
-            /// Tokens the encoder sees.
-            pub const KEEP: usize = Self::__DERIVED.visible;
-            pub const MASKED: usize = Self::__DERIVED.masked;
-            pub const KEEP_PER_SLICE: usize = Self::__DERIVED.visible_per_slice;
-            pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
-            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
-            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
-            pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
-        }
-
         $crate::__paste::paste! {
-            #[doc = ::core::concat!("Typed handles of [`", ::core::stringify!($name), "`] (per sample).")]
+            #[doc = ::core::concat!("[`", ::core::stringify!($name), "`]: its spec, derived sizes and typed handles (per sample).")]
             #[allow(dead_code)]
             $vis mod [<$name:snake>] {
-                use super::$name as M;
+                $crate::__tessera_spec_item!($(#[$meta])* $name, VideoMaeSpec, VideoMaeDims, $crate::presets::VideoMaeBase::DIMS, $crate::spec::VideoMaeSpec {
+                    frames: $t,
+                    height: $h,
+                    width: $w,
+                    channels: $c,
+                    patch: $p,
+                    tubelet: $tub,
+                    encoder: $crate::__tessera_vit!($ed, $edp, $eh, $em),
+                    decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
+                    ratio: $crate::__tessera_ratio!($rn / $rd),
+                    norm_pix_loss: $crate::__tessera_target!($target),
+                });
+
+                #[allow(dead_code)]
+                impl $name {
+                    pub const FRAMES: usize = Self::SPEC.frames;
+                    pub const IMAGE: usize = Self::__DERIVED.image;
+                    pub const CHANNELS: usize = Self::SPEC.channels;
+                    pub const GRID: usize = Self::__DERIVED.grid;
+                    pub const SLICES: usize = Self::__DERIVED.slices;
+                    pub const TOKENS: usize = Self::__DERIVED.tokens;
+                    /// Tokens the encoder sees.
+                    pub const KEEP: usize = Self::__DERIVED.visible;
+                    pub const MASKED: usize = Self::__DERIVED.masked;
+                    pub const KEEP_PER_SLICE: usize = Self::__DERIVED.visible_per_slice;
+                    pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
+                    pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+                    pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+                    pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
+                }
+
                 use $crate::typed::{Tensor1, Tensor4, Tokens};
-                pub type Clip = Tensor4<{ M::CHANNELS }, { M::FRAMES }, { M::IMAGE }, { M::IMAGE }>;
-                pub type Tubelets = Tokens<{ M::TOKENS }, { M::PRED_DIM }>;
-                pub type Visible = Tokens<{ M::KEEP }, { M::ENC_DIM }>;
-                pub type DecoderSeq = Tokens<{ M::DEC_SEQ }, { M::DEC_DIM }>;
-                pub type Pred = Tokens<{ M::MASKED }, { M::PRED_DIM }>;
-                pub type Mask = Tensor1<{ M::TOKENS }>;
+                pub type Clip = Tensor4<{ $name::CHANNELS }, { $name::FRAMES }, { $name::IMAGE }, { $name::IMAGE }>;
+                pub type Tubelets = Tokens<{ $name::TOKENS }, { $name::PRED_DIM }>;
+                pub type Visible = Tokens<{ $name::KEEP }, { $name::ENC_DIM }>;
+                pub type DecoderSeq = Tokens<{ $name::DEC_SEQ }, { $name::DEC_DIM }>;
+                pub type Pred = Tokens<{ $name::MASKED }, { $name::PRED_DIM }>;
+                pub type Mask = Tensor1<{ $name::TOKENS }>;
             }
+            $vis use [<$name:snake>]::$name;
         }
     };
 }
@@ -579,51 +579,51 @@ macro_rules! m3ae {
             mask: image ( $in:literal / $id:literal ) + text ( $tn:literal / $td:literal ) $(,)?
         }
     ) => {
-        $crate::__tessera_spec_item!($(#[$meta])* $vis $name, M3aeSpec, M3aeDims, $crate::presets::M3aeBase::DIMS, $crate::spec::M3aeSpec {
-            height: $h,
-            width: $w,
-            channels: $c,
-            patch: $p,
-            text_len: $tl,
-            vocab: $voc,
-            encoder: $crate::__tessera_vit!($ed, $edp, $eh, $em),
-            decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
-            image_ratio: $crate::__tessera_ratio!($in / $id),
-            text_ratio: $crate::__tessera_ratio!($tn / $td),
-        });
-
-        #[allow(dead_code)]
-        impl $name {
-            pub const IMAGE: usize = Self::__DERIVED.image;
-            pub const CHANNELS: usize = Self::SPEC.channels;
-            pub const GRID: usize = Self::__DERIVED.grid;
-            pub const IMAGE_TOKENS: usize = Self::__DERIVED.image_tokens;
-            pub const IMAGE_KEEP: usize = Self::__DERIVED.image_keep;
-            pub const TEXT_LEN: usize = Self::SPEC.text_len;
-            pub const TEXT_KEEP: usize = Self::__DERIVED.text_keep;
-            pub const VOCAB: usize = Self::SPEC.vocab;
-            pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
-            pub const ENC_SEQ: usize = Self::__DERIVED.encoder_seq;
-            pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
-            pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
-            pub const PATCH_DIM: usize = Self::__DERIVED.patch_dim;
-            pub const PRED_DIM: usize = Self::__DERIVED.patch_dim;
-        }
-
         $crate::__paste::paste! {
-            #[doc = ::core::concat!("Typed handles of [`", ::core::stringify!($name), "`] (per sample).")]
+            #[doc = ::core::concat!("[`", ::core::stringify!($name), "`]: its spec, derived sizes and typed handles (per sample).")]
             #[allow(dead_code)]
             $vis mod [<$name:snake>] {
-                use super::$name as M;
+                $crate::__tessera_spec_item!($(#[$meta])* $name, M3aeSpec, M3aeDims, $crate::presets::M3aeBase::DIMS, $crate::spec::M3aeSpec {
+                    height: $h,
+                    width: $w,
+                    channels: $c,
+                    patch: $p,
+                    text_len: $tl,
+                    vocab: $voc,
+                    encoder: $crate::__tessera_vit!($ed, $edp, $eh, $em),
+                    decoder: $crate::__tessera_vit!($dd, $ddp, $dh, $dm),
+                    image_ratio: $crate::__tessera_ratio!($in / $id),
+                    text_ratio: $crate::__tessera_ratio!($tn / $td),
+                });
+
+                #[allow(dead_code)]
+                impl $name {
+                    pub const IMAGE: usize = Self::__DERIVED.image;
+                    pub const CHANNELS: usize = Self::SPEC.channels;
+                    pub const GRID: usize = Self::__DERIVED.grid;
+                    pub const IMAGE_TOKENS: usize = Self::__DERIVED.image_tokens;
+                    pub const IMAGE_KEEP: usize = Self::__DERIVED.image_keep;
+                    pub const TEXT_LEN: usize = Self::SPEC.text_len;
+                    pub const TEXT_KEEP: usize = Self::__DERIVED.text_keep;
+                    pub const VOCAB: usize = Self::SPEC.vocab;
+                    pub const ENC_DIM: usize = Self::__DERIVED.encoder.dim;
+                    pub const ENC_SEQ: usize = Self::__DERIVED.encoder_seq;
+                    pub const DEC_DIM: usize = Self::__DERIVED.decoder.dim;
+                    pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
+                    pub const PATCH_DIM: usize = Self::__DERIVED.patch_dim;
+                    pub const PRED_DIM: usize = Self::__DERIVED.patch_dim;
+                }
+
                 use $crate::typed::{Tensor1, Tensor3, Tokens};
-                pub type Image = Tensor3<{ M::CHANNELS }, { M::IMAGE }, { M::IMAGE }>;
-                pub type ImagePatches = Tokens<{ M::IMAGE_TOKENS }, { M::PATCH_DIM }>;
-                pub type Text = Tensor1<{ M::TEXT_LEN }>;
-                pub type EncoderSeq = Tokens<{ M::ENC_SEQ }, { M::ENC_DIM }>;
-                pub type DecoderSeq = Tokens<{ M::DEC_SEQ }, { M::DEC_DIM }>;
-                pub type ImagePred = Tokens<{ M::IMAGE_TOKENS }, { M::PATCH_DIM }>;
-                pub type TextLogits = Tokens<{ M::TEXT_LEN }, { M::VOCAB }>;
+                pub type Image = Tensor3<{ $name::CHANNELS }, { $name::IMAGE }, { $name::IMAGE }>;
+                pub type ImagePatches = Tokens<{ $name::IMAGE_TOKENS }, { $name::PATCH_DIM }>;
+                pub type Text = Tensor1<{ $name::TEXT_LEN }>;
+                pub type EncoderSeq = Tokens<{ $name::ENC_SEQ }, { $name::ENC_DIM }>;
+                pub type DecoderSeq = Tokens<{ $name::DEC_SEQ }, { $name::DEC_DIM }>;
+                pub type ImagePred = Tokens<{ $name::IMAGE_TOKENS }, { $name::PATCH_DIM }>;
+                pub type TextLogits = Tokens<{ $name::TEXT_LEN }, { $name::VOCAB }>;
             }
+            $vis use [<$name:snake>]::$name;
         }
     };
 }
