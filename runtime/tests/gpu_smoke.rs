@@ -137,8 +137,5 @@ fn bad_launches_are_errors_not_panics() {
     // A lost device surfaces as an error from the next launch, not a panic or a hang.
     ctx.device.destroy();
     let err = axpy(&ctx, &mut cache, 1.0, 2, &x, &y, None).unwrap_err();
-    assert!(
-        matches!(err, GpuError::DeviceLost { .. } | GpuError::Wgpu { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, GpuError::DeviceLost { .. }), "{err}");
 }

@@ -190,3 +190,52 @@ pub fn choose(adapters: Vec<wgpu::Adapter>, name: Option<&str>) -> Result<wgpu::
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(name: &str, device_type: wgpu::DeviceType, backend: wgpu::Backend) -> AdapterReport {
+        AdapterReport {
+            name: name.into(),
+            backend,
+            device_type,
+            driver: String::new(),
+            driver_info: String::new(),
+            compute: true,
+            f16: false,
+            subgroups: None,
+            timestamp_query: false,
+            timestamp_query_inside_passes: false,
+            limits: KeyLimits::from(&wgpu::Limits::default()),
+        }
+    }
+
+    #[test]
+    fn real_gpus_rank_before_software_and_native_apis_before_gl() {
+        use wgpu::{Backend as B, DeviceType as T};
+        let mut reports = [
+            report("lavapipe", T::Cpu, B::Vulkan),
+            report("llvmpipe gl", T::Cpu, B::Gl),
+            report("igpu", T::IntegratedGpu, B::Vulkan),
+            report("dgpu gl", T::DiscreteGpu, B::Gl),
+            report("dgpu", T::DiscreteGpu, B::Vulkan),
+        ];
+        reports.sort_by_key(AdapterReport::rank);
+        let order: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            order,
+            ["dgpu", "dgpu gl", "igpu", "lavapipe", "llvmpipe gl"]
+        );
+        assert!(reports[3].is_software() && !reports[2].is_software());
+    }
+
+    #[test]
+    fn key_limits_copy_the_wgpu_limits() {
+        let l = KeyLimits::from(&wgpu::Limits::default());
+        assert_eq!(l.max_storage_buffer_binding_size, 128 << 20);
+        assert_eq!(l.max_compute_workgroup_storage_size, 16 << 10);
+        assert_eq!(l.max_compute_invocations_per_workgroup, 256);
+        assert_eq!(l.max_compute_workgroups_per_dimension, 65535);
+    }
+}

@@ -87,9 +87,13 @@ impl GpuContext {
         })
     }
 
-    /// Returns the device loss or the first uncaptured wgpu error recorded since the last
-    /// check (clearing them), naming `during` as what was being done.
+    /// Returns the device loss or the uncaptured wgpu errors recorded since the last check
+    /// (clearing them), naming `during` as what was being done.
     pub fn check(&self, during: &str) -> Result<(), GpuError> {
+        // wgpu runs the device-lost callback from its maintenance pass, not at the moment of
+        // loss, and a lost device reports no validation errors (as WebGPU specifies): without
+        // this non-blocking poll a lost device would go unnoticed until the next wait.
+        let _ = self.device.poll(wgpu::PollType::Poll);
         if let Some((reason, message)) = self
             .sink
             .lost
@@ -97,6 +101,11 @@ impl GpuContext {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
+            let message = if message.is_empty() {
+                "the driver gave no details".into()
+            } else {
+                message
+            };
             return Err(GpuError::DeviceLost {
                 reason: format!("{reason:?}"),
                 message,

@@ -97,8 +97,9 @@ impl PipelineCache {
             "building the pipeline for `{}` with {constants:?}",
             kernel.name
         );
-        let pipeline = ctx.scoped(&during, || {
-            ctx.device
+        let (pipeline, layout) = ctx.scoped(&during, || {
+            let pipeline = ctx
+                .device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(kernel.name),
                     layout: None,
@@ -109,9 +110,10 @@ impl PipelineCache {
                         zero_initialize_workgroup_memory: true,
                     },
                     cache: None,
-                })
+                });
+            let layout = pipeline.get_bind_group_layout(0);
+            (pipeline, layout)
         })?;
-        let layout = pipeline.get_bind_group_layout(0);
         let built = Arc::new(Pipeline {
             pipeline,
             layout,
