@@ -181,3 +181,25 @@ fn bad_input_exits_2_and_names_the_problem() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// The facade re-exports the spec macros: a spec declared here through `tessera::mae!` prints the
+// same table as the CLI shows for the preset it copies.
+tessera::mae! {
+    /// `mae_fmnist_small`, declared through the facade.
+    FmnistViaFacade {
+        image: 28 x 28 x 1, patch: 4,
+        encoder: vit { dim: 128, depth: 6, heads: 4, mlp: 4 },
+        decoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+#[test]
+fn macro_specs_print_the_same_table_as_the_cli() {
+    let out = tessera(&["check", "--preset", "mae_fmnist_small"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cli: Vec<String> = stdout(&out).lines().skip(1).map(str::to_owned).collect();
+    let table = FmnistViaFacade::DIMS.to_string();
+    assert_eq!(table.lines().collect::<Vec<_>>(), cli);
+    assert_eq!((FmnistViaFacade::GRID, FmnistViaFacade::KEEP), (7, 12));
+}
