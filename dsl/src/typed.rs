@@ -1,6 +1,8 @@
 //! Typed tensor handles: a graph node id whose per-sample shape is in the type as const
 //! generics, so mismatched sizes fail to compile. The batch stays a run-time number. Thin on
 //! purpose (DESIGN.md: const checks, not trait towers): the graph builds ops on top of these.
+//! Const parameters need no `PhantomData` (unlike type parameters), so a handle is exactly
+//! one `NodeId` at run time.
 use crate::graph::NodeId;
 
 macro_rules! handle {
