@@ -26,6 +26,8 @@ enum Command {
     Devices(cli::devices::Args),
     /// Run one batch through an MAE checkpoint; write loss, prediction, mask (and gradients).
     Eval(cli::eval::Args),
+    /// Time an MAE pre-training step (forward + backward + AdamW) on random input.
+    Bench(cli::bench::Args),
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
         Command::Mask(args) => cli::mask::run(args),
         Command::Devices(args) => cli::devices::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

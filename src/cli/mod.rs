@@ -1,4 +1,5 @@
 //! The `tessera` command line: one module per subcommand.
+pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod devices;

@@ -35,7 +35,7 @@ fn init_one(spec: &ParamSpec, grid: usize, rng: &mut Rng) -> Vec<f32> {
 }
 
 /// A standard normal sample (Box-Muller; `1 - u` keeps the logarithm finite).
-fn normal(rng: &mut Rng) -> f64 {
+pub fn normal(rng: &mut Rng) -> f64 {
     let u1 = 1.0 - rng.next_f64();
     let u2 = rng.next_f64();
     (-2.0 * u1.ln()).sqrt() * (2.0 * core::f64::consts::PI * u2).cos()
