@@ -4,3 +4,4 @@ pub mod checkpoint;
 pub mod mae;
 pub mod tensors;
 pub mod data;
+pub mod probe;
