@@ -54,6 +54,12 @@ pub enum Op {
         trans_b: bool,
         alpha: f64,
     },
+    /// `[a, b, bias [N]]` → `alpha · op(a) · op(b) + bias` (made by fusion; no gradient).
+    MatMulBias {
+        trans_a: bool,
+        trans_b: bool,
+        alpha: f64,
+    },
     /// `[x, w, b]` → layer norm over the last dim, affine.
     LayerNorm { eps: f64 },
     /// `[x, w, dy]` → dx of `LayerNorm` (recomputes the row statistics).
@@ -130,6 +136,7 @@ impl Op {
             Op::UnaryGrad(_) => "unary_grad",
             Op::Binary(_) => "binary",
             Op::MatMul { .. } => "matmul",
+            Op::MatMulBias { .. } => "matmul_bias",
             Op::LayerNorm { .. } => "layer_norm",
             Op::LayerNormGradX { .. } => "layer_norm_grad_x",
             Op::LayerNormGradW { .. } => "layer_norm_grad_w",

@@ -1,10 +1,59 @@
 //! The float type a CPU executor computes in: f32 (fast path) or f64 (gradient checks).
 use tessera_dsl::graph::scalar::Real;
 
-/// f32 or f64. `gemm` dispatches on the type at run time.
+/// f32 or f64.
 pub trait Element: Real + Default + core::fmt::Debug + core::iter::Sum {
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
+    /// `c = alpha·a·b + beta·c` through `matrixmultiply` (`sgemm` / `dgemm`); the caller
+    /// (`gemm::gemm`) has bounds-checked every view.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul_raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: (&[Self], isize, isize),
+        b: (&[Self], isize, isize),
+        beta: Self,
+        c: (&mut [Self], isize, isize),
+    );
+}
+
+macro_rules! matmul_raw_impl {
+    ($f:path) => {
+        fn matmul_raw(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: (&[Self], isize, isize),
+            b: (&[Self], isize, isize),
+            beta: Self,
+            c: (&mut [Self], isize, isize),
+        ) {
+            // SAFETY: `gemm::gemm` checked that (m−1)·rs + (k−1)·cs etc. lie inside each
+            // slice; `c` is an exclusive borrow so it cannot alias `a` or `b`.
+            unsafe {
+                $f(
+                    m,
+                    k,
+                    n,
+                    alpha,
+                    a.0.as_ptr(),
+                    a.1,
+                    a.2,
+                    b.0.as_ptr(),
+                    b.1,
+                    b.2,
+                    beta,
+                    c.0.as_mut_ptr(),
+                    c.1,
+                    c.2,
+                )
+            }
+        }
+    };
 }
 
 impl Element for f32 {
@@ -14,6 +63,7 @@ impl Element for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    matmul_raw_impl!(matrixmultiply::sgemm);
 }
 
 impl Element for f64 {
@@ -23,4 +73,5 @@ impl Element for f64 {
     fn to_f64(self) -> f64 {
         self
     }
+    matmul_raw_impl!(matrixmultiply::dgemm);
 }

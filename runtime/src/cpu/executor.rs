@@ -133,6 +133,35 @@ impl<E: Element> CpuExecutor<E> {
         Ok(())
     }
 
+    /// Runs once like [`CpuExecutor::run`], timing each step; returns seconds per op name,
+    /// largest first (matmuls split by shape class).
+    pub fn profile(&mut self) -> Result<Vec<(String, f64, usize)>, CpuError> {
+        let g = &self.plan.graph;
+        let mut acc: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+        for step in &self.plan.steps {
+            let t = std::time::Instant::now();
+            kernels::launch(g, step, &mut self.data, &self.index, &mut self.scratch)?;
+            let node = g.node(step.node);
+            let key = match &node.op {
+                tessera_dsl::graph::Op::MatMul {
+                    trans_a, trans_b, ..
+                } => format!(
+                    "matmul {:?}x{:?} ta={trans_a} tb={trans_b}",
+                    g.shape(node.inputs[0]),
+                    g.shape(node.inputs[1])
+                ),
+                op => op.name().to_string(),
+            };
+            let e = acc.entry(key).or_default();
+            e.0 += t.elapsed().as_secs_f64();
+            e.1 += 1;
+        }
+        let mut v: Vec<(String, f64, usize)> =
+            acc.into_iter().map(|(k, (t, n))| (k, t, n)).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(v)
+    }
+
     fn read_slot(&self, slot: Option<BufSlot>, id: u32) -> Result<&[E], CpuError> {
         match slot {
             Some(s) if s.space == Space::Data => Ok(&self.data[s.range()]),

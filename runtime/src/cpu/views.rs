@@ -9,12 +9,15 @@ use super::CpuError;
 pub const MAX_IN: usize = 8;
 pub const MAX_OUT: usize = 4;
 
+/// The shared input slices and the exclusive output slices of one step.
+pub type Borrowed<'a, E> = ([&'a [E]; MAX_IN], [&'a mut [E]; MAX_OUT]);
+
 /// Splits `arena` into `writes` (mutable, in the given order) and `reads` (shared).
 pub fn split<'a, E>(
     arena: &'a mut [E],
     writes: &[Range<usize>],
     reads: &[Range<usize>],
-) -> Result<([&'a [E]; MAX_IN], [&'a mut [E]; MAX_OUT]), CpuError> {
+) -> Result<Borrowed<'a, E>, CpuError> {
     if writes.len() > MAX_OUT || reads.len() > MAX_IN {
         return Err(CpuError::Plan("too many operands for one step".into()));
     }
@@ -69,7 +72,10 @@ mod tests {
         assert_eq!(ins[2], &[15, 16, 17, 18, 19]);
         assert_eq!(outs[0], &mut [12, 13, 14]);
         assert_eq!(outs[1], &mut [2, 3]);
-        assert!(split(&mut a, &[2..6], &[5..8]).is_err());
+        // An input overlapping an output.
+        let w = std::iter::once(2..6).collect::<Vec<_>>();
+        let r = std::iter::once(5..8).collect::<Vec<_>>();
+        assert!(split(&mut a, &w, &r).is_err());
         assert!(split(&mut a, &[2..6, 4..8], &[]).is_err());
     }
 }

@@ -92,7 +92,7 @@ fn scores<E: Element>(
     let kg = &k[g * dm.lk * dm.d..(g + 1) * dm.lk * dm.d];
     let qv = MatRef::row_major(qg, dm.lq, dm.d, false);
     let kv = MatRef::row_major(kg, dm.lk, dm.d, true);
-    gemm(s, dm.lk, qv, kv, E::from_f64(dm.scale), false, false);
+    gemm(s, dm.lk, qv, kv, E::from_f64(dm.scale), false);
     if let Some((b, map)) = bias {
         let base = map.base(g);
         for i in 0..dm.lq {
@@ -152,7 +152,7 @@ pub fn forward<E: Element>(
                 let vg = &v[g * dm.lk * dm.dv..(g + 1) * dm.lk * dm.dv];
                 let pv = MatRef::row_major(&*s, dm.lq, dm.lk, false);
                 let vv = MatRef::row_major(vg, dm.lk, dm.dv, false);
-                gemm(og, dm.dv, pv, vv, E::one(), false, false);
+                gemm(og, dm.dv, pv, vv, E::one(), false);
             }
         });
 }
@@ -188,7 +188,7 @@ fn probs_and_dscores<E: Element>(
     let vg = &sv.v[g * dm.lk * dm.dv..(g + 1) * dm.lk * dm.dv];
     let dov = MatRef::row_major(dog, dm.lq, dm.dv, false);
     let vt = MatRef::row_major(vg, dm.lk, dm.dv, true);
-    gemm(ds, dm.lk, dov, vt, E::one(), false, false);
+    gemm(ds, dm.lk, dov, vt, E::one(), false);
     for i in 0..dm.lq {
         let di: E = (0..dm.dv)
             .map(|c| dog[i * dm.dv + c] * og[i * dm.dv + c])
@@ -235,13 +235,13 @@ pub fn backward<E: Element>(
                 let kg = &sv.k[g * dm.lk * dm.d..(g + 1) * dm.lk * dm.d];
                 let pt_ = MatRef::row_major(&*p, dm.lq, dm.lk, true);
                 let dov = MatRef::row_major(dog, dm.lq, dm.dv, false);
-                gemm(dvg, dm.dv, pt_, dov, E::one(), false, false);
+                gemm(dvg, dm.dv, pt_, dov, E::one(), false);
                 let dsv = MatRef::row_major(&*ds, dm.lq, dm.lk, false);
                 let kv = MatRef::row_major(kg, dm.lk, dm.d, false);
-                gemm(dqg, dm.d, dsv, kv, scale, false, false);
+                gemm(dqg, dm.d, dsv, kv, scale, false);
                 let dst = MatRef::row_major(&*ds, dm.lq, dm.lk, true);
                 let qv = MatRef::row_major(qg, dm.lq, dm.d, false);
-                gemm(dkg, dm.d, dst, qv, scale, false, false);
+                gemm(dkg, dm.d, dst, qv, scale, false);
             }
         });
 }

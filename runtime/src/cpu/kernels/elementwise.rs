@@ -1,7 +1,9 @@
 //! Elementwise kernels: every unary, binary, broadcast copy and fused program runs through one
 //! block evaluator that loads each operand (with its broadcast pattern) into L1-sized blocks.
 use rayon::prelude::*;
-use tessera_dsl::graph::scalar::{binary as bin_s, c, unary as un_s, unary_grad as ug_s};
+use tessera_dsl::graph::scalar::{
+    binary as bin_s, c, gelu_erf, gelu_erf_grad, gelu_tanh, gelu_tanh_grad, unary_grad as ug_s,
+};
 use tessera_dsl::graph::{BinaryOp, FusedInstr, UnaryOp, MAX_FUSED_REGS};
 
 use crate::cpu::Element;
@@ -126,17 +128,37 @@ impl Access {
 /// One elementwise operand: its data and how it broadcasts.
 pub type Operand<'a, E> = (&'a [E], Access);
 
-#[inline]
+/// Lanes processed together: fixed-size inner loops let LLVM keep several independent
+/// vector dependency chains in flight (a polynomial like erf is latency-bound otherwise).
+const LANES: usize = 16;
+
+#[inline(always)]
 fn map1<E: Element>(src: &[E], dst: &mut [E], f: impl Fn(E) -> E) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = f(s);
+    let mut d = dst.chunks_exact_mut(LANES);
+    let mut s = src.chunks_exact(LANES);
+    for (dc, sc) in (&mut d).zip(&mut s) {
+        for j in 0..LANES {
+            dc[j] = f(sc[j]);
+        }
+    }
+    for (o, &x) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *o = f(x);
     }
 }
 
-#[inline]
+#[inline(always)]
 fn map2<E: Element>(a: &[E], b: &[E], dst: &mut [E], f: impl Fn(E, E) -> E) {
-    for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
-        *d = f(x, y);
+    let mut d = dst.chunks_exact_mut(LANES);
+    let mut ac = a.chunks_exact(LANES);
+    let mut bc = b.chunks_exact(LANES);
+    for ((dc, x), y) in (&mut d).zip(&mut ac).zip(&mut bc) {
+        for j in 0..LANES {
+            dc[j] = f(x[j], y[j]);
+        }
+    }
+    let rest = d.into_remainder();
+    for ((o, &x), &y) in rest.iter_mut().zip(ac.remainder()).zip(bc.remainder()) {
+        *o = f(x, y);
     }
 }
 
@@ -146,8 +168,8 @@ fn unary_block<E: Element>(op: UnaryOp, src: &[E], dst: &mut [E]) {
             let (m, a) = (c::<E>(mul), c::<E>(add));
             map1(src, dst, |x| x * m + a)
         }
-        UnaryOp::GeluErf => map1(src, dst, |x| un_s(UnaryOp::GeluErf, x)),
-        UnaryOp::GeluTanh => map1(src, dst, |x| un_s(UnaryOp::GeluTanh, x)),
+        UnaryOp::GeluErf => map1(src, dst, gelu_erf),
+        UnaryOp::GeluTanh => map1(src, dst, gelu_tanh),
         UnaryOp::Relu => map1(src, dst, |x| x.max(E::zero())),
         UnaryOp::Exp => map1(src, dst, |x| x.exp()),
         UnaryOp::Log => map1(src, dst, |x| x.ln()),
@@ -160,8 +182,8 @@ fn unary_block<E: Element>(op: UnaryOp, src: &[E], dst: &mut [E]) {
 
 fn unary_grad_block<E: Element>(op: UnaryOp, x: &[E], dy: &[E], dst: &mut [E]) {
     match op {
-        UnaryOp::GeluErf => map2(x, dy, dst, |x, d| ug_s(UnaryOp::GeluErf, x, d)),
-        UnaryOp::GeluTanh => map2(x, dy, dst, |x, d| ug_s(UnaryOp::GeluTanh, x, d)),
+        UnaryOp::GeluErf => map2(x, dy, dst, gelu_erf_grad),
+        UnaryOp::GeluTanh => map2(x, dy, dst, gelu_tanh_grad),
         UnaryOp::Relu => map2(x, dy, dst, |x, d| if x > E::zero() { d } else { E::zero() }),
         op => map2(x, dy, dst, |x, d| ug_s(op, x, d)),
     }

@@ -133,16 +133,25 @@ pub fn launch<E: Element>(
             trans_a,
             trans_b,
             alpha,
-        } => matmul::matmul(
-            ins[0],
-            shape(0),
-            ins[1],
-            shape(1),
-            outs[0],
-            *trans_a,
-            *trans_b,
-            *alpha,
-        ),
+        }
+        | Op::MatMulBias {
+            trans_a,
+            trans_b,
+            alpha,
+        } => {
+            let bias = matches!(node.op, Op::MatMulBias { .. }).then_some(ins[2]);
+            matmul::matmul(
+                ins[0],
+                shape(0),
+                ins[1],
+                shape(1),
+                outs[0],
+                *trans_a,
+                *trans_b,
+                *alpha,
+                bias,
+            )
+        }
         Op::LayerNorm { eps } => norm::layer_norm(ins[0], ins[1], ins[2], outs[0], *eps),
         Op::LayerNormGradX { eps } => {
             norm::layer_norm_grad_x(ins[0], ins[1], ins[2], outs[0], *eps)
@@ -217,9 +226,9 @@ pub fn launch<E: Element>(
         Op::Concat { axis } => {
             let (_, n_dst, inner) = tokens::around(out_shape, *axis);
             let mut off = 0;
-            for j in 0..node.inputs.len() {
+            for (j, input) in ins.iter().enumerate().take(node.inputs.len()) {
                 let n = shape(j)[*axis];
-                tokens::copy_blocks(ins[j], n, 0, outs[0], n_dst, off, n, inner);
+                tokens::copy_blocks(input, n, 0, outs[0], n_dst, off, n, inner);
                 off += n;
             }
         }

@@ -14,16 +14,16 @@ pub fn sum_to<E: Element>(x: &[E], in_shape: &[usize], out_shape: &[usize], out:
     let mut dims = [0usize; MAXR];
     let mut keep = [false; MAXR];
     let mut n = 0;
-    for i in 0..r {
-        if in_shape[i] == 1 {
+    for (i, &len) in in_shape.iter().enumerate() {
+        if len == 1 {
             continue;
         }
         let k = kept(i);
         if n > 0 && keep[n - 1] == k {
-            dims[n - 1] *= in_shape[i];
+            dims[n - 1] *= len;
         } else {
             assert!(n < MAXR, "sum_to over too many dim runs");
-            dims[n] = in_shape[i];
+            dims[n] = len;
             keep[n] = k;
             n += 1;
         }
