@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use tessera_models::data::idx::{encode_idx_u8, read_idx_u8_file};
 use tessera_models::data::{
     embedded_fashion_mnist, load_fashion_mnist, load_fashion_mnist_split, DataError, Dataset,
-    LabeledImages, Split,
+    LabeledImages, Source, Split,
 };
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -184,4 +184,31 @@ fn full_fashion_mnist_when_installed() {
     let slice = embedded_fashion_mnist().unwrap();
     assert_eq!(&fm.train.pixels()[..2048 * 784], slice.train.pixels());
     assert_eq!(&fm.test.labels()[..512], slice.test.labels());
+}
+
+#[test]
+fn source_specs_open_the_same_data() {
+    let slice_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fashion-mnist-slice");
+    let from_dir: Source = format!("fashion-mnist:{}", slice_dir.display())
+        .parse()
+        .unwrap();
+    let embedded: Source = "fashion-mnist-embedded".parse().unwrap();
+    for split in [Split::Train, Split::Test] {
+        let (a, b) = (
+            from_dir.open(split, 1).unwrap(),
+            embedded.open(split, 1).unwrap(),
+        );
+        assert_eq!(a.len(), b.len());
+        for i in [0, 1, a.len() - 1] {
+            assert_eq!(a.load(i).unwrap(), b.load(i).unwrap());
+            assert_eq!(a.label(i), b.label(i));
+        }
+    }
+    assert_eq!(
+        (embedded.channels(), embedded.native_size()),
+        (1, Some((28, 28)))
+    );
+    let missing: Source = "fashion-mnist:/nonexistent/fmnist".parse().unwrap();
+    let err = missing.open(Split::Train, 1).err().unwrap();
+    assert!(err.to_string().contains("/nonexistent/fmnist"), "{err}");
 }
