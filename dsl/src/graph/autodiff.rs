@@ -45,8 +45,25 @@ pub fn grad(g: &mut Graph, loss: NodeId, wrt: &[NodeId]) -> GResult<Gradients> {
     let n = loss.0 as usize + 1;
     // needs[i]: node i depends on some `wrt` through differentiable inputs.
     let mut needs = vec![false; n];
+    // Only trainable parameters get gradients: frozen tables, inputs and optimizer state
+    // are constants of the step even when listed in `wrt`.
+    let wrt: Vec<NodeId> = wrt
+        .iter()
+        .copied()
+        .filter(|&w| {
+            g.try_node("grad", w).is_ok_and(|n| {
+                matches!(
+                    n.role,
+                    Role::Param {
+                        trainable: true,
+                        ..
+                    }
+                )
+            })
+        })
+        .collect();
+    let wrt = &wrt[..];
     for &w in wrt {
-        g.try_node("grad", w)?;
         if (w.0 as usize) < n {
             needs[w.0 as usize] = true;
         }
