@@ -66,6 +66,7 @@ pub mod passes;
 mod plan;
 pub mod scalar;
 mod schedule;
+mod typed_ops;
 pub mod shape;
 
 pub use adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
@@ -79,3 +80,4 @@ pub use op::{BinaryOp, Op, UnaryOp};
 pub use ops::PatchOrder;
 pub use plan::{compile, BufSlot, Plan, PlanOptions, Space, Step};
 pub use schedule::LrSchedule;
+pub use typed_ops::Param2;
