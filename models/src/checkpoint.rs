@@ -29,8 +29,8 @@ pub enum CheckpointError {
          (e.g. mae_vit_base_patch16)"
     )]
     NoConfig { path: PathBuf },
-    #[error("{path}: {source}")]
-    Config { path: PathBuf, source: ConfigError },
+    #[error("{path}: {error}")]
+    Config { path: PathBuf, error: ConfigError },
     #[error("{path}: metadata `layer_norm_eps` = {value:?} is not a positive number")]
     Eps { path: PathBuf, value: String },
     #[error("{path}: tensor `{name}` is missing (expected shape {expected:?})")]
@@ -83,12 +83,10 @@ pub struct Checkpoint {
 pub fn load(path: &Path, model: Option<&MaeConfig>) -> Result<Checkpoint, CheckpointError> {
     let file = TensorFile::read(path)?;
     let config = config_of(&file, model)?;
-    let dims = config
-        .validate()
-        .map_err(|source| CheckpointError::Config {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let dims = config.validate().map_err(|error| CheckpointError::Config {
+        path: path.to_path_buf(),
+        error,
+    })?;
     let specs = param_specs(&config, &dims);
     let mut values = Vec::with_capacity(specs.len());
     for spec in &specs {
@@ -154,9 +152,9 @@ fn config_of(file: &TensorFile, model: Option<&MaeConfig>) -> Result<MaeConfig, 
     let mut config = match (model, file.metadata.get(CONFIG_KEY)) {
         (Some(m), _) => m.clone(),
         (None, Some(json)) => {
-            MaeConfig::from_json(json).map_err(|source| CheckpointError::Config {
+            MaeConfig::from_json(json).map_err(|error| CheckpointError::Config {
                 path: path(),
-                source,
+                error,
             })?
         }
         (None, None) => return Err(CheckpointError::NoConfig { path: path() }),

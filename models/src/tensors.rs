@@ -33,15 +33,17 @@ impl Tensor {
 /// Why a tensor file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum TensorFileError {
-    #[error("cannot read {path}: {source}")]
+    // The io errors are part of the message, not `source`s, so a report that prints the
+    // chain does not repeat them.
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is not a valid safetensors file: {reason}")]
     Format { path: PathBuf, reason: String },
@@ -75,9 +77,9 @@ pub struct TensorFile {
 impl TensorFile {
     /// Reads every tensor of `path` as f32 (F64 tensors are rounded; other dtypes are errors).
     pub fn read(path: &Path) -> Result<TensorFile, TensorFileError> {
-        let bytes = fs::read(path).map_err(|source| TensorFileError::Read {
+        let bytes = fs::read(path).map_err(|error| TensorFileError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let format = |e: safetensors::SafeTensorError| TensorFileError::Format {
             path: path.to_path_buf(),
@@ -199,9 +201,9 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
 
 fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), TensorFileError> {
     let tmp = temp_path_for(path);
-    let write_err = |source| TensorFileError::Write {
+    let write_err = |error| TensorFileError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;

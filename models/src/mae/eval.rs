@@ -44,12 +44,26 @@ pub enum EvalError {
         expected: String,
         found: Vec<usize>,
     },
-    #[error("{path}: {source}")]
-    Masking { path: String, source: MaskingError },
+    #[error("{path}: {error}")]
+    Masking { path: String, error: MaskingError },
     #[error("building the MAE graph: {0}")]
-    Graph(#[from] GraphError),
+    Graph(GraphError),
     #[error("CPU backend: {0}")]
-    Cpu(#[from] CpuError),
+    Cpu(CpuError),
+}
+
+// Written out instead of `#[from]` so the inner error is in the message, not a `source` that a
+// chain-printing report would repeat.
+impl From<GraphError> for EvalError {
+    fn from(e: GraphError) -> Self {
+        EvalError::Graph(e)
+    }
+}
+
+impl From<CpuError> for EvalError {
+    fn from(e: CpuError) -> Self {
+        EvalError::Cpu(e)
+    }
 }
 
 impl EvalBatch {
@@ -120,9 +134,9 @@ pub fn evaluate(
     grads: bool,
 ) -> Result<EvalOutput, EvalError> {
     let (cfg, dims) = (&ckpt.config, &ckpt.dims);
-    let masking = batch.mask(dims).map_err(|source| EvalError::Masking {
+    let masking = batch.mask(dims).map_err(|error| EvalError::Masking {
         path: "batch".into(),
-        source,
+        error,
     })?;
     let extras = if grads { Extras::Grads } else { Extras::None };
     let n = batch.batch();
@@ -130,7 +144,10 @@ pub fn evaluate(
     let plan = compile(&mg.graph, &mg.outputs(), &PlanOptions::default())?;
     let mut ex = CpuExecutor::<f32>::new(&plan)?;
     for (spec, values) in ckpt.params.specs.iter().zip(&ckpt.params.values) {
-        if spec.trainable {
+        // A parameter the loss cannot reach (patch_embed at mask_ratio 1) is not in the plan.
+        if plan.slot_by_name(&spec.name).is_none() {
+            continue;
+        } else if spec.trainable {
             ex.set_param(&spec.name, values)?;
         } else {
             ex.set_frozen(&spec.name, values)?;
@@ -138,7 +155,9 @@ pub fn evaluate(
     }
     ex.set_input(inputs::IMGS, &batch.imgs.data)?;
     ex.set_input(inputs::MASK, &masking.mask)?;
-    ex.set_index_input(inputs::IDS_KEEP, &masking.ids_keep)?;
+    if masking.len_keep > 0 {
+        ex.set_index_input(inputs::IDS_KEEP, &masking.ids_keep)?;
+    }
     ex.set_index_input(inputs::IDS_RESTORE, &masking.ids_restore)?;
     ex.run()?;
     let loss = ex.read(mg.loss)?[0];
@@ -147,18 +166,18 @@ pub fn evaluate(
         data: ex.read(mg.pred)?,
     };
     let mut out_grads = Vec::with_capacity(mg.grads.len());
-    for (name, id) in &mg.grads {
-        let spec = ckpt
-            .params
-            .specs
-            .iter()
-            .find(|s| &s.name == name)
-            .expect("gradients are of checkpoint parameters");
+    for spec in ckpt.params.specs.iter().filter(|s| s.trainable && grads) {
+        // No gradient node means the loss does not reach the parameter through any nonempty
+        // tensor; PyTorch still back-propagates through the empty gather and reports zeros.
+        let data = match mg.grads.iter().find(|(n, _)| n == &spec.name) {
+            Some((_, id)) => ex.read(*id)?,
+            None => vec![0.0; spec.numel()],
+        };
         out_grads.push((
-            name.clone(),
+            spec.name.clone(),
             Tensor {
                 shape: spec.shape.clone(),
-                data: ex.read(*id)?,
+                data,
             },
         ));
     }

@@ -75,7 +75,13 @@ pub fn build(
 
     let imgs = g.input(inputs::IMGS, &[n, cfg.in_chans, cfg.img_size, cfg.img_size])?;
     let mask = g.input(inputs::MASK, &[n, l])?;
-    let ids_keep = g.index_input(inputs::IDS_KEEP, &[n, k])?;
+    // With nothing kept (mask_ratio 1) the encoder sees the class token alone; an empty index
+    // input would have no storage, so there is none.
+    let ids_keep = if k > 0 {
+        Some(g.index_input(inputs::IDS_KEEP, &[n, k])?)
+    } else {
+        None
+    };
     let ids_restore = g.index_input(inputs::IDS_RESTORE, &[n, l])?;
 
     // Every state-dict entry becomes a leaf, in state-dict order (so gradients list that way).
@@ -97,11 +103,16 @@ pub fn build(
     let pos = leaf(&g, "pos_embed");
     let pos_patches = g.slice(pos, 1, 1, l)?;
     let x = g.add(x, pos_patches)?;
-    let x = g.gather_rows(x, ids_keep)?; // [N, K, D], shuffled order
     let pos_cls = g.slice(pos, 1, 0, 1)?;
     let cls = g.add(leaf(&g, "cls_token"), pos_cls)?;
     let cls = g.expand(cls, &[n, 1, d])?;
-    let mut x = if k > 0 { g.concat(&[cls, x], 1)? } else { cls };
+    let mut x = match ids_keep {
+        Some(ids) => {
+            let kept = g.gather_rows(x, ids)?; // [N, K, D], shuffled order
+            g.concat(&[cls, kept], 1)?
+        }
+        None => cls,
+    };
     for i in 0..cfg.depth {
         x = block(&mut g, &format!("blocks.{i}"), x, cfg.num_heads, eps)?;
     }

@@ -5,7 +5,10 @@
 /// `get_1d_sincos_pos_embed_from_grid(dim, pos)`: `[pos.len(), dim]` row-major, all sines
 /// then all cosines, frequencies `1 / 10000^(k / (dim/2))`.
 pub fn sincos_1d(dim: usize, pos: &[f64]) -> Vec<f64> {
-    assert!(dim.is_multiple_of(2), "1-D sin-cos needs an even dim, got {dim}");
+    assert!(
+        dim.is_multiple_of(2),
+        "1-D sin-cos needs an even dim, got {dim}"
+    );
     let half = dim / 2;
     // Same operation order as NumPy: omega = k / (dim/2.), then 1 / 10000**omega.
     let omega: Vec<f64> = (0..half)
@@ -26,7 +29,10 @@ pub fn sincos_1d(dim: usize, pos: &[f64]) -> Vec<f64> {
 /// `get_2d_sincos_pos_embed(dim, grid, cls_token)`: `[(1 +) grid², dim]` row-major, token
 /// `i·grid + j` (row i, column j); with `cls_token` a zero row comes first.
 pub fn sincos_2d(dim: usize, grid: usize, cls_token: bool) -> Vec<f64> {
-    assert!(dim.is_multiple_of(4), "2-D sin-cos needs dim % 4 == 0, got {dim}");
+    assert!(
+        dim.is_multiple_of(4),
+        "2-D sin-cos needs dim % 4 == 0, got {dim}"
+    );
     let half = dim / 2;
     let n = grid * grid;
     let cols: Vec<f64> = (0..n).map(|t| (t % grid) as f64).collect();

@@ -12,20 +12,35 @@ use super::params::ParamSet;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error("building the MAE training graph: {0}")]
-    Graph(#[from] GraphError),
+    Graph(GraphError),
     #[error("CPU backend: {0}")]
-    Cpu(#[from] CpuError),
+    Cpu(CpuError),
     #[error("the mask keeps {found} tokens per image; this step was planned for {expected}")]
     KeepCount { expected: usize, found: usize },
     #[error("the batch holds {found} images; this step was planned for {expected}")]
     Batch { expected: usize, found: usize },
 }
 
+// Written out instead of `#[from]` so the inner error is in the message, not a `source` that a
+// chain-printing report would repeat.
+impl From<GraphError> for TrainError {
+    fn from(e: GraphError) -> Self {
+        TrainError::Graph(e)
+    }
+}
+
+impl From<CpuError> for TrainError {
+    fn from(e: CpuError) -> Self {
+        TrainError::Cpu(e)
+    }
+}
+
 /// A planned training step with its parameters and optimizer state resident in the arena.
 pub struct TrainStep {
     pub(crate) graph: MaeGraph,
     pub(crate) exec: CpuExecutor<f32>,
-    specs: ParamSet,
+    /// The starting values (what a parameter the plan does not reach keeps).
+    initial: ParamSet,
     peak_bytes: usize,
     /// Steps taken so far (AdamW's t is this plus one at the next step).
     pub steps_done: usize,
@@ -49,7 +64,10 @@ impl TrainStep {
         let peak_bytes = plan.peak_bytes(std::mem::size_of::<f32>());
         let mut exec = CpuExecutor::<f32>::new(&plan)?;
         for (spec, values) in params.specs.iter().zip(&params.values) {
-            if spec.trainable {
+            // A parameter the loss cannot reach (patch_embed at mask_ratio 1) is not planned.
+            if plan.slot_by_name(&spec.name).is_none() {
+                continue;
+            } else if spec.trainable {
                 exec.set_param(&spec.name, values)?;
             } else {
                 exec.set_frozen(&spec.name, values)?;
@@ -58,10 +76,7 @@ impl TrainStep {
         Ok(TrainStep {
             graph,
             exec,
-            specs: ParamSet {
-                specs: params.specs.clone(),
-                values: Vec::new(),
-            },
+            initial: params.clone(),
             peak_bytes,
             steps_done: 0,
         })
@@ -110,7 +125,9 @@ impl TrainStep {
         let ex = &mut self.exec;
         ex.set_input(inputs::IMGS, imgs)?;
         ex.set_input(inputs::MASK, &mask.mask)?;
-        ex.set_index_input(inputs::IDS_KEEP, &mask.ids_keep)?;
+        if mask.len_keep > 0 {
+            ex.set_index_input(inputs::IDS_KEEP, &mask.ids_keep)?;
+        }
         ex.set_index_input(inputs::IDS_RESTORE, &mask.ids_restore)?;
         ex.set_input(Optimizer::LR, &[lr as f32])?;
         // AdamW's t is 1-based.
@@ -120,14 +137,19 @@ impl TrainStep {
 
     /// The current values of every state-dict entry, in state-dict order.
     pub fn params(&self) -> Result<ParamSet, TrainError> {
+        let plan = self.exec.plan();
         let values = self
-            .specs
+            .initial
             .specs
             .iter()
-            .map(|s| self.exec.read_name(&s.name))
+            .zip(&self.initial.values)
+            .map(|(s, v)| match plan.slot_by_name(&s.name) {
+                Some(_) => self.exec.read_name(&s.name),
+                None => Ok(v.clone()),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ParamSet {
-            specs: self.specs.specs.clone(),
+            specs: self.initial.specs.clone(),
             values,
         })
     }
