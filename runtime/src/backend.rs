@@ -1,0 +1,188 @@
+//! What a model needs from a backend, now that there are two (the CPU backend and wgpu): set
+//! the leaves of a compiled [`Plan`], run it, read tensors back. Models hold a
+//! `Box<dyn Executor>` and pick the backend with a [`Device`].
+use tessera_dsl::graph::{NodeId, Plan};
+
+use crate::cpu::{CpuError, CpuExecutor};
+use crate::gpu::{GpuBackend, GpuError, GpuOptions};
+
+/// Why setting up, running or reading a plan failed, on either backend. Mistakes of the
+/// caller (a wrong name, length or index) read the same on both.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("no tensor named {0:?} in the plan")]
+    UnknownName(String),
+    #[error("{name}: expected {expected} values, got {got}")]
+    WrongLength {
+        name: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{name} is a {found}, not a {wanted}")]
+    WrongKind {
+        name: String,
+        found: &'static str,
+        wanted: &'static str,
+    },
+    #[error("node {0} is not readable in this plan (request it as an output of compile)")]
+    NotReadable(u32),
+    #[error("{op}: index {index} out of range 0..{len}")]
+    IndexOutOfRange {
+        op: &'static str,
+        index: u32,
+        len: usize,
+    },
+    #[error("invalid plan: {0}")]
+    Plan(String),
+    #[error("`{op}` is not yet supported on wgpu (its kernel has not landed); use --backend cpu")]
+    Unsupported { op: &'static str },
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+}
+
+impl From<CpuError> for BackendError {
+    fn from(e: CpuError) -> Self {
+        match e {
+            CpuError::UnknownName(n) => BackendError::UnknownName(n),
+            CpuError::WrongLength {
+                name,
+                expected,
+                got,
+            } => BackendError::WrongLength {
+                name,
+                expected,
+                got,
+            },
+            CpuError::WrongKind {
+                name,
+                found,
+                wanted,
+            } => BackendError::WrongKind {
+                name,
+                found,
+                wanted,
+            },
+            CpuError::NotReadable(id) => BackendError::NotReadable(id),
+            CpuError::IndexOutOfRange { op, index, len } => {
+                BackendError::IndexOutOfRange { op, index, len }
+            }
+            CpuError::Plan(m) => BackendError::Plan(m),
+        }
+    }
+}
+
+/// Seconds spent in one kernel (or op) name during a profiled run, and its launch count.
+pub type KernelTime = (String, f64, usize);
+
+/// A plan compiled for one backend, with its memory allocated: the interface of
+/// [`CpuExecutor`] (f32) and [`crate::gpu::GpuExecutor`].
+pub trait Executor {
+    /// The plan being executed.
+    fn plan(&self) -> &Plan;
+    /// Where it runs, for reports (`cpu`, or the adapter's name).
+    fn device_name(&self) -> String;
+    /// Sets a parameter by its official name.
+    fn set_param(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError>;
+    /// Sets a frozen float table.
+    fn set_frozen(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError>;
+    /// Sets a per-step float input.
+    fn set_input(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError>;
+    /// Sets any float leaf, optimizer state included.
+    fn set_any(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError>;
+    /// Sets a u32 index leaf.
+    fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), BackendError>;
+    /// Runs every step of the plan once.
+    fn run(&mut self) -> Result<(), BackendError>;
+    /// A requested output (or any float leaf) by its id in the graph handed to `compile`.
+    fn read(&self, original: NodeId) -> Result<Vec<f32>, BackendError>;
+    /// Several tensors at once (one transfer on the GPU).
+    fn read_many(&self, originals: &[NodeId]) -> Result<Vec<Vec<f32>>, BackendError> {
+        originals.iter().map(|&id| self.read(id)).collect()
+    }
+    /// Any named float leaf.
+    fn read_name(&self, name: &str) -> Result<Vec<f32>, BackendError>;
+    /// Runs once, timing every kernel: `(name, seconds, launches)`, largest first.
+    fn profile(&mut self) -> Result<Vec<KernelTime>, BackendError>;
+}
+
+impl Executor for CpuExecutor<f32> {
+    fn plan(&self) -> &Plan {
+        CpuExecutor::plan(self)
+    }
+    fn device_name(&self) -> String {
+        "cpu".into()
+    }
+    fn set_param(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        Ok(CpuExecutor::set_param(self, name, v)?)
+    }
+    fn set_frozen(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        Ok(CpuExecutor::set_frozen(self, name, v)?)
+    }
+    fn set_input(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        Ok(CpuExecutor::set_input(self, name, v)?)
+    }
+    fn set_any(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        Ok(CpuExecutor::set_any(self, name, v)?)
+    }
+    fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), BackendError> {
+        Ok(CpuExecutor::set_index_input(self, name, v)?)
+    }
+    fn run(&mut self) -> Result<(), BackendError> {
+        Ok(CpuExecutor::run(self)?)
+    }
+    fn read(&self, original: NodeId) -> Result<Vec<f32>, BackendError> {
+        Ok(CpuExecutor::read(self, original)?)
+    }
+    fn read_name(&self, name: &str) -> Result<Vec<f32>, BackendError> {
+        Ok(CpuExecutor::read_name(self, name)?)
+    }
+    fn profile(&mut self) -> Result<Vec<KernelTime>, BackendError> {
+        Ok(CpuExecutor::profile(self)?)
+    }
+}
+
+/// Which backend to run on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    #[default]
+    Cpu,
+    /// wgpu on the adapter whose name contains `adapter` (any adapter if `None`).
+    Wgpu { adapter: Option<String> },
+}
+
+/// An opened backend that compiles plans into executors. The wgpu one keeps its device and
+/// pipeline cache across plans.
+#[derive(Debug)]
+pub enum Device {
+    Cpu,
+    Wgpu(GpuBackend),
+}
+
+impl Device {
+    /// Opens the backend `choice` names (for wgpu: picks the adapter, creates the device).
+    pub fn open(choice: &BackendChoice) -> Result<Device, BackendError> {
+        Ok(match choice {
+            BackendChoice::Cpu => Device::Cpu,
+            BackendChoice::Wgpu { adapter } => Device::Wgpu(GpuBackend::new(&GpuOptions {
+                adapter_name: adapter.clone(),
+                timeout: None,
+            })?),
+        })
+    }
+
+    /// Compiles `plan` (named `label` in errors) for this device and allocates its memory.
+    pub fn compile(&mut self, plan: &Plan, label: &str) -> Result<Box<dyn Executor>, BackendError> {
+        Ok(match self {
+            Device::Cpu => Box::new(CpuExecutor::<f32>::new(plan)?),
+            Device::Wgpu(gpu) => Box::new(gpu.compile(plan, label)?),
+        })
+    }
+
+    /// `cpu`, or `wgpu (<adapter name>)`.
+    pub fn name(&self) -> String {
+        match self {
+            Device::Cpu => "cpu".into(),
+            Device::Wgpu(g) => format!("wgpu ({})", g.context().report.name),
+        }
+    }
+}

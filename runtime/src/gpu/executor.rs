@@ -1,0 +1,575 @@
+//! The wgpu backend's executor: a [`Plan`] compiled for one device.
+//!
+//! Compiling allocates the arena (one buffer, laid out by [`super::arena`]) and prepares every
+//! launch once — pipelines from the shared cache, uniforms, bind groups over arena views,
+//! grids. A step then writes the inputs with `queue.write_buffer`, records every dispatch into
+//! one compute pass of one command encoder, submits, and waits; tensors are read back only
+//! when asked. No allocation, shader compilation or host round trip happens inside a step.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tessera_dsl::graph::{BufSlot, DType, FusedInstr, NodeId, Op, Plan, Role, Space, Step};
+
+use super::arena::Arena;
+use super::launch::{record, Dispatch, View};
+use super::ops;
+use super::{profile, GpuContext, GpuError, GpuOptions, PipelineCache};
+use crate::backend::{BackendError, Executor, KernelTime};
+
+/// An opened wgpu device with its pipeline cache: compiles plans into [`GpuExecutor`]s.
+#[derive(Debug)]
+pub struct GpuBackend {
+    ctx: Arc<GpuContext>,
+    cache: PipelineCache,
+}
+
+impl GpuBackend {
+    /// Opens the adapter `options` picks.
+    pub fn new(options: &GpuOptions) -> Result<Self, GpuError> {
+        Ok(Self::with_context(Arc::new(GpuContext::new(options)?)))
+    }
+
+    /// Uses an already opened device (tests share one).
+    pub fn with_context(ctx: Arc<GpuContext>) -> Self {
+        GpuBackend {
+            ctx,
+            cache: PipelineCache::new(),
+        }
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// Compiles `plan` for this device; `label` names it in errors (the model and batch).
+    pub fn compile(&mut self, plan: &Plan, label: &str) -> Result<GpuExecutor, BackendError> {
+        GpuExecutor::new(Arc::clone(&self.ctx), &mut self.cache, plan, label)
+    }
+}
+
+/// A plan resident on the device.
+#[derive(Debug)]
+pub struct GpuExecutor {
+    ctx: Arc<GpuContext>,
+    plan: Plan,
+    label: String,
+    arena: Arena,
+    dispatches: Vec<Dispatch>,
+    /// Exclusive upper bound and consuming op of the values of each index leaf, checked when
+    /// the host sets it (a kernel cannot report a bad index).
+    index_bounds: HashMap<NodeId, (usize, &'static str)>,
+}
+
+/// What a leaf is, in the words of the errors (the CPU backend's words).
+fn kind(role: &Role) -> &'static str {
+    match role {
+        Role::Input { .. } => "input",
+        Role::Param { .. } => "parameter",
+        Role::Frozen { .. } => "frozen tensor",
+        Role::State { .. } => "optimizer state",
+        Role::Computed => "computed tensor",
+    }
+}
+
+/// Scratch views a plan's kernels need (one-element sums of the loss gradients).
+fn scratch_views(plan: &Plan) -> usize {
+    let needs = |op: &Op| match op {
+        Op::MaskedMseGrad | Op::CrossEntropyGrad => ops::loss::GRAD_SCRATCH,
+        _ => 0,
+    };
+    plan.steps
+        .iter()
+        .map(|s| needs(&plan.graph.node(s.node).op))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The leaf an index operand comes from (through reshapes).
+fn index_root(plan: &Plan, mut id: NodeId) -> NodeId {
+    while plan.graph.node(id).op == Op::Reshape {
+        id = plan.graph.node(id).inputs[0];
+    }
+    id
+}
+
+/// Per index leaf: the smallest bound any consumer puts on its values.
+fn index_bounds(plan: &Plan) -> HashMap<NodeId, (usize, &'static str)> {
+    let g = &plan.graph;
+    let mut bounds: HashMap<NodeId, (usize, &'static str)> = HashMap::new();
+    for step in &plan.steps {
+        let node = g.node(step.node);
+        let bound = match node.op {
+            Op::GatherRows => {
+                let s = g.shape(node.inputs[0]);
+                Some((s[s.len() - 2], "gather_rows"))
+            }
+            Op::ScatterRows { len } => Some((len, "scatter_rows")),
+            Op::CrossEntropy | Op::CrossEntropyGrad => {
+                Some((g.shape(node.inputs[0])[1], "cross_entropy"))
+            }
+            _ => None,
+        };
+        if let Some(b) = bound {
+            let leaf = index_root(plan, node.inputs[1]);
+            let e = bounds.entry(leaf).or_insert(b);
+            if b.0 < e.0 {
+                *e = b;
+            }
+        }
+    }
+    bounds
+}
+
+/// A name for node `id` in limit errors: the leaf's name, or the op and its shape.
+fn describe(plan: &Plan, id: usize) -> String {
+    let node = &plan.graph.nodes()[id];
+    match node.role.name() {
+        Some(name) => format!("`{name}` {:?}", node.shape),
+        None => format!("{} {:?} (node {id})", node.op.name(), node.shape),
+    }
+}
+
+impl GpuExecutor {
+    fn new(
+        ctx: Arc<GpuContext>,
+        cache: &mut PipelineCache,
+        plan: &Plan,
+        label: &str,
+    ) -> Result<Self, BackendError> {
+        let limits = ctx.device.limits();
+        for (id, slot) in plan.slots.iter().enumerate() {
+            let Some(slot) = slot else { continue };
+            let bytes = slot.len as u64 * 4;
+            if bytes > limits.max_storage_buffer_binding_size {
+                return Err(GpuError::Limit {
+                    what: format!(
+                        "tensor {} of {label} in one storage binding on {}",
+                        describe(plan, id),
+                        ctx.report.name
+                    ),
+                    needed: bytes,
+                    allowed: limits.max_storage_buffer_binding_size,
+                }
+                .into());
+            }
+        }
+        let arena = Arena::new(&ctx, plan, label, scratch_views(plan))?;
+        let mut dispatches = Vec::with_capacity(plan.steps.len());
+        for step in &plan.steps {
+            dispatches.extend(lower(&ctx, cache, plan, step, &arena)?);
+        }
+        Ok(GpuExecutor {
+            index_bounds: index_bounds(plan),
+            ctx,
+            plan: plan.clone(),
+            label: label.to_string(),
+            arena,
+            dispatches,
+        })
+    }
+
+    /// Launches per step of the plan (some ops take several).
+    pub fn dispatch_count(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    /// Bytes of the device arena.
+    pub fn arena_bytes(&self) -> u64 {
+        self.arena.layout.size
+    }
+
+    fn leaf(&self, name: &str, wanted: &'static str) -> Result<(NodeId, BufSlot), BackendError> {
+        let (id, slot) = self
+            .plan
+            .slot_by_name(name)
+            .ok_or_else(|| BackendError::UnknownName(name.into()))?;
+        let found = kind(&self.plan.graph.node(id).role);
+        if wanted != "any" && found != wanted {
+            return Err(BackendError::WrongKind {
+                name: name.into(),
+                found,
+                wanted,
+            });
+        }
+        Ok((id, slot))
+    }
+
+    fn write(&mut self, name: &str, wanted: &'static str, v: &[f32]) -> Result<(), BackendError> {
+        let (id, slot) = self.leaf(name, wanted)?;
+        if self.plan.graph.node(id).dtype != DType::Data {
+            return Err(BackendError::WrongKind {
+                name: name.into(),
+                found: "index tensor",
+                wanted: "float tensor",
+            });
+        }
+        if v.len() != slot.len {
+            return Err(BackendError::WrongLength {
+                name: name.into(),
+                expected: slot.len,
+                got: v.len(),
+            });
+        }
+        self.arena.write(&self.ctx, slot, bytemuck::cast_slice(v));
+        Ok(())
+    }
+
+    fn readable(&self, original: NodeId) -> Result<Option<BufSlot>, BackendError> {
+        let id = self
+            .plan
+            .resolve(original)
+            .ok_or(BackendError::NotReadable(original.0))?;
+        let pinned = self.plan.outputs.contains(&id)
+            || !matches!(self.plan.graph.node(id).role, Role::Computed);
+        match self.plan.slots[id.0 as usize] {
+            _ if !pinned => Err(BackendError::NotReadable(original.0)),
+            Some(s) if s.space == Space::Index => Err(BackendError::NotReadable(original.0)),
+            s => Ok(s),
+        }
+    }
+
+    fn read_slots(&self, slots: &[BufSlot]) -> Result<Vec<Vec<f32>>, BackendError> {
+        let words = self.arena.read(&self.ctx, slots)?;
+        Ok(words
+            .into_iter()
+            .map(|w| w.into_iter().map(f32::from_bits).collect())
+            .collect())
+    }
+
+    /// Records every dispatch into one pass of one encoder, submits, and waits.
+    fn submit_all(&self) -> Result<(), BackendError> {
+        let ctx = &self.ctx;
+        let submission = ctx.scoped(&format!("recording a step of {}", self.label), || {
+            let mut encoder = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some(&self.label),
+                });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(&self.label),
+                    timestamp_writes: None,
+                });
+                for d in &self.dispatches {
+                    record(&mut pass, d);
+                }
+            }
+            ctx.queue.submit([encoder.finish()])
+        })?;
+        ctx.wait(submission, &format!("running a step of {}", self.label))?;
+        Ok(())
+    }
+}
+
+impl Executor for GpuExecutor {
+    fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    fn device_name(&self) -> String {
+        format!("wgpu ({})", self.ctx.report.name)
+    }
+
+    fn set_param(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        self.write(name, "parameter", v)
+    }
+
+    fn set_frozen(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        self.write(name, "frozen tensor", v)
+    }
+
+    fn set_input(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        self.write(name, "input", v)
+    }
+
+    fn set_any(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
+        self.write(name, "any", v)
+    }
+
+    fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), BackendError> {
+        let (id, slot) = self.leaf(name, "any")?;
+        if self.plan.graph.node(id).dtype != DType::Index {
+            return Err(BackendError::WrongKind {
+                name: name.into(),
+                found: "float tensor",
+                wanted: "index tensor",
+            });
+        }
+        if v.len() != slot.len {
+            return Err(BackendError::WrongLength {
+                name: name.into(),
+                expected: slot.len,
+                got: v.len(),
+            });
+        }
+        if let Some(&(len, op)) = self.index_bounds.get(&id) {
+            if let Some(&bad) = v.iter().find(|&&i| i as usize >= len) {
+                return Err(BackendError::IndexOutOfRange {
+                    op,
+                    index: bad,
+                    len,
+                });
+            }
+        }
+        self.arena.write(&self.ctx, slot, bytemuck::cast_slice(v));
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), BackendError> {
+        self.submit_all()
+    }
+
+    fn read(&self, original: NodeId) -> Result<Vec<f32>, BackendError> {
+        Ok(self.read_many(&[original])?.pop().unwrap_or_default())
+    }
+
+    fn read_many(&self, originals: &[NodeId]) -> Result<Vec<Vec<f32>>, BackendError> {
+        let empty = BufSlot {
+            space: Space::Data,
+            offset: 0,
+            len: 0,
+        };
+        let slots = originals
+            .iter()
+            .map(|&o| Ok(self.readable(o)?.unwrap_or(empty)))
+            .collect::<Result<Vec<_>, BackendError>>()?;
+        self.read_slots(&slots)
+    }
+
+    fn read_name(&self, name: &str) -> Result<Vec<f32>, BackendError> {
+        let (id, slot) = self.leaf(name, "any")?;
+        if slot.space == Space::Index {
+            return Err(BackendError::NotReadable(id.0));
+        }
+        Ok(self.read_slots(&[slot])?.pop().unwrap_or_default())
+    }
+
+    fn profile(&mut self) -> Result<Vec<KernelTime>, BackendError> {
+        Ok(profile::profile(&self.ctx, &self.dispatches, &self.label)?)
+    }
+}
+
+/// The launches of one plan step.
+fn lower(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    plan: &Plan,
+    step: &Step,
+    arena: &Arena,
+) -> Result<Vec<Dispatch>, BackendError> {
+    let g = &plan.graph;
+    let node = g.node(step.node);
+    let shape = |j: usize| g.shape(node.inputs[j]);
+    let input = |j: usize| arena.view(step.inputs[j]);
+    let output = |k: usize| arena.view(step.outputs[k]);
+    let out_shape = &node.shape[..];
+    let program = |prog: &[FusedInstr], cache: &mut PipelineCache| {
+        let inputs: Vec<(View<'_>, &[usize])> = (0..node.inputs.len())
+            .map(|j| (input(j), shape(j)))
+            .collect();
+        ops::elementwise::prepare_elementwise(ctx, cache, prog, &inputs, output(0), out_shape)
+    };
+    let one = |d: Result<Dispatch, GpuError>| Ok(vec![d?]);
+    match &node.op {
+        Op::Leaf | Op::Reshape | Op::Extra { .. } => Ok(Vec::new()),
+        Op::Fill { value } => one(ops::fill::prepare_fill(
+            ctx,
+            cache,
+            output(0),
+            *value as f32,
+        )),
+        Op::Unary(u) => one(program(&ops::elementwise::unary_program(*u), cache)),
+        Op::UnaryGrad(u) => one(program(&ops::elementwise::unary_grad_program(*u), cache)),
+        Op::Binary(b) => one(program(&ops::elementwise::binary_program(*b), cache)),
+        Op::Expand => one(program(&[FusedInstr::Load(0)], cache)),
+        Op::Fused(p) => one(program(&p.instrs, cache)),
+        Op::Concat { axis } => {
+            let inputs: Vec<(View<'_>, &[usize])> = (0..node.inputs.len())
+                .map(|j| (input(j), shape(j)))
+                .collect();
+            Ok(ops::layout::prepare_concat(
+                ctx,
+                cache,
+                &inputs,
+                output(0),
+                out_shape,
+                *axis,
+            )?)
+        }
+        Op::Slice { axis, start } => {
+            let map = ops::layout::StridedMap::slice(shape(0), out_shape, *axis, *start);
+            one(ops::layout::prepare_strided_copy(
+                ctx,
+                cache,
+                &map,
+                input(0),
+                output(0),
+            ))
+        }
+        Op::Pad { axis, before } => Ok(ops::layout::prepare_pad(
+            ctx,
+            cache,
+            input(0),
+            shape(0),
+            output(0),
+            out_shape,
+            *axis,
+            *before,
+        )?),
+        Op::Permute { axes } => {
+            let map = ops::layout::StridedMap::permute(shape(0), axes);
+            one(ops::layout::prepare_strided_copy(
+                ctx,
+                cache,
+                &map,
+                input(0),
+                output(0),
+            ))
+        }
+        Op::Roll { shifts } => {
+            let map = ops::layout::StridedMap::roll(shape(0), shifts);
+            one(ops::layout::prepare_strided_copy(
+                ctx,
+                cache,
+                &map,
+                input(0),
+                output(0),
+            ))
+        }
+        Op::SumTo => one(ops::reduce::prepare_sum_to(
+            ctx,
+            cache,
+            input(0),
+            shape(0),
+            output(0),
+            out_shape,
+        )),
+        Op::GatherRows => one(ops::tokens::prepare_gather_rows(
+            ctx,
+            cache,
+            input(0),
+            shape(0),
+            input(1),
+            shape(1),
+            output(0),
+            out_shape,
+        )),
+        Op::ScatterRows { .. } => one(ops::tokens::prepare_scatter_rows(
+            ctx,
+            cache,
+            input(0),
+            shape(0),
+            input(1),
+            shape(1),
+            output(0),
+            out_shape,
+        )),
+        Op::NormPix { eps, eps_on_std } => {
+            let d = *out_shape.last().unwrap_or(&1);
+            let rows = node.numel() / d.max(1);
+            one(ops::norm_pix::prepare_norm_pix(
+                ctx,
+                cache,
+                input(0),
+                output(0),
+                rows,
+                d,
+                *eps,
+                *eps_on_std,
+            ))
+        }
+        Op::MaskedMse | Op::MaskedMseGrad => {
+            let p = *shape(0).last().unwrap_or(&1);
+            let rows = g.node(node.inputs[0]).numel() / p.max(1);
+            if node.op == Op::MaskedMse {
+                one(ops::loss::prepare_masked_mse(
+                    ctx,
+                    cache,
+                    input(0),
+                    input(1),
+                    input(2),
+                    output(0),
+                    rows,
+                    p,
+                ))
+            } else {
+                Ok(ops::loss::prepare_masked_mse_grad(
+                    ctx,
+                    cache,
+                    input(0),
+                    input(1),
+                    input(2),
+                    input(3),
+                    arena.scratch(0),
+                    output(0),
+                    rows,
+                    p,
+                )?)
+            }
+        }
+        Op::CrossEntropy | Op::CrossEntropyGrad => {
+            let (rows, v) = (shape(0)[0], shape(0)[1]);
+            if node.op == Op::CrossEntropy {
+                one(ops::loss::prepare_cross_entropy(
+                    ctx,
+                    cache,
+                    input(0),
+                    input(1),
+                    input(2),
+                    output(0),
+                    rows,
+                    v,
+                ))
+            } else {
+                Ok(ops::loss::prepare_cross_entropy_grad(
+                    ctx,
+                    cache,
+                    input(0),
+                    input(1),
+                    input(2),
+                    input(3),
+                    arena.scratch(0),
+                    output(0),
+                    rows,
+                    v,
+                )?)
+            }
+        }
+        Op::AdamW {
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            lr_scale,
+        } => {
+            let h = ops::adamw::AdamWHyper {
+                beta1: *beta1,
+                beta2: *beta2,
+                eps: *eps,
+                weight_decay: *weight_decay,
+                lr_scale: *lr_scale,
+            };
+            one(ops::adamw::prepare_adamw(
+                ctx,
+                cache,
+                input(0),
+                input(1),
+                input(2),
+                input(3),
+                input(4),
+                input(5),
+                &h,
+            ))
+        }
+        Op::MatMul { .. }
+        | Op::MatMulBias { .. }
+        | Op::LayerNorm { .. }
+        | Op::LayerNormGradX { .. }
+        | Op::LayerNormGradW { .. }
+        | Op::Softmax
+        | Op::SoftmaxGrad
+        | Op::Attention { .. }
+        | Op::AttentionGrad { .. }
+        | Op::AttentionGradBias { .. } => Err(BackendError::Unsupported { op: node.op.name() }),
+    }
+}
