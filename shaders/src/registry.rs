@@ -31,8 +31,23 @@ pub const AXPY: Kernel = Kernel {
     overrides: &[("WORKGROUP_SIZE", 64.0)],
 };
 
+/// Batched, register-blocked GEMM with transposes, shared-B batches and an optional bias.
+pub const MATMUL: Kernel = Kernel {
+    name: "matmul",
+    source: include_str!("../wgsl/matmul.wgsl"),
+    entry_point: "matmul",
+    workgroup_size: [16, 16, 1],
+    overrides: &[
+        ("WG_X", 16.0),
+        ("WG_Y", 16.0),
+        ("TM", 8.0),
+        ("TN", 8.0),
+        ("BK", 8.0),
+    ],
+};
+
 /// Every registered kernel.
-pub const KERNELS: &[Kernel] = &[AXPY];
+pub const KERNELS: &[Kernel] = &[AXPY, MATMUL];
 
 /// The registered kernel called `name`.
 pub fn kernel(name: &str) -> Option<&'static Kernel> {

@@ -8,6 +8,7 @@ mod adapter;
 mod axpy;
 mod context;
 mod error;
+pub mod ops;
 pub mod launch;
 mod pipeline;
 mod require;

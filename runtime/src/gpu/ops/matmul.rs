@@ -1,0 +1,267 @@
+//! Launcher of `shaders/wgsl/matmul.wgsl`: `c = alpha · op(a) · op(b) (+ bias)`, batched,
+//! with transposes by indexing and a 2-D `b` shared by every batch.
+
+use super::{check_view, registered, word};
+use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::{GpuContext, GpuError, PipelineCache};
+
+/// The geometry of one batched matmul: `batch` products of `op(a) [m, k]` by `op(b) [k, n]`.
+/// `a` is stored `[batch, m, k]` (`[batch, k, m]` with `trans_a`), `b` `[batch, k, n]`
+/// (`[batch, n, k]` with `trans_b`) or, with `b_shared`, one 2-D matrix for all batches; `c`
+/// is `[batch, m, n]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatmulDims {
+    pub batch: usize,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub trans_a: bool,
+    pub trans_b: bool,
+    pub b_shared: bool,
+    pub alpha: f32,
+}
+
+impl MatmulDims {
+    /// The dims of the IR's `MatMul` over operands of shapes `sa` and `sb` (see
+    /// `Graph::matmul`: `b` 2-D means shared; otherwise the leading dims agree).
+    pub fn from_shapes(
+        sa: &[usize],
+        sb: &[usize],
+        trans_a: bool,
+        trans_b: bool,
+        alpha: f64,
+    ) -> Self {
+        assert!(
+            sa.len() >= 2 && sb.len() >= 2,
+            "matmul operands need 2 dims"
+        );
+        let (ra, rb) = (sa.len(), sb.len());
+        let (m, k) = if trans_a {
+            (sa[ra - 1], sa[ra - 2])
+        } else {
+            (sa[ra - 2], sa[ra - 1])
+        };
+        let n = if trans_b { sb[rb - 2] } else { sb[rb - 1] };
+        MatmulDims {
+            batch: sa[..ra - 2].iter().product(),
+            m,
+            n,
+            k,
+            trans_a,
+            trans_b,
+            b_shared: rb == 2,
+            alpha: alpha as f32,
+        }
+    }
+
+    /// Floating-point operations of the product (a multiply-add counts 2).
+    pub fn flops(&self) -> f64 {
+        2.0 * self.batch as f64 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+
+    /// A shared `b` under a non-transposed `a` is one GEMM with the batches stacked as rows:
+    /// fewer, fuller tiles than `batch` separate products.
+    fn folded(self) -> Self {
+        if self.b_shared && !self.trans_a && self.batch > 1 {
+            MatmulDims {
+                m: self.batch * self.m,
+                batch: 1,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+}
+
+/// The kernel's tiling: a workgroup of `wg_x × wg_y` threads computes a `(wg_y·tm) × (wg_x·tn)`
+/// block of `c`, staging `bk`-deep slabs of the operands in workgroup memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulTile {
+    pub wg_x: u32,
+    pub wg_y: u32,
+    pub tm: u32,
+    pub tn: u32,
+    pub bk: u32,
+}
+
+/// The largest per-thread block the kernel's register arrays hold (`MAX_T` in the WGSL); `tm`
+/// and `tn` are multiples of 4 (the kernel works on vec4s) up to this.
+pub const MAX_THREAD_TILE: u32 = 8;
+
+impl MatmulTile {
+    /// 128 × 128 tiles, 256 threads of 8 × 8 outputs: for products large enough to fill a GPU.
+    pub const LARGE: MatmulTile = MatmulTile {
+        wg_x: 16,
+        wg_y: 16,
+        tm: 8,
+        tn: 8,
+        bk: 8,
+    };
+    /// 64 × 64 tiles, 64 threads of 8 × 8 outputs: more workgroups for small products.
+    pub const SMALL: MatmulTile = MatmulTile {
+        wg_x: 8,
+        wg_y: 8,
+        tm: 8,
+        tn: 8,
+        bk: 8,
+    };
+
+    /// The tile for `dims`: large tiles when there are enough of them to keep a big GPU busy
+    /// (about a hundred workgroups), small ones otherwise.
+    pub fn choose(dims: &MatmulDims) -> MatmulTile {
+        let d = dims.folded();
+        let (bm, bn) = (Self::LARGE.bm() as usize, Self::LARGE.bn() as usize);
+        let large_tiles = d.batch * d.m.div_ceil(bm) * d.n.div_ceil(bn);
+        if large_tiles >= 96 {
+            Self::LARGE
+        } else {
+            Self::SMALL
+        }
+    }
+
+    pub fn bm(&self) -> u32 {
+        self.wg_y * self.tm
+    }
+
+    pub fn bn(&self) -> u32 {
+        self.wg_x * self.tn
+    }
+
+    /// Bytes of workgroup memory the two staged slabs take.
+    pub fn workgroup_bytes(&self) -> u64 {
+        u64::from(self.bk) * u64::from(self.bm() + self.bn()) * 4
+    }
+
+    fn overrides(&self) -> [(&'static str, f64); 5] {
+        [
+            ("WG_X", self.wg_x.into()),
+            ("WG_Y", self.wg_y.into()),
+            ("TM", self.tm.into()),
+            ("TN", self.tn.into()),
+            ("BK", self.bk.into()),
+        ]
+    }
+
+    fn check(&self, ctx: &GpuContext) -> Result<(), GpuError> {
+        let t = self;
+        let valid = t.wg_x > 0
+            && t.wg_y > 0
+            && t.bk > 0
+            && [t.tm, t.tn]
+                .iter()
+                .all(|&v| v > 0 && v.is_multiple_of(4) && v <= MAX_THREAD_TILE);
+        if !valid {
+            return Err(GpuError::Limit {
+                what: format!(
+                    "matmul tile {t:?} (threads and depth ≥ 1; tm and tn multiples of 4, at most)"
+                ),
+                needed: t.tm.max(t.tn).into(),
+                allowed: MAX_THREAD_TILE.into(),
+            });
+        }
+        let allowed = ctx.device.limits().max_compute_workgroup_storage_size;
+        if t.workgroup_bytes() > u64::from(allowed) {
+            return Err(GpuError::Limit {
+                what: format!("workgroup memory of matmul tile {t:?}"),
+                needed: t.workgroup_bytes(),
+                allowed: allowed.into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `c = alpha · op(a) · op(b)` with the tile [`MatmulTile::choose`] picks.
+pub fn prepare_matmul(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &MatmulDims,
+    a: View<'_>,
+    b: View<'_>,
+    c: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    prepare_matmul_with(ctx, cache, dims, MatmulTile::choose(dims), a, b, None, c)
+}
+
+/// `c = alpha · op(a) · op(b) + bias` with `bias [n]` added to every row (the IR's
+/// `MatMulBias`).
+pub fn prepare_matmul_bias(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &MatmulDims,
+    a: View<'_>,
+    b: View<'_>,
+    bias: View<'_>,
+    c: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    let tile = MatmulTile::choose(dims);
+    prepare_matmul_with(ctx, cache, dims, tile, a, b, Some(bias), c)
+}
+
+/// The general launcher: an explicit tile and an optional bias. Batches beyond the device's
+/// per-dimension grid limit are split over several dispatches; an empty product gives none.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_matmul_with(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &MatmulDims,
+    tile: MatmulTile,
+    a: View<'_>,
+    b: View<'_>,
+    bias: Option<View<'_>>,
+    c: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    tile.check(ctx)?;
+    let d = dims.folded();
+    let b_batches = if d.b_shared { 1 } else { d.batch };
+    check_view("matmul a", &a, d.batch * d.m * d.k);
+    check_view("matmul b", &b, b_batches * d.k * d.n);
+    check_view("matmul c", &c, d.batch * d.m * d.n);
+    if let Some(bias) = &bias {
+        check_view("matmul bias", bias, d.n);
+    }
+    if d.batch == 0 || d.m == 0 || d.n == 0 {
+        return Ok(Vec::new());
+    }
+
+    let kernel = registered("matmul");
+    let overrides = tile.overrides();
+    let flags = u32::from(d.trans_a) | u32::from(d.trans_b) << 1 | u32::from(bias.is_some()) << 2;
+    let stride_b = if d.b_shared { 0 } else { d.k * d.n };
+    let shape = [
+        Word::U(word("matmul rows", d.m)?),
+        Word::U(word("matmul columns", d.n)?),
+        Word::U(word("matmul depth", d.k)?),
+        Word::U(flags),
+        Word::U(word("matmul a batch stride", d.m * d.k)?),
+        Word::U(word("matmul b batch stride", stride_b)?),
+        Word::U(word("matmul c batch stride", d.m * d.n)?),
+    ];
+    let gx = word("matmul column tiles", d.n.div_ceil(tile.bn() as usize))?;
+    let gy = word("matmul row tiles", d.m.div_ceil(tile.bm() as usize))?;
+    // Without a bias the binding still needs a valid view; the kernel never reads it.
+    let bias = bias.unwrap_or(a);
+    let views = [a, b, bias, c];
+
+    let per_dispatch = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
+    let mut dispatches = Vec::new();
+    let mut z0 = 0;
+    while z0 < d.batch {
+        let zs = per_dispatch.min(d.batch - z0);
+        let mut params = shape.to_vec();
+        params.push(Word::U(word("matmul batch", z0)?));
+        params.push(Word::F(d.alpha));
+        dispatches.push(prepare(
+            ctx,
+            cache,
+            kernel,
+            &overrides,
+            &params,
+            &views,
+            [gx, gy, zs as u32],
+        )?);
+        z0 += zs;
+    }
+    Ok(dispatches)
+}

@@ -1,0 +1,38 @@
+//! Kernel launchers, one file per WGSL kernel family: each turns an op's shapes and arena
+//! views into prepared [`Dispatch`](super::launch::Dispatch)es (see `launch.rs` for the
+//! binding convention).
+
+pub mod matmul;
+pub mod matmul_bench;
+
+use tessera_shaders::Kernel;
+
+use super::launch::View;
+use super::GpuError;
+
+/// The registered kernel `name`. Launchers only name kernels that the registry lists, so a
+/// miss is a bug in this crate, not a run-time condition.
+pub(crate) fn registered(name: &str) -> &'static Kernel {
+    tessera_shaders::kernel(name)
+        .unwrap_or_else(|| panic!("kernel `{name}` is not in tessera_shaders::KERNELS"))
+}
+
+/// `n` as a u32 uniform word, or a limit error naming `what`.
+pub(crate) fn word(what: &str, n: usize) -> Result<u32, GpuError> {
+    u32::try_from(n).map_err(|_| GpuError::Limit {
+        what: what.to_string(),
+        needed: n as u64,
+        allowed: u32::MAX.into(),
+    })
+}
+
+/// Panics unless `view` holds at least `need` elements: plans size views from the same shapes
+/// the launchers receive, so a short view is a planner bug that would otherwise read clamped
+/// (wrong) values silently.
+pub(crate) fn check_view(what: &str, view: &View<'_>, need: usize) {
+    assert!(
+        view.len >= need,
+        "{what}: view of {} elements, the shapes need {need}",
+        view.len
+    );
+}

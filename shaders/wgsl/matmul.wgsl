@@ -1,0 +1,158 @@
+// Batched GEMM: c[z] = alpha · op(a[z]) · op(b[z]) (+ bias[n] on every row), z < batch.
+//
+// op(a) is [M, K]: `a` is stored [M, K] or, transposed, [K, M]; op(b) is [K, N]: `b` is stored
+// [K, N] or, transposed, [N, K]. Transposes are index arithmetic in the tile loads, never
+// copies. A 2-D `b` shared by every batch has stride_b = 0 (Linear layers).
+//
+// Tiling: a workgroup of WG_X × WG_Y threads computes a BM × BN tile of c, BM = WG_Y·TM and
+// BN = WG_X·TN. The K loop stages a BK-deep slab of op(a) and op(b) in workgroup memory,
+// k-major (as[k][m], bs[k][n]), and each thread accumulates TM × TN outputs in registers from
+// TM + TN values read per k: that register blocking is what makes the kernel compute-bound
+// rather than bound by workgroup-memory reads. The slabs are arrays of vec4 so that a thread
+// reads 4 neighbouring values in one 16-byte access; a thread owns groups of 4 consecutive
+// rows (columns) strided by WG_Y (WG_X) groups, so neighbouring threads read neighbouring
+// vec4s (no bank conflicts) and write neighbouring runs of c. Edges are bounds-checked:
+// out-of-range elements load as 0 and are not stored, so any M, N, K works.
+
+// Threads along N and along M.
+override WG_X: u32 = 16u;
+override WG_Y: u32 = 16u;
+// Outputs per thread along M and N: 4 or 8 (multiples of 4, at most MAX_T: the register
+// arrays are sized by it, and loops bounded by these constants are unrolled by the driver
+// after specialization).
+override TM: u32 = 8u;
+override TN: u32 = 8u;
+// Depth of the K slab staged per iteration.
+override BK: u32 = 8u;
+
+const MAX_T: u32 = 8u;
+// vec4s per accumulator row: acc[i·V + j/4] holds outputs (i, 4·(j/4) ..+4).
+const V: u32 = MAX_T / 4u;
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    // bit 0: a is transposed; bit 1: b is transposed; bit 2: add bias.
+    flags: u32,
+    // Elements between consecutive batches of a, b (0: shared) and c.
+    stride_a: u32,
+    stride_b: u32,
+    stride_c: u32,
+    // First batch of this dispatch (batches beyond the per-dimension grid limit are split
+    // over several dispatches).
+    z0: u32,
+    alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> b: array<f32>;
+// Bound to any valid view (and never read) when flags bit 2 is clear.
+@group(0) @binding(3) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+
+var<workgroup> as_: array<vec4<f32>, BK * WG_Y * TM / 4u>;
+var<workgroup> bs: array<vec4<f32>, BK * WG_X * TN / 4u>;
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn matmul(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let bm = WG_Y * TM;
+    let bn = WG_X * TN;
+    let threads = WG_X * WG_Y;
+    let tid = lid.y * WG_X + lid.x;
+    let trans_a = (p.flags & 1u) != 0u;
+    let trans_b = (p.flags & 2u) != 0u;
+    let z = wid.z + p.z0;
+    let row0 = wid.y * bm;
+    let col0 = wid.x * bn;
+    let a0 = z * p.stride_a;
+    let b0 = z * p.stride_b;
+
+    // Function-scope variables start zeroed.
+    var acc: array<vec4<f32>, MAX_T * V>;
+    var bv: array<vec4<f32>, V>;
+
+    for (var k0 = 0u; k0 < p.k; k0 += BK) {
+        // Stage op(a)[row0.., k0..] as as_[kk][mm]. The fastest-moving thread index walks the
+        // dimension that is contiguous in memory, so the global loads coalesce either way.
+        for (var e = tid; e < bm * BK; e += threads) {
+            var mm: u32;
+            var kk: u32;
+            if trans_a {
+                mm = e % bm;
+                kk = e / bm;
+            } else {
+                kk = e % BK;
+                mm = e / BK;
+            }
+            let gm = row0 + mm;
+            let gk = k0 + kk;
+            var v = 0.0;
+            if gm < p.m && gk < p.k {
+                v = a[a0 + select(gm * p.k + gk, gk * p.m + gm, trans_a)];
+            }
+            as_[(kk * bm + mm) / 4u][mm % 4u] = v;
+        }
+        for (var e = tid; e < bn * BK; e += threads) {
+            var nn: u32;
+            var kk: u32;
+            if trans_b {
+                kk = e % BK;
+                nn = e / BK;
+            } else {
+                nn = e % bn;
+                kk = e / bn;
+            }
+            let gn = col0 + nn;
+            let gk = k0 + kk;
+            var v = 0.0;
+            if gn < p.n && gk < p.k {
+                v = b[b0 + select(gk * p.n + gn, gn * p.k + gk, trans_b)];
+            }
+            bs[(kk * bn + nn) / 4u][nn % 4u] = v;
+        }
+        workgroupBarrier();
+
+        for (var kk = 0u; kk < BK; kk++) {
+            for (var jj = 0u; jj < TN / 4u; jj++) {
+                bv[jj] = bs[kk * (bn / 4u) + lid.x + jj * WG_X];
+            }
+            for (var ii = 0u; ii < TM / 4u; ii++) {
+                let av = as_[kk * (bm / 4u) + lid.y + ii * WG_Y];
+                let r = ii * 4u * V;
+                for (var jj = 0u; jj < TN / 4u; jj++) {
+                    let q = r + jj;
+                    acc[q] = fma(vec4<f32>(av.x), bv[jj], acc[q]);
+                    acc[q + V] = fma(vec4<f32>(av.y), bv[jj], acc[q + V]);
+                    acc[q + 2u * V] = fma(vec4<f32>(av.z), bv[jj], acc[q + 2u * V]);
+                    acc[q + 3u * V] = fma(vec4<f32>(av.w), bv[jj], acc[q + 3u * V]);
+                }
+            }
+        }
+        // The next slab overwrites what slower threads may still be reading.
+        workgroupBarrier();
+    }
+
+    let has_bias = (p.flags & 4u) != 0u;
+    let c0 = z * p.stride_c;
+    for (var i = 0u; i < TM; i++) {
+        let row = row0 + (lid.y + (i / 4u) * WG_Y) * 4u + i % 4u;
+        if row >= p.m {
+            continue;
+        }
+        for (var j = 0u; j < TN; j++) {
+            let col = col0 + (lid.x + (j / 4u) * WG_X) * 4u + j % 4u;
+            if col < p.n {
+                var v = p.alpha * acc[i * V + j / 4u][j % 4u];
+                if has_bias {
+                    v += bias[col];
+                }
+                c[c0 + row * p.n + col] = v;
+            }
+        }
+    }
+}
