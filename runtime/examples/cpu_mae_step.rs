@@ -24,9 +24,7 @@ fn ln(g: &mut Graph, x: NodeId, name: &str, d: usize) -> GResult<NodeId> {
 fn block(g: &mut Graph, x: NodeId, name: &str, d: usize, heads: usize) -> GResult<NodeId> {
     let h = ln(g, x, &format!("{name}.norm1"), d)?;
     let qkv = linear(g, h, &format!("{name}.attn.qkv"), d, 3 * d)?;
-    let (q, k, v) = g.split_qkv(qkv, heads)?;
-    let a = g.attention(q, k, v, None, 1.0 / ((d / heads) as f64).sqrt())?;
-    let a = g.merge_heads(a)?;
+    let a = g.self_attention(qkv, heads, None, 1.0 / ((d / heads) as f64).sqrt())?;
     let a = linear(g, a, &format!("{name}.attn.proj"), d, d)?;
     let x = g.add(x, a)?;
     let h = ln(g, x, &format!("{name}.norm2"), d)?;

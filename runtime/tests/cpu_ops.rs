@@ -391,4 +391,41 @@ proptest! {
         check_forward(&g, loss, &feed, &[want]);
         check_grad(&mut g, loss, &feed, seed).unwrap();
     }
+
+    #[test]
+    fn packed_self_attention_forward_and_grad(b in 1usize..3, l in 1usize..6, heads in 1usize..3,
+                                             hd in 1usize..4, with_bias: bool, seed: u64) {
+        let d = heads * hd;
+        let mut rng = Rng(seed);
+        let qkv = rng.vec(b * l * 3 * d);
+        let bias = rng.vec(heads * l * l);
+        let scale = 0.7;
+        // Reference: channel s·D + h·hd + i of token (b, t) holds q/k/v (s = 0/1/2).
+        let at = |bi: usize, t: usize, s: usize, h: usize, i: usize| qkv[(bi * l + t) * 3 * d + s * d + h * hd + i];
+        let mut want = vec![0.0; b * l * d];
+        for bi in 0..b { for h in 0..heads { for i in 0..l {
+            let mut p: Vec<f64> = (0..l).map(|j| {
+                let dot: f64 = (0..hd).map(|c| at(bi, i, 0, h, c) * at(bi, j, 1, h, c)).sum();
+                scale * dot + if with_bias { bias[(h * l + i) * l + j] } else { 0.0 }
+            }).collect();
+            let mx = p.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = p.iter().map(|x| (x - mx).exp()).sum();
+            p.iter_mut().for_each(|x| *x = (*x - mx).exp() / sum);
+            for c in 0..hd {
+                want[(bi * l + i) * d + h * hd + c] = (0..l).map(|j| p[j] * at(bi, j, 2, h, c)).sum();
+            }
+        }}}
+        let mut g = Graph::new();
+        let x = g.param("qkv", &[b, l, 3 * d], true).unwrap();
+        let mut feed = Feed::default().data("qkv", qkv);
+        let bn = if with_bias {
+            feed = feed.data("rel_bias", bias);
+            Some(g.param("rel_bias", &[heads, l, l], true).unwrap())
+        } else {
+            None
+        };
+        let y = g.self_attention(x, heads, bn, scale).unwrap();
+        check_forward(&g, y, &feed, &want);
+        check_grad(&mut g, y, &feed, seed).unwrap();
+    }
 }

@@ -108,6 +108,7 @@ fn diff_inputs(op: &Op, arity: usize) -> impl Iterator<Item = usize> {
         Op::Leaf | Op::Fill { .. } | Op::NormPix { .. } | Op::Extra { .. } => 0..0,
         Op::GatherRows | Op::ScatterRows { .. } | Op::MaskedMse | Op::CrossEntropy => 0..1,
         Op::Attention { has_bias, .. } => 0..(3 + usize::from(*has_bias)),
+        Op::SelfAttention { has_bias, .. } => 0..(1 + usize::from(*has_bias)),
         _ => 0..arity,
     }
 }
@@ -255,6 +256,31 @@ fn vjp(g: &mut Graph, id: NodeId, dy: NodeId, needs: &[bool]) -> GResult<Vec<(No
             if has_bias && need(3) {
                 let db = g.op(Op::AttentionGradBias { scale }, ins, shape(g, 3))?;
                 out.push((x[3], db));
+            }
+        }
+        Op::SelfAttention {
+            heads,
+            scale,
+            has_bias,
+        } => {
+            let lse = g.extra_of(id, 1).ok_or(GraphError::NotDifferentiable {
+                op: "self_attention without its lse output",
+            })?;
+            let mut ins = x.clone();
+            ins.extend_from_slice(&[id, lse, dy]);
+            if need(0) {
+                let op = Op::SelfAttentionGrad {
+                    heads,
+                    scale,
+                    has_bias,
+                };
+                let d = g.op(op, ins.clone(), shape(g, 0))?;
+                out.push((x[0], d));
+            }
+            if has_bias && need(1) {
+                let op = Op::SelfAttentionGradBias { heads, scale };
+                let db = g.op(op, ins, shape(g, 1))?;
+                out.push((x[1], db));
             }
         }
         Op::GatherRows => {

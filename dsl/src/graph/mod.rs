@@ -66,8 +66,8 @@ pub mod passes;
 mod plan;
 pub mod scalar;
 mod schedule;
-mod typed_ops;
 pub mod shape;
+mod typed_ops;
 
 pub use adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
 pub use autodiff::{grad, Gradients};

@@ -78,6 +78,23 @@ pub enum Op {
     AttentionGrad { scale: f64, has_bias: bool },
     /// `[q, k, v, bias, o, lse, do]` → d(bias), summed to the bias's own shape.
     AttentionGradBias { scale: f64 },
+    /// `[qkv [B, L, 3·D] (, bias)]` → `[B, L, D]`: multi-head self-attention reading q, k, v
+    /// straight from a fused qkv projection (timm channel order `s·D + h·d + i`) and writing
+    /// the heads merged, so no permute copies run. `bias` broadcasts to `[B, H, L, L]`.
+    /// Extra output 1: the row log-sum-exp `[B, H, L]`.
+    SelfAttention {
+        heads: usize,
+        scale: f64,
+        has_bias: bool,
+    },
+    /// `[qkv, (bias,) o, lse, do]` → d qkv.
+    SelfAttentionGrad {
+        heads: usize,
+        scale: f64,
+        has_bias: bool,
+    },
+    /// `[qkv, bias, o, lse, do]` → d bias, summed to the bias's own shape.
+    SelfAttentionGradBias { heads: usize, scale: f64 },
     /// `[producer]`: the extra output number `slot` of a multi-output producer.
     Extra { slot: u8 },
     /// `[x [Bx, L, D], idx [Bi, K]]` → `[B, K, D]`, `out[b,k] = x[b, idx[b,k]]`; Bx and Bi are
@@ -145,6 +162,9 @@ impl Op {
             Op::Attention { .. } => "attention",
             Op::AttentionGrad { .. } => "attention_grad",
             Op::AttentionGradBias { .. } => "attention_grad_bias",
+            Op::SelfAttention { .. } => "self_attention",
+            Op::SelfAttentionGrad { .. } => "self_attention_grad",
+            Op::SelfAttentionGradBias { .. } => "self_attention_grad_bias",
             Op::Extra { .. } => "extra",
             Op::GatherRows => "gather_rows",
             Op::ScatterRows { .. } => "scatter_rows",
@@ -188,7 +208,7 @@ impl Op {
     /// Number of extra outputs (besides the node's own) the op's kernel writes.
     pub fn extra_outputs(&self) -> usize {
         match self {
-            Op::Attention { .. } => 1,
+            Op::Attention { .. } | Op::SelfAttention { .. } => 1,
             Op::AttentionGrad { .. } => 2,
             _ => 0,
         }

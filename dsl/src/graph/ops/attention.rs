@@ -57,6 +57,49 @@ impl Graph {
         Ok(o)
     }
 
+    /// Multi-head self-attention on a fused qkv projection `[B, L, 3·D]` (timm layout:
+    /// channel `s·D + h·d + i` for s ∈ {q, k, v}), giving `[B, L, D]` with heads merged —
+    /// the same values as `split_qkv` → `attention` → `merge_heads` without the copies.
+    /// `bias` (mask or relative-position bias) broadcasts to `[B, H, L, L]`.
+    pub fn self_attention(
+        &mut self,
+        qkv: NodeId,
+        heads: usize,
+        bias: Option<NodeId>,
+        scale: f64,
+    ) -> GResult<NodeId> {
+        let s = self.data_shape("self_attention", qkv)?;
+        if s.len() != 3 || heads == 0 || s[2] % (3 * heads) != 0 {
+            return Err(shape_err(
+                "self_attention",
+                &[&s],
+                alloc::format!("qkv [B, L, 3·D] with D divisible by {heads} heads"),
+            ));
+        }
+        let (b, l, d) = (s[0], s[1], s[2] / 3);
+        let mut inputs = vec![qkv];
+        if let Some(bn) = bias {
+            let sb = self.data_shape("self_attention", bn)?;
+            let scores = [b, heads, l, l];
+            if !broadcasts_to(&sb, &scores) {
+                return Err(shape_err(
+                    "self_attention",
+                    &[&sb, &scores],
+                    "bias must broadcast to the score shape [B, H, L, L]".into(),
+                ));
+            }
+            inputs.push(bn);
+        }
+        let op = Op::SelfAttention {
+            heads,
+            scale,
+            has_bias: bias.is_some(),
+        };
+        let o = self.op(op, inputs, vec![b, l, d])?;
+        self.extra(o, 1, vec![b, heads, l]);
+        Ok(o)
+    }
+
     /// Appends extra output `slot` of `producer` (must directly follow the producer or its
     /// earlier extras).
     pub(crate) fn extra(&mut self, producer: NodeId, slot: u8, shape: Vec<usize>) -> NodeId {

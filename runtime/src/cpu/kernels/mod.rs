@@ -23,6 +23,11 @@ pub fn scratch_need(g: &Graph, node: &Node) -> usize {
         Op::Attention { scale, .. }
         | Op::AttentionGrad { scale, .. }
         | Op::AttentionGradBias { scale } => attn_dims(g, node, scale).scratch(),
+        Op::SelfAttention { heads, scale, .. }
+        | Op::SelfAttentionGrad { heads, scale, .. }
+        | Op::SelfAttentionGradBias { heads, scale } => {
+            packed_dims(g, node, heads, scale).scratch()
+        }
         Op::LayerNormGradW { .. } => 2 * g.node(node.inputs[0]).numel(),
         _ => 0,
     }
@@ -33,14 +38,13 @@ fn attn_dims(g: &Graph, node: &Node, scale: f64) -> attention::Dims {
     let sk = g.shape(node.inputs[1]);
     let sv = g.shape(node.inputs[2]);
     let r = sq.len();
-    attention::Dims {
-        g: sq[..r - 2].iter().product(),
-        lq: sq[r - 2],
-        lk: sk[r - 2],
-        d: sq[r - 1],
-        dv: sv[r - 1],
-        scale,
-    }
+    let groups = sq[..r - 2].iter().product();
+    attention::Dims::split(groups, sq[r - 2], sk[r - 2], sq[r - 1], sv[r - 1], scale)
+}
+
+fn packed_dims(g: &Graph, node: &Node, heads: usize, scale: f64) -> attention::Dims {
+    let s = g.shape(node.inputs[0]);
+    attention::Dims::packed(s[0], s[1], heads, s[2] / (3 * heads), scale)
 }
 
 fn scores_shape(g: &Graph, node: &Node) -> ([usize; 8], usize) {
@@ -178,6 +182,18 @@ pub fn launch<E: Element>(
             let [o, lse, ..] = &mut outs;
             attention::forward(&dm, ins[0], ins[1], ins[2], bias, o, lse, scratch);
         }
+        Op::SelfAttention {
+            heads,
+            scale,
+            has_bias,
+        } => {
+            let dm = packed_dims(g, node, *heads, *scale);
+            let scores = [dm.batch, dm.heads, dm.lq, dm.lk];
+            let map = has_bias.then(|| attention::BiasMap::new(shape(1), &scores));
+            let bias = map.as_ref().map(|m| (ins[1], m));
+            let [o, lse, ..] = &mut outs;
+            attention::forward(&dm, ins[0], ins[0], ins[0], bias, o, lse, scratch);
+        }
         Op::AttentionGrad { .. } | Op::AttentionGradBias { .. } => {
             let (scale, has_bias) = match node.op {
                 Op::AttentionGrad { scale, has_bias } => (scale, has_bias),
@@ -200,7 +216,35 @@ pub fn launch<E: Element>(
                 attention::backward_bias(&dm, &sv, outs[0], scratch);
             } else {
                 let [dq, dk, dv, ..] = &mut outs;
-                attention::backward(&dm, &sv, dq, dk, dv, scratch);
+                attention::backward(&dm, &sv, attention::Grads::Split(dq, dk, dv), scratch);
+            }
+        }
+        Op::SelfAttentionGrad { .. } | Op::SelfAttentionGradBias { .. } => {
+            let (heads, scale, has_bias) = match node.op {
+                Op::SelfAttentionGrad {
+                    heads,
+                    scale,
+                    has_bias,
+                } => (heads, scale, has_bias),
+                Op::SelfAttentionGradBias { heads, scale } => (heads, scale, true),
+                _ => unreachable!(),
+            };
+            let dm = packed_dims(g, node, heads, scale);
+            let scores = [dm.batch, dm.heads, dm.lq, dm.lk];
+            let nb = usize::from(has_bias);
+            let sv = attention::Saved {
+                q: ins[0],
+                k: ins[0],
+                v: ins[0],
+                bias: has_bias.then(|| (ins[1], attention::BiasMap::new(shape(1), &scores))),
+                o: ins[1 + nb],
+                lse: ins[2 + nb],
+                d_o: ins[3 + nb],
+            };
+            if let Op::SelfAttentionGradBias { .. } = node.op {
+                attention::backward_bias(&dm, &sv, outs[0], scratch);
+            } else {
+                attention::backward(&dm, &sv, attention::Grads::Packed(outs[0]), scratch);
             }
         }
         Op::GatherRows => {
