@@ -28,6 +28,8 @@ enum Command {
     Eval(cli::eval::Args),
     /// Time an MAE pre-training step (forward + backward + AdamW) on random input.
     Bench(cli::bench::Args),
+    /// List the WGSL kernels; with --check, validate and translate each to SPIR-V/MSL/HLSL/GLSL.
+    Kernels(cli::kernels::Args),
 }
 
 fn main() {
@@ -39,6 +41,7 @@ fn main() {
         Command::Devices(args) => cli::devices::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Kernels(args) => cli::kernels::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

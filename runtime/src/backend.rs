@@ -75,8 +75,9 @@ impl From<CpuError> for BackendError {
 pub type KernelTime = (String, f64, usize);
 
 /// A plan compiled for one backend, with its memory allocated: the interface of
-/// [`CpuExecutor`] (f32) and [`crate::gpu::GpuExecutor`].
-pub trait Executor {
+/// [`CpuExecutor`] (f32) and [`crate::gpu::GpuExecutor`]. `Send`, so a model holding one can
+/// move to another thread.
+pub trait Executor: Send {
     /// The plan being executed.
     fn plan(&self) -> &Plan;
     /// Where it runs, for reports (`cpu`, or the adapter's name).

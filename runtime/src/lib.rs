@@ -1,3 +1,4 @@
 //! tessera-runtime: the `wgpu` backend and the native CPU backend.
+pub mod backend;
 pub mod cpu;
 pub mod gpu;

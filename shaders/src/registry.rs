@@ -46,8 +46,131 @@ pub const MATMUL: Kernel = Kernel {
     ],
 };
 
+/// out[i] = value (backward seeds, zeroing before a partial write).
+pub const FILL: Kernel = Kernel {
+    name: "fill",
+    source: include_str!("../wgsl/fill.wgsl"),
+    entry_point: "fill",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
+/// Interpreter of elementwise programs (unary, unary grad, binary, fused) with broadcasting.
+pub const ELEMENTWISE: Kernel = Kernel {
+    name: "elementwise",
+    source: include_str!("../wgsl/elementwise.wgsl"),
+    entry_point: "elementwise",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
+/// Strided index map: concat, slice, pad, permute, roll, expand.
+pub const STRIDED_COPY: Kernel = Kernel {
+    name: "strided_copy",
+    source: include_str!("../wgsl/layout.wgsl"),
+    entry_point: "strided_copy",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
+/// Sum over broadcast dims, one workgroup per output element (fixed-tree, deterministic).
+pub const SUM_TO: Kernel = Kernel {
+    name: "sum_to",
+    source: include_str!("../wgsl/reduce.wgsl"),
+    entry_point: "sum_to",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
+/// Rows of x picked by u32 index.
+pub const GATHER_ROWS: Kernel = Kernel {
+    name: "gather_rows",
+    source: include_str!("../wgsl/tokens.wgsl"),
+    entry_point: "gather_rows",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
+/// Rows added at u32 indices into a zeroed table (no atomics).
+pub const SCATTER_ROWS: Kernel = Kernel {
+    name: "scatter_rows",
+    source: include_str!("../wgsl/tokens.wgsl"),
+    entry_point: "scatter_rows",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
+/// MAE's per-patch target normalization.
+pub const NORM_PIX: Kernel = Kernel {
+    name: "norm_pix",
+    source: include_str!("../wgsl/norm_pix.wgsl"),
+    entry_point: "norm_pix",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
+/// MAE's masked mean-squared error (one workgroup).
+pub const MASKED_MSE: Kernel = Kernel {
+    name: "masked_mse",
+    source: include_str!("../wgsl/masked_mse.wgsl"),
+    entry_point: "masked_mse",
+    workgroup_size: [256, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 256.0)],
+};
+
+/// Gradient of the masked MSE (elementwise, given Σ mask).
+pub const MASKED_MSE_GRAD: Kernel = Kernel {
+    name: "masked_mse_grad",
+    source: include_str!("../wgsl/masked_mse.wgsl"),
+    entry_point: "masked_mse_grad",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 256.0)],
+};
+
+/// Weighted cross-entropy (one workgroup).
+pub const CROSS_ENTROPY: Kernel = Kernel {
+    name: "cross_entropy",
+    source: include_str!("../wgsl/cross_entropy.wgsl"),
+    entry_point: "cross_entropy",
+    workgroup_size: [256, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 256.0)],
+};
+
+/// Gradient of the weighted cross-entropy (one invocation per row, given Σ w).
+pub const CROSS_ENTROPY_GRAD: Kernel = Kernel {
+    name: "cross_entropy_grad",
+    source: include_str!("../wgsl/cross_entropy.wgsl"),
+    entry_point: "cross_entropy_grad",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 256.0)],
+};
+
+/// AdamW update in place, as torch.optim.AdamW.
+pub const ADAMW: Kernel = Kernel {
+    name: "adamw",
+    source: include_str!("../wgsl/adamw.wgsl"),
+    entry_point: "adamw",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
+};
+
 /// Every registered kernel.
-pub const KERNELS: &[Kernel] = &[AXPY, MATMUL];
+pub const KERNELS: &[Kernel] = &[
+    AXPY,
+    MATMUL,
+    FILL,
+    ELEMENTWISE,
+    STRIDED_COPY,
+    SUM_TO,
+    GATHER_ROWS,
+    SCATTER_ROWS,
+    NORM_PIX,
+    MASKED_MSE,
+    MASKED_MSE_GRAD,
+    CROSS_ENTROPY,
+    CROSS_ENTROPY_GRAD,
+    ADAMW,
+];
 
 /// The registered kernel called `name`.
 pub fn kernel(name: &str) -> Option<&'static Kernel> {

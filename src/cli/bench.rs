@@ -12,7 +12,7 @@ use tessera_models::mae::train::TrainStep;
 use tessera_models::mae::{param_specs, MaeConfig};
 
 use super::bad_input;
-use super::eval::Backend;
+use super::eval::{open_device, Backend};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,6 +24,12 @@ pub struct Args {
     batch: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     backend: Backend,
+    /// With --backend wgpu: the adapter whose name contains NAME (see `tessera devices`).
+    #[arg(long, value_name = "NAME")]
+    adapter: Option<String>,
+    /// Instead of a training step, time one N x N x N f32 matmul and report GFLOP/s.
+    #[arg(long, value_name = "N")]
+    matmul: Option<usize>,
     /// Fraction of patches removed (the official default).
     #[arg(long, default_value_t = 0.75)]
     mask_ratio: f32,
@@ -45,14 +51,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.backend == Backend::Wgpu {
-        return Err(bad_input(
-            "`tessera bench --backend wgpu` is not available yet (the wgpu backend arrives with \
-             the next issue); use --backend cpu",
-        ));
-    }
     if args.batch == 0 || args.iters == 0 {
         return Err(bad_input("--batch and --iters must be at least 1"));
+    }
+    let mut device = open_device(args.backend, args.adapter.as_deref())?;
+    if let Some(n) = args.matmul {
+        return super::bench_matmul::run(&mut device, n, args.warmup, args.iters, args.json);
     }
     let cfg = MaeConfig::preset(&args.model).map_err(|e| bad_input(e.to_string()))?;
     let dims = cfg.validate().map_err(|e| bad_input(e.to_string()))?;
@@ -76,13 +80,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         epochs: 800.0,
     };
     let steps_per_epoch = 100;
-    let mut step = TrainStep::new(
+    let mut step = TrainStep::new_on(
         &cfg,
         &dims,
         n,
         len_keep,
         &params,
         AdamWConfig::mae_pretrain(0.05),
+        &mut device,
     )?;
 
     let mut rng = Rng::seed_from_u64(args.seed ^ 0x5eed_1a6e);
@@ -128,7 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut obj = serde_json::json!({
             "model": args.model,
             "batch": n,
-            "backend": "cpu",
+            "backend": device.name(),
             "mask_ratio": args.mask_ratio,
             "visible_tokens_per_image": len_keep,
             "warmup": args.warmup,
@@ -149,9 +154,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{obj}");
     } else {
         println!(
-            "{} batch {n} on cpu: {ms:.1} ms/step (median of {}, min {:.1}, max {:.1}), \
+            "{} batch {n} on {}: {ms:.1} ms/step (median of {}, min {:.1}, max {:.1}), \
              {img_s:.1} img/s, planned peak {:.1} MiB, loss {last_loss:.4}",
             args.model,
+            device.name(),
             args.iters,
             times[0] * 1e3,
             times[times.len() - 1] * 1e3,

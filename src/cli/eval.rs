@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use tessera_models::checkpoint;
-use tessera_models::mae::eval::{evaluate, EvalBatch, EvalError};
+use tessera_models::mae::eval::{evaluate_on, EvalBatch, EvalError};
 use tessera_models::mae::MaeConfig;
 use tessera_models::tensors::{write_atomic, Tensor, TensorFile};
+use tessera_runtime::backend::{BackendChoice, BackendError, Device};
+use tessera_runtime::gpu::GpuError;
 
 use super::bad_input;
 
@@ -17,6 +19,26 @@ use super::bad_input;
 pub enum Backend {
     Cpu,
     Wgpu,
+}
+
+/// Opens `backend` (on the adapter whose name contains `adapter`, for wgpu). Asking for an
+/// adapter that does not exist, or naming one for the CPU, is the user's input.
+pub fn open_device(backend: Backend, adapter: Option<&str>) -> anyhow::Result<Device> {
+    let choice = match (backend, adapter) {
+        (Backend::Cpu, Some(_)) => {
+            return Err(bad_input(
+                "--adapter chooses a GPU; it needs --backend wgpu",
+            ))
+        }
+        (Backend::Cpu, None) => BackendChoice::Cpu,
+        (Backend::Wgpu, a) => BackendChoice::Wgpu {
+            adapter: a.map(str::to_string),
+        },
+    };
+    Device::open(&choice).map_err(|e| match e {
+        BackendError::Gpu(GpuError::NoMatchingAdapter { .. }) => bad_input(e.to_string()),
+        other => anyhow::Error::new(other).context("opening the wgpu backend"),
+    })
 }
 
 #[derive(clap::Args)]
@@ -40,15 +62,12 @@ pub struct Args {
     model: Option<String>,
     #[arg(long, value_enum, default_value = "cpu")]
     backend: Backend,
+    /// With --backend wgpu: the adapter whose name contains NAME (see `tessera devices`).
+    #[arg(long, value_name = "NAME")]
+    adapter: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.backend == Backend::Wgpu {
-        return Err(bad_input(
-            "`tessera eval --backend wgpu` is not available yet (the wgpu backend arrives with \
-             the next issue); use --backend cpu",
-        ));
-    }
     let model = match &args.model {
         Some(name) => Some(MaeConfig::preset(name).map_err(|e| bad_input(e.to_string()))?),
         None => None,
@@ -70,7 +89,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ckpt.dims.num_patches
         )));
     }
-    let out = evaluate(&ckpt, &batch, args.grads).map_err(|e| match e {
+    let mut device = open_device(args.backend, args.adapter.as_deref())?;
+    let out = evaluate_on(&ckpt, &batch, args.grads, &mut device).map_err(|e| match e {
         EvalError::File(_) | EvalError::BatchShape { .. } | EvalError::Masking { .. } => {
             bad_input(e.to_string())
         }

@@ -1,9 +1,11 @@
 //! The `tessera` command line: one module per subcommand.
 pub mod bench;
+pub mod bench_matmul;
 pub mod check;
 pub mod demo;
 pub mod devices;
 pub mod eval;
+pub mod kernels;
 pub mod mask;
 
 /// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,

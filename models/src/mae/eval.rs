@@ -1,8 +1,9 @@
-//! One batch through a checkpoint on the CPU backend, as official `model(imgs, mask_ratio)`
-//! with the masking noise supplied: loss, prediction, mask and (optionally) the gradient of
-//! every trainable parameter under its official name.
+//! One batch through a checkpoint on a backend (CPU or wgpu), as official
+//! `model(imgs, mask_ratio)` with the masking noise supplied: loss, prediction, mask and
+//! (optionally) the gradient of every trainable parameter under its official name.
 use tessera_dsl::graph::{compile, GraphError, PlanOptions};
-use tessera_runtime::cpu::{CpuError, CpuExecutor};
+use tessera_runtime::backend::{BackendError, Device};
+use tessera_runtime::cpu::CpuError;
 
 use super::config::{MaeConfig, MaeDims};
 use super::masking::{mask_from_noise, BatchMask, MaskingError};
@@ -50,6 +51,14 @@ pub enum EvalError {
     Graph(GraphError),
     #[error("CPU backend: {0}")]
     Cpu(CpuError),
+    #[error("{0}")]
+    Backend(BackendError),
+}
+
+impl From<BackendError> for EvalError {
+    fn from(e: BackendError) -> Self {
+        EvalError::Backend(e)
+    }
 }
 
 // Written out instead of `#[from]` so the inner error is in the message, not a `source` that a
@@ -133,6 +142,16 @@ pub fn evaluate(
     batch: &EvalBatch,
     grads: bool,
 ) -> Result<EvalOutput, EvalError> {
+    evaluate_on(ckpt, batch, grads, &mut Device::Cpu)
+}
+
+/// Runs `batch` through `ckpt` in f32 on `device` (the CPU backend or wgpu).
+pub fn evaluate_on(
+    ckpt: &Checkpoint,
+    batch: &EvalBatch,
+    grads: bool,
+    device: &mut Device,
+) -> Result<EvalOutput, EvalError> {
     let (cfg, dims) = (&ckpt.config, &ckpt.dims);
     let masking = batch.mask(dims).map_err(|error| EvalError::Masking {
         path: "batch".into(),
@@ -142,7 +161,8 @@ pub fn evaluate(
     let n = batch.batch();
     let mg = build(cfg, dims, n, masking.len_keep, &extras)?;
     let plan = compile(&mg.graph, &mg.outputs(), &PlanOptions::default())?;
-    let mut ex = CpuExecutor::<f32>::new(&plan)?;
+    let label = format!("MAE eval (batch {n}, {} patches)", dims.num_patches);
+    let mut ex = device.compile(&plan, &label)?;
     for (spec, values) in ckpt.params.specs.iter().zip(&ckpt.params.values) {
         // A parameter the loss cannot reach (patch_embed at mask_ratio 1) is not in the plan.
         if plan.slot_by_name(&spec.name).is_none() {
@@ -166,11 +186,19 @@ pub fn evaluate(
         data: ex.read(mg.pred)?,
     };
     let mut out_grads = Vec::with_capacity(mg.grads.len());
+    // One transfer for every gradient (one copy submission on a GPU).
+    let ids: Vec<_> = mg.grads.iter().map(|(_, id)| *id).collect();
+    let mut values = ex.read_many(&ids)?.into_iter();
+    let mut found: Vec<(&str, Vec<f32>)> = mg
+        .grads
+        .iter()
+        .map(|(n, _)| (n.as_str(), values.next().unwrap_or_default()))
+        .collect();
     for spec in ckpt.params.specs.iter().filter(|s| s.trainable && grads) {
         // No gradient node means the loss does not reach the parameter through any nonempty
         // tensor; PyTorch still back-propagates through the empty gather and reports zeros.
-        let data = match mg.grads.iter().find(|(n, _)| n == &spec.name) {
-            Some((_, id)) => ex.read(*id)?,
+        let data = match found.iter_mut().find(|(n, _)| *n == spec.name) {
+            Some((_, v)) => std::mem::take(v),
             None => vec![0.0; spec.numel()],
         };
         out_grads.push((

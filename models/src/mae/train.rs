@@ -1,7 +1,8 @@
-//! One MAE pre-training step as a single planned program on the CPU backend: forward, loss,
-//! backward and AdamW (official parameter groups: no decay for 1-D tensors and biases).
+//! One MAE pre-training step as a single planned program on a backend (CPU or wgpu): forward,
+//! loss, backward and AdamW (official parameter groups: no decay for 1-D tensors and biases).
 use tessera_dsl::graph::{compile, AdamWConfig, GraphError, Optimizer, PlanOptions};
-use tessera_runtime::cpu::{CpuError, CpuExecutor};
+use tessera_runtime::backend::{BackendError, Device, Executor};
+use tessera_runtime::cpu::CpuError;
 
 use super::config::{MaeConfig, MaeDims};
 use super::masking::BatchMask;
@@ -15,6 +16,8 @@ pub enum TrainError {
     Graph(GraphError),
     #[error("CPU backend: {0}")]
     Cpu(CpuError),
+    #[error("{0}")]
+    Backend(BackendError),
     #[error("the mask keeps {found} tokens per image; this step was planned for {expected}")]
     KeepCount { expected: usize, found: usize },
     #[error("the batch holds {found} images; this step was planned for {expected}")]
@@ -35,10 +38,16 @@ impl From<CpuError> for TrainError {
     }
 }
 
+impl From<BackendError> for TrainError {
+    fn from(e: BackendError) -> Self {
+        TrainError::Backend(e)
+    }
+}
+
 /// A planned training step with its parameters and optimizer state resident in the arena.
 pub struct TrainStep {
     pub(crate) graph: MaeGraph,
-    pub(crate) exec: CpuExecutor<f32>,
+    pub(crate) exec: Box<dyn Executor>,
     /// The starting values (what a parameter the plan does not reach keeps).
     initial: ParamSet,
     peak_bytes: usize,
@@ -56,13 +65,27 @@ impl TrainStep {
         params: &ParamSet,
         adam: AdamWConfig,
     ) -> Result<TrainStep, TrainError> {
+        Self::new_on(cfg, dims, batch, len_keep, params, adam, &mut Device::Cpu)
+    }
+
+    /// Like [`TrainStep::new`], on `device` (the CPU backend or wgpu).
+    pub fn new_on(
+        cfg: &MaeConfig,
+        dims: &MaeDims,
+        batch: usize,
+        len_keep: usize,
+        params: &ParamSet,
+        adam: AdamWConfig,
+        device: &mut Device,
+    ) -> Result<TrainStep, TrainError> {
         let graph = build(cfg, dims, batch, len_keep, &Extras::TrainStep(adam))?;
         let opt = graph.optimizer.as_ref().expect("built with an optimizer");
         let mut outputs = vec![graph.loss];
         outputs.extend(&opt.updates);
         let plan = compile(&graph.graph, &outputs, &PlanOptions::default())?;
         let peak_bytes = plan.peak_bytes(std::mem::size_of::<f32>());
-        let mut exec = CpuExecutor::<f32>::new(&plan)?;
+        let label = format!("MAE training step (batch {batch}, {len_keep} visible tokens)");
+        let mut exec = device.compile(&plan, &label)?;
         for (spec, values) in params.specs.iter().zip(&params.values) {
             // A parameter the loss cannot reach (patch_embed at mask_ratio 1) is not planned.
             if plan.slot_by_name(&spec.name).is_none() {

@@ -41,6 +41,11 @@ impl GpuBackend {
         &self.ctx
     }
 
+    /// The device and the pipeline cache, for launchers used outside a plan (benchmarks).
+    pub fn parts(&mut self) -> (&GpuContext, &mut PipelineCache) {
+        (&self.ctx, &mut self.cache)
+    }
+
     /// Compiles `plan` for this device; `label` names it in errors (the model and batch).
     pub fn compile(&mut self, plan: &Plan, label: &str) -> Result<GpuExecutor, BackendError> {
         GpuExecutor::new(Arc::clone(&self.ctx), &mut self.cache, plan, label)
@@ -561,15 +566,39 @@ fn lower(
                 &h,
             ))
         }
-        Op::MatMul { .. }
-        | Op::MatMulBias { .. }
-        | Op::LayerNorm { .. }
-        | Op::LayerNormGradX { .. }
-        | Op::LayerNormGradW { .. }
-        | Op::Softmax
-        | Op::SoftmaxGrad
-        | Op::Attention { .. }
-        | Op::AttentionGrad { .. }
-        | Op::AttentionGradBias { .. } => Err(BackendError::Unsupported { op: node.op.name() }),
+        Op::MatMul {
+            trans_a,
+            trans_b,
+            alpha,
+        }
+        | Op::MatMulBias {
+            trans_a,
+            trans_b,
+            alpha,
+        } => {
+            let dims = ops::matmul::MatmulDims::from_shapes(
+                shape(0),
+                shape(1),
+                *trans_a,
+                *trans_b,
+                *alpha,
+            );
+            Ok(if matches!(node.op, Op::MatMulBias { .. }) {
+                ops::matmul::prepare_matmul_bias(
+                    ctx,
+                    cache,
+                    &dims,
+                    input(0),
+                    input(1),
+                    input(2),
+                    output(0),
+                )?
+            } else {
+                ops::matmul::prepare_matmul(ctx, cache, &dims, input(0), input(1), output(0))?
+            })
+        }
+        // The kernels of the remaining ops (layer norm, softmax, attention) arrive with the
+        // heavy-kernel launchers.
+        other => Err(BackendError::Unsupported { op: other.name() }),
     }
 }

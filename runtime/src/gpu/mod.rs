@@ -5,12 +5,15 @@
 //! path behind `tessera devices` and the `gpu_smoke` test.
 
 mod adapter;
+mod arena;
 mod axpy;
 mod context;
 mod error;
+mod executor;
 pub mod ops;
 pub mod launch;
 mod pipeline;
+mod profile;
 mod require;
 
 pub use adapter::{
@@ -20,5 +23,6 @@ pub use adapter::{
 pub use axpy::{axpy, grid};
 pub use context::{GpuContext, GpuOptions, DEFAULT_TIMEOUT};
 pub use error::GpuError;
+pub use executor::{GpuBackend, GpuExecutor};
 pub use pipeline::{Pipeline, PipelineCache, PipelineKey};
 pub use require::{gpu_required, require_gpu, ADAPTER_VAR, REQUIRE_GPU_VAR};

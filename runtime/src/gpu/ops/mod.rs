@@ -2,8 +2,17 @@
 //! views into prepared [`Dispatch`](super::launch::Dispatch)es (see `launch.rs` for the
 //! binding convention).
 
+pub mod adamw;
+pub mod elementwise;
+pub mod fill;
+pub mod layout;
+pub mod loss;
 pub mod matmul;
 pub mod matmul_bench;
+pub mod norm_pix;
+pub mod reduce;
+pub(crate) mod support;
+pub mod tokens;
 
 use tessera_shaders::Kernel;
 

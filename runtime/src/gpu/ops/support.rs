@@ -29,7 +29,7 @@ pub fn groups_1d(
 /// Appends `values` as u32 words padded with zeros to `slots` words: a WGSL array of
 /// `slots / 4` `vec4<u32>` in a uniform.
 pub fn push_u32s(words: &mut Vec<Word>, values: &[u32], slots: usize) {
-    debug_assert!(values.len() <= slots && slots % 4 == 0);
+    debug_assert!(values.len() <= slots && slots.is_multiple_of(4));
     words.extend(values.iter().map(|&v| Word::U(v)));
     words.extend(std::iter::repeat_n(Word::U(0), slots - values.len()));
 }

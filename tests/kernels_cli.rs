@@ -1,0 +1,43 @@
+//! `tessera kernels --check` from the outside: every registered kernel is listed with the four
+//! targets it translated to, and the command succeeds.
+use std::process::Command;
+
+#[test]
+fn every_kernel_translates_to_every_target() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["kernels", "--check"])
+        .output()
+        .expect("the tessera binary runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for k in tessera::shaders::KERNELS {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(k.name))
+            .unwrap_or_else(|| panic!("no line for {}:\n{stdout}", k.name));
+        for t in ["SPIR-V ok", "MSL ok", "HLSL ok", "GLSL ok"] {
+            assert!(line.contains(t), "{}: {line}", k.name);
+        }
+    }
+    assert!(stdout.contains(&format!("all {} kernels", tessera::shaders::KERNELS.len())));
+}
+
+#[test]
+fn without_check_the_kernels_are_listed() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("kernels")
+        .output()
+        .expect("the tessera binary runs");
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        tessera::shaders::KERNELS.len(),
+        "{stdout}"
+    );
+    assert!(stdout.contains("WORKGROUP_SIZE=64"), "{stdout}");
+}
