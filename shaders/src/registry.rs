@@ -154,10 +154,46 @@ pub const ADAMW: Kernel = Kernel {
     overrides: &[("WORKGROUP_SIZE", 64.0)],
 };
 
+/// Row kernels over the last dim: LayerNorm and its input and weight gradients.
+pub const LAYER_NORM: Kernel = row_kernel("layer_norm", LAYER_NORM_SRC, "layer_norm");
+pub const LAYER_NORM_GRAD_X: Kernel =
+    row_kernel("layer_norm_grad_x", LAYER_NORM_SRC, "layer_norm_grad_x");
+pub const LAYER_NORM_GRAD_W: Kernel = Kernel {
+    workgroup_size: [128, 1, 1],
+    ..row_kernel("layer_norm_grad_w", LAYER_NORM_SRC, "layer_norm_grad_w")
+};
+pub const LAYER_NORM_GRAD_W_SUM: Kernel = Kernel {
+    workgroup_size: [128, 1, 1],
+    ..row_kernel("layer_norm_grad_w_sum", LAYER_NORM_SRC, "layer_norm_grad_w_sum")
+};
+const LAYER_NORM_SRC: &str = include_str!("../wgsl/layer_norm.wgsl");
+
+/// Softmax over the last dim and its gradient.
+pub const SOFTMAX: Kernel = row_kernel("softmax", SOFTMAX_SRC, "softmax");
+pub const SOFTMAX_GRAD: Kernel = row_kernel("softmax_grad", SOFTMAX_SRC, "softmax_grad");
+const SOFTMAX_SRC: &str = include_str!("../wgsl/softmax.wgsl");
+
+/// A row kernel: `T_ROW` threads per row (default 64) × `ROWS` rows (default 2).
+const fn row_kernel(name: &'static str, source: &'static str, entry: &'static str) -> Kernel {
+    Kernel {
+        name,
+        source,
+        entry_point: entry,
+        workgroup_size: [64, 2, 1],
+        overrides: &[("T_ROW", 64.0), ("ROWS", 2.0)],
+    }
+}
+
 /// Every registered kernel.
 pub const KERNELS: &[Kernel] = &[
     AXPY,
     MATMUL,
+    LAYER_NORM,
+    LAYER_NORM_GRAD_X,
+    LAYER_NORM_GRAD_W,
+    LAYER_NORM_GRAD_W_SUM,
+    SOFTMAX,
+    SOFTMAX_GRAD,
     FILL,
     ELEMENTWISE,
     STRIDED_COPY,

@@ -5,12 +5,14 @@
 pub mod adamw;
 pub mod elementwise;
 pub mod fill;
+pub mod layer_norm;
 pub mod layout;
 pub mod loss;
 pub mod matmul;
 pub mod matmul_bench;
 pub mod norm_pix;
 pub mod reduce;
+pub mod softmax;
 pub(crate) mod support;
 pub mod tokens;
 
@@ -44,4 +46,28 @@ pub(crate) fn check_view(what: &str, view: &View<'_>, need: usize) {
         "{what}: view of {} elements, the shapes need {need}",
         view.len
     );
+}
+
+/// Threads per row (a power of two, 32..=256) and rows per workgroup for the row kernels
+/// (layer norm, softmax): about 4 elements per thread, and short rows packed several to a
+/// workgroup so that it still has 128 threads.
+pub(crate) fn row_tiling(d: usize) -> (u32, u32) {
+    let t_row = d.div_ceil(4).next_power_of_two().clamp(32, 256) as u32;
+    (t_row, (128 / t_row).max(1))
+}
+
+/// The grid for `groups` workgroups: one row of them, or a 2-D grid when one dimension cannot
+/// hold them all (kernels linearize `wid.x + wid.y · num_workgroups.x` and skip the excess).
+pub(crate) fn grid_2d(
+    ctx: &super::GpuContext,
+    what: &str,
+    groups: usize,
+) -> Result<[u32; 3], GpuError> {
+    let max = ctx.device.limits().max_compute_workgroups_per_dimension;
+    let needed = word(what, groups)?;
+    super::grid(needed, max).ok_or_else(|| GpuError::Limit {
+        what: what.to_string(),
+        needed: needed.into(),
+        allowed: u64::from(max).pow(2),
+    })
 }

@@ -1,0 +1,178 @@
+//! Launchers of `shaders/wgsl/layer_norm.wgsl`: the IR's `LayerNorm` (`[x, w, b]`),
+//! `LayerNormGradX` (`[x, w, dy]` → dx) and `LayerNormGradW` (`[x, dy]` → dw `[D]`, the
+//! weight gradient; the bias gradient is a plain `SumTo` of dy in the IR).
+
+use super::{check_view, grid_2d, registered, row_tiling, word};
+use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::{GpuContext, GpuError, PipelineCache};
+
+/// Threads of a `layer_norm_grad_w` workgroup, and columns each of them owns (`CPT` in the
+/// WGSL): a workgroup covers 1024 columns.
+const GRAD_W_THREADS: u32 = 256;
+const GRAD_W_CPT: usize = 4;
+
+/// `y = (x − mean) · rstd · w + b` over rows of length `d`.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_layer_norm(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    rows: usize,
+    d: usize,
+    eps: f64,
+    x: View<'_>,
+    w: View<'_>,
+    b: View<'_>,
+    y: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check_view("layer_norm x", &x, rows * d);
+    check_view("layer_norm w", &w, d);
+    check_view("layer_norm b", &b, d);
+    check_view("layer_norm y", &y, rows * d);
+    row_launch(ctx, cache, "layer_norm", rows, d, eps, &[x, w, b, y])
+}
+
+/// `dx` of layer norm from `x`, `w` and `dy` (row statistics recomputed).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_layer_norm_grad_x(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    rows: usize,
+    d: usize,
+    eps: f64,
+    x: View<'_>,
+    w: View<'_>,
+    dy: View<'_>,
+    dx: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check_view("layer_norm_grad_x x", &x, rows * d);
+    check_view("layer_norm_grad_x w", &w, d);
+    check_view("layer_norm_grad_x dy", &dy, rows * d);
+    check_view("layer_norm_grad_x dx", &dx, rows * d);
+    row_launch(
+        ctx,
+        cache,
+        "layer_norm_grad_x",
+        rows,
+        d,
+        eps,
+        &[x, w, dy, dx],
+    )
+}
+
+fn row_launch(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    kernel: &str,
+    rows: usize,
+    d: usize,
+    eps: f64,
+    views: &[View<'_>],
+) -> Result<Vec<Dispatch>, GpuError> {
+    if rows == 0 || d == 0 {
+        return Ok(Vec::new());
+    }
+    let (t_row, per_group) = row_tiling(d);
+    let groups = grid_2d(
+        ctx,
+        "layer norm workgroups",
+        rows.div_ceil(per_group as usize),
+    )?;
+    let params = params(rows, d, eps, 0)?;
+    let overrides = [("T_ROW", f64::from(t_row)), ("ROWS", f64::from(per_group))];
+    let d = prepare(
+        ctx,
+        cache,
+        registered(kernel),
+        &overrides,
+        &params,
+        views,
+        groups,
+    )?;
+    Ok(vec![d])
+}
+
+fn params(rows: usize, d: usize, eps: f64, chunk: usize) -> Result<[Word; 4], GpuError> {
+    Ok([
+        Word::U(word("layer norm rows", rows)?),
+        Word::U(word("layer norm row length", d)?),
+        Word::F(eps as f32),
+        Word::U(word("layer norm chunk", chunk)?),
+    ])
+}
+
+/// Row chunks `LayerNormGradW` splits `rows` into when it has scratch: about 256 rows each,
+/// enough workgroups to fill a GPU without making the final sum long.
+fn wanted_chunks(rows: usize) -> usize {
+    rows.div_ceil(256).clamp(1, 512)
+}
+
+/// Scratch elements [`prepare_layer_norm_grad_w`] uses to run its row chunks in parallel
+/// (0 when one chunk is enough). With less scratch it runs fewer, longer chunks.
+pub fn layer_norm_grad_w_scratch(rows: usize, d: usize) -> usize {
+    match wanted_chunks(rows) {
+        1 => 0,
+        c => c * d,
+    }
+}
+
+/// `dw[j] = Σ_rows dy · x̂` for `LayerNormGradW`. Chunks of rows are summed in parallel into
+/// `scratch` (`[chunks, d]`), then the chunks are added in order into `dw` (deterministic);
+/// without scratch one chunk writes `dw` directly.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_layer_norm_grad_w(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    rows: usize,
+    d: usize,
+    eps: f64,
+    x: View<'_>,
+    dy: View<'_>,
+    dw: View<'_>,
+    scratch: Option<View<'_>>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check_view("layer_norm_grad_w x", &x, rows * d);
+    check_view("layer_norm_grad_w dy", &dy, rows * d);
+    check_view("layer_norm_grad_w dw", &dw, d);
+    if d == 0 {
+        return Ok(Vec::new());
+    }
+    let room = scratch.map_or(0, |s| s.len / d);
+    let chunks = wanted_chunks(rows).min(room).max(1);
+    let chunk = rows.div_ceil(chunks).max(1);
+    // Threads as T_ROW · ROWS (the file's overrides), a 256-thread workgroup.
+    let overrides = [("T_ROW", f64::from(GRAD_W_THREADS)), ("ROWS", 1.0)];
+    let col_blocks = d.div_ceil(GRAD_W_THREADS as usize * GRAD_W_CPT);
+    let partial = match (chunks, scratch) {
+        (1, _) | (_, None) => dw,
+        (_, Some(s)) => s,
+    };
+    let mut out = vec![prepare(
+        ctx,
+        cache,
+        registered("layer_norm_grad_w"),
+        &overrides,
+        &params(rows, d, eps, chunk)?,
+        &[x, dy, partial],
+        [
+            word("layer norm row chunks", chunks)?,
+            word("layer norm column blocks", col_blocks)?,
+            1,
+        ],
+    )?];
+    if chunks > 1 {
+        out.push(prepare(
+            ctx,
+            cache,
+            registered("layer_norm_grad_w_sum"),
+            &overrides,
+            &params(rows, d, eps, chunks)?,
+            &[partial, dw],
+            [
+                word("layer norm columns", d.div_ceil(GRAD_W_THREADS as usize))?,
+                1,
+                1,
+            ],
+        )?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,70 @@
+//! Launchers of `shaders/wgsl/softmax.wgsl`: softmax over the last dim and its gradient
+//! (the IR's `Softmax` and `SoftmaxGrad`).
+
+use super::{check_view, grid_2d, registered, row_tiling, word};
+use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::{GpuContext, GpuError, PipelineCache};
+
+/// `y = softmax(x)` over rows of length `d` (`rows · d` elements).
+pub fn prepare_softmax(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    rows: usize,
+    d: usize,
+    x: View<'_>,
+    y: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check_view("softmax x", &x, rows * d);
+    check_view("softmax y", &y, rows * d);
+    launch(ctx, cache, "softmax", rows, d, &[x, y])
+}
+
+/// `dx = y · (dy − Σ dy·y)` per row, from the forward's output `y`.
+pub fn prepare_softmax_grad(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    rows: usize,
+    d: usize,
+    y: View<'_>,
+    dy: View<'_>,
+    dx: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    for (what, v) in [
+        ("softmax_grad y", &y),
+        ("softmax_grad dy", &dy),
+        ("softmax_grad dx", &dx),
+    ] {
+        check_view(what, v, rows * d);
+    }
+    launch(ctx, cache, "softmax_grad", rows, d, &[y, dy, dx])
+}
+
+fn launch(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    kernel: &str,
+    rows: usize,
+    d: usize,
+    views: &[View<'_>],
+) -> Result<Vec<Dispatch>, GpuError> {
+    if rows == 0 || d == 0 {
+        return Ok(Vec::new());
+    }
+    let (t_row, per_group) = row_tiling(d);
+    let groups = grid_2d(ctx, "softmax workgroups", rows.div_ceil(per_group as usize))?;
+    let params = [
+        Word::U(word("softmax rows", rows)?),
+        Word::U(word("softmax row length", d)?),
+    ];
+    let overrides = [("T_ROW", f64::from(t_row)), ("ROWS", f64::from(per_group))];
+    let d = prepare(
+        ctx,
+        cache,
+        registered(kernel),
+        &overrides,
+        &params,
+        views,
+        groups,
+    )?;
+    Ok(vec![d])
+}
