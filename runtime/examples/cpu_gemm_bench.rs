@@ -1,9 +1,10 @@
 //! GEMM throughput on the mae_tiny_32 shapes: the `gemm` crate (rayon-threaded and
-//! single-threaded) against `matrixmultiply` with threading, which the CPU backend uses.
+//! single-threaded) against the CPU backend's own `gemm` (matrixmultiply kernels, row blocks
+//! on the rayon pool).
 //! `cargo run --release -p tessera-runtime --example cpu_gemm_bench`.
 use std::time::Instant;
 
-use tessera_runtime::cpu::gemm::MatRef;
+use tessera_runtime::cpu::gemm::{gemm as ours, MatRef};
 
 fn time(mut f: impl FnMut()) -> f64 {
     f();
@@ -33,7 +34,7 @@ fn main() {
     ];
     println!(
         "{:>28} {:>10} {:>10} {:>10}",
-        "m x k x n (ta, tb)", "gemm par", "gemm 1t", "mm thr"
+        "m x k x n (ta, tb)", "gemm par", "gemm 1t", "tessera"
     );
     for (m, k, n, ta, tb) in shapes {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
