@@ -127,18 +127,6 @@ fn bad_input_exits_2_and_names_the_problem() {
         out.to_str().unwrap(),
     );
 
-    let r = eval(&[
-        "--checkpoint",
-        c,
-        "--batch",
-        b,
-        "--out",
-        o,
-        "--backend",
-        "wgpu",
-    ]);
-    assert_bad_input(&r, &["wgpu", "--backend cpu"]);
-
     // A batch without noise.
     let f = TensorFile::read(&batch).unwrap();
     let no_noise: Vec<(String, Tensor)> = f
