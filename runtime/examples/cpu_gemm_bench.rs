@@ -1,6 +1,6 @@
 //! GEMM throughput on the mae_tiny_32 shapes: the `gemm` crate (rayon-threaded and
-//! single-threaded) against the CPU backend's own `gemm` (matrixmultiply kernels, row blocks
-//! on the rayon pool).
+//! single-threaded), `matrixmultiply` single-threaded, and the CPU backend's `gemm`
+//! (matrixmultiply kernels in row blocks on the rayon pool).
 //! `cargo run --release -p tessera-runtime --example cpu_gemm_bench`.
 use std::time::Instant;
 
@@ -33,8 +33,8 @@ fn main() {
         (128, 4160, 512, true, false),
     ];
     println!(
-        "{:>28} {:>10} {:>10} {:>10}",
-        "m x k x n (ta, tb)", "gemm par", "gemm 1t", "tessera"
+        "{:>28} {:>10} {:>10} {:>10} {:>10}",
+        "m x k x n (ta, tb)", "gemm par", "gemm 1t", "mm 1t", "tessera"
     );
     for (m, k, n, ta, tb) in shapes {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
@@ -90,12 +90,16 @@ fn main() {
                 1,
             )
         });
+        let mut c2 = vec![0f32; m * n];
+        let tess = time(|| ours(&mut c2, n, av, bv, 1.0, false));
+        assert_eq!(c, c2, "same kernels, same result");
         println!(
-            "{:>28} {:>10.1} {:>10.1} {:>10.1}   GFLOP/s",
+            "{:>28} {:>10.1} {:>10.1} {:>10.1} {:>10.1}   GFLOP/s",
             format!("{m}x{k}x{n} ({ta}, {tb})"),
             flops / par / 1e9,
             flops / one / 1e9,
-            flops / mm / 1e9
+            flops / mm / 1e9,
+            flops / tess / 1e9
         );
     }
 }
