@@ -5,3 +5,5 @@ pub mod mae;
 pub mod tensors;
 pub mod data;
 pub mod probe;
+pub mod train;
+pub mod viz;

@@ -37,7 +37,11 @@ impl TrainStep {
             .as_ref()
             .expect("a TrainStep is built with an optimizer");
         let shape_of = |name: &str| {
-            let id = self.graph.graph.by_name(name).expect("parameter of the graph");
+            let id = self
+                .graph
+                .graph
+                .by_name(name)
+                .expect("parameter of the graph");
             self.graph.graph.shape(id).to_vec()
         };
         opt.state
@@ -82,7 +86,10 @@ impl TrainStep {
     /// Overwrites the parameters (trainable and frozen) with `params`' values.
     pub fn set_params(&mut self, params: &super::ParamSet) -> Result<(), RestoreError> {
         for (spec, values) in params.specs.iter().zip(&params.values) {
-            if spec.trainable {
+            // A parameter the loss cannot reach is not in the plan (see `TrainStep::new`).
+            if self.exec.plan().slot_by_name(&spec.name).is_none() {
+                continue;
+            } else if spec.trainable {
                 self.exec.set_param(&spec.name, values)?;
             } else {
                 self.exec.set_frozen(&spec.name, values)?;

@@ -1,0 +1,481 @@
+//! The pre-training loop: batches from the resumable loader, a mask per step, the official
+//! learning-rate schedule, one planned step each, a checkpoint every epoch, and the guards that
+//! keep work safe (a non-finite loss stops the run before anything is saved; a stop request
+//! or a data error saves the position first).
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tessera_dsl::graph::LrSchedule;
+use tessera_dsl::Ratio;
+
+use super::checkpoint::{load_run, save_run, Disk, RealDisk, RunCheckpointError, MODEL_FILE};
+use super::config::{RunConfig, RunConfigError};
+use super::masks::step_mask;
+use super::metrics::{MetricsLog, Row};
+use super::state::TrainState;
+use super::subset::Subset;
+use crate::data::{
+    default_workers, Augment, DataError, Dataset, Loader, LoaderConfig, Source, Split, Transform,
+};
+use crate::mae::init::init_params;
+use crate::mae::train::{TrainError, TrainStep};
+use crate::mae::train_state::RestoreError;
+use crate::mae::{param_specs, MaeConfig, MaeDims, ParamSet};
+
+/// File name of the per-step metrics in a run folder.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// File name of the loss plot in a run folder.
+pub const LOSS_PLOT_FILE: &str = "loss.png";
+
+/// Why a run stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] RunConfigError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(
+        "the data set has {found} channel(s) but the model takes in_chans = {expected}; \
+         choose a model for this data"
+    )]
+    Channels { expected: usize, found: usize },
+    #[error(transparent)]
+    Checkpoint(#[from] RunCheckpointError),
+    #[error("{0}")]
+    Train(#[from] TrainError),
+    #[error("restoring the optimizer state: {0}")]
+    Restore(#[from] RestoreError),
+    #[error(
+        "the loss is {loss} at step {step} (epoch {epoch}, batch {batch} of the epoch); the \
+         run stops without saving, so {kept} is left as it was. Lower --lr or check the data"
+    )]
+    NonFinite {
+        step: u64,
+        epoch: u64,
+        batch: usize,
+        loss: f32,
+        kept: String,
+    },
+    #[error(
+        "parameter `{name}` is no longer finite after step {step}; the run stops without \
+         saving, so {kept} is left as it was. Lower --lr"
+    )]
+    NonFiniteParam {
+        step: u64,
+        name: String,
+        kept: String,
+    },
+    #[error(
+        "{dir} already holds a run ({MODEL_FILE}); pass --resume to continue it or choose \
+         another --out"
+    )]
+    Exists { dir: PathBuf },
+    #[error("cannot resume {dir}: {why}")]
+    Resume { dir: PathBuf, why: String },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// Errors caused by what the user asked for (arguments, data, files), as opposed to a
+    /// failure of the run itself.
+    pub fn is_user_input(&self) -> bool {
+        match self {
+            RunError::Config(_)
+            | RunError::Channels { .. }
+            | RunError::Exists { .. }
+            | RunError::Resume { .. } => true,
+            RunError::Data(e) => !matches!(e, DataError::Worker(_)),
+            RunError::Checkpoint(e) => !matches!(e, RunCheckpointError::Write { .. }),
+            _ => false,
+        }
+    }
+}
+
+/// How a call to [`Trainer::run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every epoch is done.
+    Finished,
+    /// A stop was requested (Ctrl-C or `stop_after`); the position is saved.
+    Stopped,
+}
+
+/// What an observer hears after each step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReport {
+    pub global_step: u64,
+    pub total_steps: u64,
+    /// 0-based epoch of the step.
+    pub epoch: u64,
+    pub epochs: u64,
+    /// 1-based index of the step within its epoch.
+    pub step_in_epoch: usize,
+    pub steps_per_epoch: usize,
+    pub loss: f32,
+    pub lr: f64,
+    /// Images per second over this session's steps.
+    pub images_per_s: f64,
+    /// Seconds left at this session's pace.
+    pub eta_s: f64,
+}
+
+/// Progress display (the CLI's bar; nothing in tests).
+pub trait Observer {
+    fn step(&mut self, _report: &StepReport) {}
+    /// An epoch ended with this mean loss.
+    fn epoch_done(&mut self, _epoch: u64, _mean_loss: f64, _state: &TrainState) {}
+    /// A checkpoint was written.
+    fn saved(&mut self, _dir: &Path, _state: &TrainState) {}
+}
+
+/// An observer that shows nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// The training data of a recipe: source, `limit`, augmentation and normalization.
+pub fn open_training_data(config: &RunConfig, model: &MaeConfig) -> Result<Loader, RunError> {
+    let source: Source = config.data.parse()?;
+    let mut dataset: Arc<dyn Dataset> = source.open(Split::Train, default_workers())?;
+    if let Some(n) = config.limit {
+        dataset = Arc::new(Subset::new(dataset, n));
+    }
+    if dataset.channels() != model.in_chans {
+        return Err(RunError::Channels {
+            expected: model.in_chans,
+            found: dataset.channels(),
+        });
+    }
+    let size = model.img_size;
+    let augment = if config.augment {
+        Augment::mae_pretrain(size)
+    } else {
+        Augment::None {
+            width: size,
+            height: size,
+        }
+    };
+    let transform = Transform::new(augment, source.default_normalize())?;
+    Ok(Loader::new(
+        dataset,
+        transform,
+        LoaderConfig::train(config.batch, config.seed),
+    )?)
+}
+
+/// A run in progress: the planned step with its parameters and optimizer state, the data, the
+/// position, the metrics, and where checkpoints go.
+pub struct Trainer {
+    model: MaeConfig,
+    dims: MaeDims,
+    ratio: Ratio,
+    loader: Loader,
+    schedule: LrSchedule,
+    step: TrainStep,
+    state: TrainState,
+    metrics: MetricsLog,
+    dir: PathBuf,
+    disk: Box<dyn Disk>,
+}
+
+impl Trainer {
+    /// A new run writing to `dir` (created if needed; refused if it already holds a run).
+    pub fn new(config: RunConfig, dir: &Path) -> Result<Self, RunError> {
+        if dir.join(MODEL_FILE).exists() {
+            return Err(RunError::Exists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let (model, dims, ratio) = config.resolve()?;
+        let loader = open_training_data(&config, &model)?;
+        std::fs::create_dir_all(dir).map_err(|source| RunError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let params = init_params(&param_specs(&model, &dims), dims.grid, config.seed);
+        let state = TrainState::fresh(config, loader.steps_per_epoch(), loader.dataset().len());
+        let metrics = MetricsLog::new(&dir.join(METRICS_FILE));
+        Self::assemble(model, dims, ratio, loader, params, state, metrics, dir)
+    }
+
+    /// Continues the run saved in `dir`. `expected`, when given, is the recipe the caller
+    /// asked for; a difference is refused (the continuation would not be the same run).
+    pub fn resume(dir: &Path, expected: Option<&RunConfig>) -> Result<Self, RunError> {
+        let resume_err = |why: String| RunError::Resume {
+            dir: dir.to_path_buf(),
+            why,
+        };
+        if !dir.join(MODEL_FILE).exists() {
+            return Err(resume_err(format!("there is no {MODEL_FILE} in it")));
+        }
+        let saved = load_run(dir)?;
+        let state = saved.state;
+        if let Some(want) = expected {
+            if let Some(flag) = state.config.first_difference(want) {
+                return Err(resume_err(format!(
+                    "{flag} differs from the saved run's; resume with the same settings (or \
+                     leave them out)"
+                )));
+            }
+        }
+        let (model, dims, ratio) = state.config.resolve()?;
+        if saved.model.config != model {
+            return Err(resume_err(
+                "the model in last.safetensors differs from the recipe in its train_state".into(),
+            ));
+        }
+        let loader = open_training_data(&state.config, &model)?;
+        if loader.dataset().len() != state.data_len {
+            return Err(resume_err(format!(
+                "the data set now has {} training images; the run was started with {}",
+                loader.dataset().len(),
+                state.data_len
+            )));
+        }
+        let metrics = MetricsLog::resume(&dir.join(METRICS_FILE), state.global_step);
+        let global_step = state.global_step;
+        let mut trainer = Self::assemble(
+            model,
+            dims,
+            ratio,
+            loader,
+            saved.model.params,
+            state,
+            metrics,
+            dir,
+        )?;
+        trainer.step.restore(&saved.moments, global_step as usize)?;
+        Ok(trainer)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        model: MaeConfig,
+        dims: MaeDims,
+        ratio: Ratio,
+        loader: Loader,
+        params: ParamSet,
+        state: TrainState,
+        metrics: MetricsLog,
+        dir: &Path,
+    ) -> Result<Self, RunError> {
+        let cfg = &state.config;
+        let step = TrainStep::new(
+            &model,
+            &dims,
+            cfg.batch,
+            ratio.keep_of(dims.num_patches),
+            &params,
+            cfg.adamw(),
+        )?;
+        let schedule = cfg.schedule(state.steps_per_epoch);
+        Ok(Trainer {
+            model,
+            dims,
+            ratio,
+            loader,
+            schedule,
+            step,
+            state,
+            metrics,
+            dir: dir.to_path_buf(),
+            disk: Box::new(RealDisk),
+        })
+    }
+
+    /// Writes checkpoints through `disk` instead of the file system (tests of failures).
+    pub fn with_disk(mut self, disk: Box<dyn Disk>) -> Self {
+        self.disk = disk;
+        self
+    }
+
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    pub fn model(&self) -> &MaeConfig {
+        &self.model
+    }
+
+    pub fn dims(&self) -> &MaeDims {
+        &self.dims
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn metrics(&self) -> &MetricsLog {
+        &self.metrics
+    }
+
+    /// The current parameters under their official names.
+    pub fn params(&self) -> Result<ParamSet, RunError> {
+        Ok(self.step.params()?)
+    }
+
+    /// The planned step itself (to inspect or alter its state, e.g. in tests).
+    pub fn train_step_mut(&mut self) -> &mut TrainStep {
+        &mut self.step
+    }
+
+    /// The learning rate of the next step.
+    pub fn next_lr(&self) -> f64 {
+        self.schedule.lr_at_step(
+            self.state.epoch as usize,
+            self.state.step_in_epoch,
+            self.state.steps_per_epoch,
+        )
+    }
+
+    /// Trains until the last epoch ends, `stop` becomes true, or `stop_after` global steps
+    /// are done; saves a checkpoint at every epoch end and when stopping.
+    pub fn run(
+        &mut self,
+        observer: &mut dyn Observer,
+        stop: &AtomicBool,
+        stop_after: Option<u64>,
+    ) -> Result<Outcome, RunError> {
+        let session_start = Instant::now();
+        let session_first_step = self.state.global_step;
+        let batch = self.state.config.batch;
+        let (len, seed) = (self.dims.num_patches, self.state.config.seed);
+        let mut epoch_losses: Vec<f32> = Vec::new();
+        while !self.state.finished() {
+            let epoch = self.state.epoch;
+            let iter = self.loader.resume(epoch, self.state.step_in_epoch)?;
+            for item in iter {
+                let data = match item {
+                    Ok(b) => b,
+                    Err(e) => {
+                        // The position is consistent: keep what this session trained.
+                        if self.state.global_step > session_first_step {
+                            self.save(observer)?;
+                        }
+                        return Err(e.into());
+                    }
+                };
+                let lr = self.next_lr();
+                let mask = step_mask(seed, self.state.global_step, batch, len, self.ratio);
+                let t0 = Instant::now();
+                let loss = self.step.step(&data.images, &mask, lr)?;
+                let step_s = t0.elapsed().as_secs_f64();
+                let step_no = self.state.global_step + 1;
+                if !loss.is_finite() {
+                    return Err(RunError::NonFinite {
+                        step: step_no,
+                        epoch: epoch + 1,
+                        batch: self.state.step_in_epoch + 1,
+                        loss,
+                        kept: self.kept_description(),
+                    });
+                }
+                let in_epoch = self.state.step_in_epoch + 1;
+                self.state.advance(loss);
+                self.state.train_seconds += step_s;
+                epoch_losses.push(loss);
+                let done_here = (self.state.global_step - session_first_step) as f64;
+                let wall = session_start.elapsed().as_secs_f64();
+                let images_per_s = done_here * batch as f64 / wall.max(1e-9);
+                let left = (self.state.total_steps() - self.state.global_step) as f64;
+                self.metrics.push(Row {
+                    step: self.state.global_step,
+                    epoch: epoch as f64 + in_epoch as f64 / self.state.steps_per_epoch as f64,
+                    loss,
+                    lr,
+                    images_per_s,
+                    elapsed_s: self.state.train_seconds,
+                });
+                observer.step(&StepReport {
+                    global_step: self.state.global_step,
+                    total_steps: self.state.total_steps(),
+                    epoch,
+                    epochs: self.state.config.epochs,
+                    step_in_epoch: in_epoch,
+                    steps_per_epoch: self.state.steps_per_epoch,
+                    loss,
+                    lr,
+                    images_per_s,
+                    eta_s: left * wall / done_here.max(1.0),
+                });
+                let stop_now = stop.load(Ordering::SeqCst)
+                    || stop_after.is_some_and(|n| self.state.global_step >= n);
+                if self.state.epoch != epoch {
+                    let mean = epoch_losses.iter().map(|&l| l as f64).sum::<f64>()
+                        / epoch_losses.len().max(1) as f64;
+                    epoch_losses.clear();
+                    self.save(observer)?;
+                    observer.epoch_done(epoch, mean, &self.state);
+                } else if stop_now {
+                    self.save(observer)?;
+                }
+                if stop_now {
+                    return Ok(if self.state.finished() {
+                        Outcome::Finished
+                    } else {
+                        Outcome::Stopped
+                    });
+                }
+            }
+        }
+        Ok(Outcome::Finished)
+    }
+
+    /// What a failure leaves on disk, for its message.
+    fn kept_description(&self) -> String {
+        let path = self.dir.join(MODEL_FILE);
+        if path.exists() {
+            path.display().to_string()
+        } else {
+            format!("{} (no checkpoint was written yet)", self.dir.display())
+        }
+    }
+
+    /// Writes the checkpoint pair, `metrics.csv` and `loss.png` for the current position.
+    /// Refuses (and leaves the previous checkpoint) if a parameter is not finite.
+    pub fn save(&mut self, observer: &mut dyn Observer) -> Result<(), RunError> {
+        let params = self.step.params()?;
+        for (spec, values) in params.specs.iter().zip(&params.values) {
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(RunError::NonFiniteParam {
+                    step: self.state.global_step,
+                    name: spec.name.clone(),
+                    kept: self.kept_description(),
+                });
+            }
+        }
+        let moments = self.step.moments()?;
+        self.state.save_id = save_id(self.state.global_step);
+        save_run(
+            &self.dir,
+            &self.model,
+            &params,
+            &moments,
+            &self.state,
+            self.disk.as_ref(),
+        )?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RunError::Io { path, source }
+        };
+        self.metrics.write().map_err(io(self.metrics.path()))?;
+        let plot = self.dir.join(LOSS_PLOT_FILE);
+        crate::viz::loss_plot::write_loss_plot(self.metrics.rows(), &plot).map_err(io(&plot))?;
+        observer.saved(&self.dir, &self.state);
+        Ok(())
+    }
+}
+
+/// A value that differs between saves (time and step mixed), tying the two files together.
+fn save_id(step: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    crate::data::rng::SplitMix64::for_stream(nanos, &[step, std::process::id() as u64]).next_u64()
+}

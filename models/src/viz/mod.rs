@@ -1,0 +1,11 @@
+//! Pictures: the reconstruction grid of the official MAE visualization, the loss plot, and the
+//! small canvas and bitmap font they are drawn with (no font files, no plotting library).
+pub mod canvas;
+pub mod font;
+pub mod loss_plot;
+pub mod recon;
+pub mod recon_grid;
+
+pub use canvas::Canvas;
+pub use recon::{reconstruct_one, PatchLayout, ReconRow};
+pub use recon_grid::{draw_recon_grid, Denormalize, GridText};
