@@ -26,6 +26,13 @@ enum Command {
     Devices(cli::devices::Args),
     /// Run one batch through an MAE checkpoint; write loss, prediction, mask (and gradients).
     Eval(cli::eval::Args),
+    /// Pre-train an MAE on the CPU: progress bar, metrics.csv, loss.png, a checkpoint every
+    /// epoch, exact --resume, Ctrl-C saves.
+    Pretrain(cli::pretrain::Args),
+    /// Draw the official MAE visualization (original, masked, reconstruction, pasted) as a PNG.
+    Reconstruct(cli::reconstruct::Args),
+    /// Linear probe of an encoder ([CLS] or mean-pooled features); prints {"top1": ...}.
+    Probe(cli::probe::Args),
     /// Time an MAE pre-training step (forward + backward + AdamW) on random input.
     Bench(cli::bench::Args),
     /// List the WGSL kernels; with --check, validate and translate each to SPIR-V/MSL/HLSL/GLSL.
@@ -40,6 +47,9 @@ fn main() {
         Command::Mask(args) => cli::mask::run(args),
         Command::Devices(args) => cli::devices::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Pretrain(args) => cli::pretrain::run(args),
+        Command::Reconstruct(args) => cli::reconstruct::run(args),
+        Command::Probe(args) => cli::probe::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Kernels(args) => cli::kernels::run(args),
     };

@@ -7,6 +7,9 @@ pub mod devices;
 pub mod eval;
 pub mod kernels;
 pub mod mask;
+pub mod pretrain;
+pub mod probe;
+pub mod reconstruct;
 
 /// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,
 /// an unreadable input file). The CLI exits with status 2 for these and 1 for everything else.

@@ -1,0 +1,223 @@
+//! `tessera probe`: the linear probe of an encoder. Features of every train and test image
+//! come from the encoder over all tokens (final-norm [CLS] and mean-pooled patch tokens),
+//! are standardized with the training split's statistics, and a multinomial logistic
+//! regression (sklearn's C = 1 objective, L-BFGS) is fitted on the train split and scored on
+//! the test split. `--random-init` probes a freshly initialized encoder: the floor.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tessera_models::checkpoint;
+use tessera_models::data::{
+    default_workers, Augment, Dataset, Loader, LoaderConfig, Source, Split, Transform,
+};
+use tessera_models::mae::features::{FeatureExtractor, Features};
+use tessera_models::mae::init::init_params;
+use tessera_models::mae::{param_specs, MaeConfig, MaeDims, ParamSet};
+use tessera_models::probe::{linear_probe, FeatureSet, LogRegOptions};
+use tessera_models::train::subset::Subset;
+
+use super::bad_input;
+use super::eval::Backend;
+
+/// Which encoder output is the feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pool {
+    /// The final-norm [CLS] token (official linear probe).
+    Cls,
+    /// The mean of the final-norm patch tokens.
+    Mean,
+    /// Both (two probes; `top1` is the [CLS] one).
+    Both,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// MAE checkpoint (safetensors, official names; the decoder may be absent).
+    #[arg(
+        long,
+        required_unless_present = "random_init",
+        conflicts_with = "random_init"
+    )]
+    checkpoint: Option<PathBuf>,
+    /// Probe a randomly initialized encoder instead (official init, --seed): the floor.
+    #[arg(long)]
+    random_init: bool,
+    /// Architecture: a preset for --random-init (default mae_fmnist_small), or one that
+    /// overrides the checkpoint's `config` metadata.
+    #[arg(long, value_name = "PRESET")]
+    model: Option<String>,
+    /// Labelled data with a train and a test split: `fashion-mnist:DIR`, `folder:DIR`
+    /// (DIR/train + DIR/val), or `fashion-mnist-embedded` (the default).
+    #[arg(long, default_value = "fashion-mnist-embedded")]
+    data: String,
+    #[arg(long, value_enum, default_value = "cls")]
+    features: Pool,
+    /// Images per encoder call.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Use only the first N training images.
+    #[arg(long, value_name = "N")]
+    limit_train: Option<usize>,
+    /// Use only the first N test images.
+    #[arg(long, value_name = "N")]
+    limit_test: Option<usize>,
+    /// L-BFGS iterations (sklearn's max_iter; the reference uses 300).
+    #[arg(long, default_value_t = 300)]
+    max_iter: usize,
+    /// Inverse regularization strength (sklearn's C).
+    #[arg(long, default_value_t = 1.0)]
+    c: f64,
+    /// Seed of --random-init.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+}
+
+/// The encoder to probe: architecture and values.
+fn encoder(args: &Args) -> anyhow::Result<(MaeConfig, MaeDims, ParamSet, String)> {
+    let preset = match &args.model {
+        Some(name) => Some(MaeConfig::preset(name).map_err(|e| bad_input(e.to_string()))?),
+        None => None,
+    };
+    if let Some(path) = &args.checkpoint {
+        let ck = checkpoint::load(path, preset.as_ref()).map_err(|e| bad_input(e.to_string()))?;
+        return Ok((ck.config, ck.dims, ck.params, path.display().to_string()));
+    }
+    let cfg = match preset {
+        Some(c) => c,
+        None => MaeConfig::preset("mae_fmnist_small").expect("built-in preset"),
+    };
+    let dims = cfg.validate().map_err(|e| bad_input(e.to_string()))?;
+    let params = init_params(&param_specs(&cfg, &dims), dims.grid, args.seed);
+    Ok((
+        cfg,
+        dims,
+        params,
+        format!("random init (seed {})", args.seed),
+    ))
+}
+
+/// Features and labels of one split, in the data set's order.
+fn extract(
+    ex: &mut FeatureExtractor,
+    source: &Source,
+    split: Split,
+    limit: Option<usize>,
+    cfg: &MaeConfig,
+) -> anyhow::Result<(Features, Vec<u32>)> {
+    let mut ds: Arc<dyn Dataset> = source
+        .open(split, default_workers())
+        .map_err(|e| bad_input(e.to_string()))?;
+    if let Some(n) = limit {
+        ds = Arc::new(Subset::new(ds, n));
+    }
+    if ds.channels() != cfg.in_chans {
+        return Err(bad_input(format!(
+            "{} has {} channel(s); the model takes in_chans = {}",
+            ds.name(),
+            ds.channels(),
+            cfg.in_chans
+        )));
+    }
+    let size = cfg.img_size;
+    // Photos get the evaluation protocol's resize + center crop; fixed-size data sets must
+    // already have the model's size (a mismatch is reported naming the image).
+    let augment = match source.native_size() {
+        Some(_) => Augment::None {
+            width: size,
+            height: size,
+        },
+        None => Augment::eval_center(size),
+    };
+    let transform = Transform::new(augment, source.default_normalize())?;
+    let loader = Loader::new(ds, transform, LoaderConfig::eval(ex.batch()))
+        .map_err(|e| bad_input(e.to_string()))?;
+    let mut feats = Features::default();
+    let mut labels = Vec::new();
+    for batch in loader.epoch(0) {
+        let batch = batch.map_err(|e| bad_input(e.to_string()))?;
+        feats.extend(&ex.run(&batch.images)?);
+        labels.extend_from_slice(&batch.labels);
+    }
+    Ok((feats, labels))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.backend == Backend::Wgpu {
+        return Err(bad_input(
+            "`tessera probe --backend wgpu` is not available yet; use --backend cpu",
+        ));
+    }
+    if args.batch == 0 {
+        return Err(bad_input("--batch must be at least 1"));
+    }
+    let source: Source = args
+        .data
+        .parse()
+        .map_err(|e: tessera_models::data::DataError| bad_input(e.to_string()))?;
+    let (cfg, dims, params, what) = encoder(&args)?;
+    let mut ex = FeatureExtractor::new(&cfg, &dims, &params, args.batch)
+        .map_err(|e| bad_input(e.to_string()))?;
+    let t0 = Instant::now();
+    let (train, y_train) = extract(&mut ex, &source, Split::Train, args.limit_train, &cfg)?;
+    let (test, y_test) = extract(&mut ex, &source, Split::Test, args.limit_test, &cfg)?;
+    let feature_s = t0.elapsed().as_secs_f64();
+    let classes = 1 + y_train.iter().chain(&y_test).copied().max().unwrap_or(0) as usize;
+    let mut opts = LogRegOptions {
+        c: args.c,
+        ..LogRegOptions::default()
+    };
+    opts.lbfgs.max_iter = args.max_iter;
+    let t1 = Instant::now();
+    let fit = |x_train: &[f32], x_test: &[f32]| {
+        let train = FeatureSet {
+            features: x_train,
+            dim: train.dim,
+            labels: &y_train,
+        };
+        let test = FeatureSet {
+            features: x_test,
+            dim: test.dim,
+            labels: &y_test,
+        };
+        linear_probe(train, test, classes, &opts)
+    };
+    let mut out = serde_json::Map::new();
+    let pools: &[(Pool, &str)] = match args.features {
+        Pool::Cls => &[(Pool::Cls, "")],
+        Pool::Mean => &[(Pool::Mean, "")],
+        Pool::Both => &[(Pool::Cls, ""), (Pool::Mean, "_meanpool")],
+    };
+    for (pool, suffix) in pools {
+        let report = match pool {
+            Pool::Mean => fit(&train.mean, &test.mean),
+            _ => fit(&train.cls, &test.cls),
+        }
+        .map_err(|e| anyhow::anyhow!("linear probe: {e}"))?;
+        let r4 = |x: f64| (x * 1e4).round() / 1e4;
+        out.insert(format!("top1{suffix}"), r4(report.test_top1).into());
+        out.insert(format!("train_top1{suffix}"), r4(report.train_top1).into());
+        out.insert(format!("iterations{suffix}"), report.iterations.into());
+    }
+    let feature = match args.features {
+        Pool::Cls => "cls",
+        Pool::Mean => "mean",
+        Pool::Both => "cls (top1), mean (top1_meanpool)",
+    };
+    out.insert("feature".into(), feature.into());
+    out.insert("encoder".into(), what.into());
+    out.insert("train_images".into(), y_train.len().into());
+    out.insert("test_images".into(), y_test.len().into());
+    out.insert(
+        "feature_s".into(),
+        ((feature_s * 10.0).round() / 10.0).into(),
+    );
+    out.insert(
+        "logreg_s".into(),
+        ((t1.elapsed().as_secs_f64() * 10.0).round() / 10.0).into(),
+    );
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
+}

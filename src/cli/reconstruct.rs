@@ -1,0 +1,286 @@
+//! `tessera reconstruct`: the official MAE visualization as a PNG grid. Per image: the
+//! original, the masked input, the reconstruction, and the reconstruction with the visible
+//! patches pasted back. For `norm_pix_loss` checkpoints each patch's mean and variance are
+//! re-injected from the original, and the picture's legend says so.
+use std::path::{Path, PathBuf};
+
+use tessera_dsl::Ratio;
+use tessera_models::checkpoint::{self, Checkpoint};
+use tessera_models::data::{
+    default_workers, Augment, Image, Loader, LoaderConfig, Normalize, Source, Split, Transform,
+};
+use tessera_models::mae::eval::{evaluate, EvalBatch};
+use tessera_models::mae::MaeConfig;
+use tessera_models::tensors::{Tensor, TensorFile};
+use tessera_models::train::masks::step_noise;
+use tessera_models::train::RunConfig;
+use tessera_models::viz::{draw_recon_grid, reconstruct_one, Denormalize, GridText, PatchLayout};
+
+use super::bad_input;
+
+/// Stream of the reconstruction masks (distinct from training's, which use the step number).
+const RECON_STREAM: u64 = 0x5245_434f; // "RECO"
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// MAE checkpoint with its decoder (safetensors, official names).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Architecture overriding the checkpoint's `config` metadata (official factory name or
+    /// tessera preset).
+    #[arg(long, value_name = "PRESET")]
+    model: Option<String>,
+    /// Image files (PNG/JPEG) of exactly the model's size.
+    #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "data")]
+    image: Vec<PathBuf>,
+    /// Data source to take the first --count test images from (default: the one the
+    /// checkpoint was trained on, else the embedded Fashion-MNIST slice).
+    #[arg(long, value_name = "SOURCE")]
+    data: Option<String>,
+    /// How many images (with --data).
+    #[arg(long, default_value_t = 8)]
+    count: usize,
+    /// Exact mask ratio (`3/4`, `0.75`).
+    #[arg(long, default_value = "3/4")]
+    mask_ratio: String,
+    /// Seed of the masks.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The PNG to write.
+    #[arg(long, value_name = "FILE.png")]
+    out: PathBuf,
+}
+
+/// The recipe stored in a checkpoint written by `tessera pretrain`, if any.
+fn recipe_of(path: &Path) -> Option<RunConfig> {
+    let file = TensorFile::read(path).ok()?;
+    tessera_models::train::checkpoint::state_of(&file)
+        .ok()
+        .map(|s| s.config)
+}
+
+/// Reads an image file as the model's channels (grey or RGB) at its native size.
+fn read_image(path: &Path, channels: usize) -> anyhow::Result<Image> {
+    let img = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?
+        .decode()
+        .map_err(|e| bad_input(format!("{} is not a readable image: {e}", path.display())))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let pixels = match channels {
+        1 => img.to_luma8().into_raw(),
+        3 => img.to_rgb8().into_raw(),
+        c => {
+            return Err(bad_input(format!(
+                "the model takes {c} channels; image files give 1 (grey) or 3 (RGB)"
+            )))
+        }
+    };
+    Ok(Image::new(w, h, channels, pixels)?)
+}
+
+/// The normalized `[N, C, H, W]` images to show.
+fn images(
+    args: &Args,
+    cfg: &MaeConfig,
+    recipe: Option<&RunConfig>,
+) -> anyhow::Result<(Vec<f32>, usize, Normalize)> {
+    let size = cfg.img_size;
+    let per = cfg.in_chans * size * size;
+    let none = Augment::None {
+        width: size,
+        height: size,
+    };
+    if !args.image.is_empty() {
+        // The statistics the checkpoint was trained with, else the usual ones per channel count.
+        let normalize = match recipe.and_then(|r| r.data.parse::<Source>().ok()) {
+            Some(src) if src.channels() == cfg.in_chans => src.default_normalize(),
+            _ if cfg.in_chans == 1 => Normalize::fashion_mnist(),
+            _ => Normalize::imagenet(),
+        };
+        let transform = Transform::new(none, normalize.clone())?;
+        let mut out = vec![0.0; args.image.len() * per];
+        let mut rng = tessera_models::data::rng::SplitMix64::new(0);
+        for (i, path) in args.image.iter().enumerate() {
+            let img = read_image(path, cfg.in_chans)?;
+            // No resizing: a wrong size is the user's to fix, and the message says which.
+            transform
+                .apply_into(
+                    &img,
+                    &path.display().to_string(),
+                    &mut rng,
+                    &mut out[i * per..(i + 1) * per],
+                )
+                .map_err(|e| bad_input(format!("{e}; the model takes {size}x{size} images")))?;
+        }
+        return Ok((out, args.image.len(), normalize));
+    }
+    let spec = args
+        .data
+        .clone()
+        .or_else(|| recipe.map(|r| r.data.clone()))
+        .unwrap_or_else(|| "fashion-mnist-embedded".into());
+    let source: Source = spec
+        .parse()
+        .map_err(|e: tessera_models::data::DataError| bad_input(e.to_string()))?;
+    let split = Split::Test;
+    let ds = source
+        .open(split, default_workers())
+        .or_else(|_| source.open(Split::Train, default_workers()))
+        .map_err(|e| bad_input(e.to_string()))?;
+    let augment = if source.native_size().is_some() {
+        none
+    } else {
+        Augment::eval_center(size)
+    };
+    let normalize = source.default_normalize();
+    let transform = Transform::new(augment, normalize.clone())?;
+    let n = args.count.min(ds.len());
+    if n == 0 {
+        return Err(bad_input("--count must be at least 1"));
+    }
+    let loader =
+        Loader::new(ds, transform, LoaderConfig::eval(n)).map_err(|e| bad_input(e.to_string()))?;
+    let batch = loader
+        .epoch(0)
+        .next()
+        .ok_or_else(|| bad_input(format!("{spec} has no images")))?
+        .map_err(|e| bad_input(e.to_string()))?;
+    if batch.shape[1] != cfg.in_chans {
+        return Err(bad_input(format!(
+            "{spec} has {} channel(s); the model takes in_chans = {}",
+            batch.shape[1], cfg.in_chans
+        )));
+    }
+    Ok((batch.images, n, normalize))
+}
+
+/// What one reconstruction picture shows.
+pub struct Request<'a> {
+    pub ckpt: &'a Checkpoint,
+    /// `[n, C, H, W]`, normalized with `normalize`.
+    pub imgs: &'a [f32],
+    pub n: usize,
+    pub normalize: &'a Normalize,
+    pub ratio: Ratio,
+    pub seed: u64,
+    /// What to call the checkpoint in the legend.
+    pub name: &'a str,
+}
+
+/// Writes the grid to `out`; returns the legend lines (also drawn in the picture).
+pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
+    let Request {
+        ckpt,
+        imgs,
+        n,
+        normalize,
+        ratio,
+        seed,
+        name,
+    } = *req;
+    let (cfg, dims) = (&ckpt.config, &ckpt.dims);
+    let l = dims.num_patches;
+    let noise = step_noise(seed, RECON_STREAM, n, l);
+    let batch = EvalBatch {
+        imgs: Tensor::new(
+            vec![n, cfg.in_chans, cfg.img_size, cfg.img_size],
+            imgs.to_vec(),
+        )
+        .expect("images are [N, C, H, W]"),
+        noise: Tensor::new(vec![n, l], noise).expect("noise is [N, L]"),
+        mask_ratio: ratio.to_f64() as f32,
+    };
+    let result = evaluate(ckpt, &batch, false)?;
+    let layout = PatchLayout {
+        channels: cfg.in_chans,
+        img: cfg.img_size,
+        patch: cfg.patch_size,
+    };
+    let per = cfg.in_chans * cfg.img_size * cfg.img_size;
+    let pd = dims.patch_dim;
+    let rows: Vec<_> = (0..n)
+        .map(|i| {
+            reconstruct_one(
+                &layout,
+                &imgs[i * per..(i + 1) * per],
+                &result.pred.data[i * l * pd..(i + 1) * l * pd],
+                &result.mask.data[i * l..(i + 1) * l],
+                cfg.norm_pix_loss,
+            )
+        })
+        .collect();
+    let removed = result.mask.data[..l].iter().filter(|&&m| m > 0.5).count();
+    let mut legend = vec![format!(
+        "{name}: img {} patch {}, encoder {}x{}, decoder {}x{}; mask {ratio} ({removed} of {l} \
+         patches removed, grey), seed {seed}.",
+        cfg.img_size,
+        cfg.patch_size,
+        cfg.embed_dim,
+        cfg.depth,
+        cfg.decoder_embed_dim,
+        cfg.decoder_depth
+    )];
+    if cfg.norm_pix_loss {
+        legend.push(
+            "norm-pix model: its prediction is per-patch normalized; each patch's mean and \
+             variance were taken from the ORIGINAL image and re-injected (this uses \
+             ground-truth statistics)."
+                .into(),
+        );
+    } else {
+        legend.push("pixel-target model: the prediction is shown as it is.".into());
+    }
+    let text = GridText {
+        title: "MAE reconstruction".into(),
+        columns: [
+            "original".into(),
+            "masked input".into(),
+            "reconstruction".into(),
+            "+ visible patches".into(),
+        ],
+        legend: legend.clone(),
+    };
+    let denorm = Denormalize {
+        mean: normalize.mean().to_vec(),
+        std: normalize.std().to_vec(),
+    };
+    let canvas = draw_recon_grid(&rows, &layout, &denorm, &text);
+    canvas
+        .save_png(out)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    Ok(legend)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let ratio = Ratio::parse(&args.mask_ratio)
+        .map_err(|e| bad_input(format!("--mask-ratio `{}`: {e}", args.mask_ratio)))?;
+    let model = match &args.model {
+        Some(name) => Some(MaeConfig::preset(name).map_err(|e| bad_input(e.to_string()))?),
+        None => None,
+    };
+    let ckpt =
+        checkpoint::load(&args.checkpoint, model.as_ref()).map_err(|e| bad_input(e.to_string()))?;
+    let recipe = recipe_of(&args.checkpoint);
+    let (imgs, n, normalize) = images(&args, &ckpt.config, recipe.as_ref())?;
+    let name = args
+        .checkpoint
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let req = Request {
+        ckpt: &ckpt,
+        imgs: &imgs,
+        n,
+        normalize: &normalize,
+        ratio,
+        seed: args.seed,
+        name: &name,
+    };
+    let legend = draw(&req, &args.out)?;
+    println!("wrote {} ({n} images)", args.out.display());
+    for line in legend {
+        println!("  {line}");
+    }
+    Ok(())
+}
