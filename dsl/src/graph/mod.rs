@@ -47,12 +47,28 @@
 //! ex.set_frozen("pos_embed", &table)?;
 //! ex.set_input("x", &batch)?;                   // per step
 //! ex.set_index_input("ids_keep", &ids)?;
-//! ex.set_input(opt.lr_name(), &[lr_sched.lr(step, ..) as f32])?;   // host-side schedule
+//! let lr = sched.lr_at_step(epoch, it, steps_per_epoch);         // LrSchedule, host side
+//! ex.set_input(opt.lr_name(), &[lr as f32])?;
 //! ex.set_input(opt.step_name(), &[(step + 1) as f32])?;           // 1-based AdamW step t
 //! ex.run()?;                                     // one training step, no allocation
 //! let l = ex.read(loss)?;                        // requested outputs by NodeId or name
 //! let w_now = ex.param("fc.weight")?;
 //! ```
+//!
+//! For transformer blocks prefer `g.self_attention(qkv, heads, bias, scale)` on the fused
+//! qkv projection `[B, L, 3·D]`: it equals `split_qkv` → `attention` → `merge_heads` without
+//! their permute/slice copies (and their backward pads).
+//!
+//! # Design notes
+//!
+//! - Ids are a topological order (builders only append) and a plan runs nodes in id order,
+//!   so optimizer updates, appended last, run after every read of the parameters.
+//! - Multi-output kernels (attention's log-sum-exp, attention backward's dk/dv) write extra
+//!   nodes `Op::Extra { slot }` that directly follow their producer; every handle stays one
+//!   `NodeId`.
+//! - `Reshape` is a view (shares its input's buffer); every other op is one kernel launch.
+//! - Index tensors (u32) are host-set leaves and live in a separate small arena.
+//! - Fused ops (`Fused`, `MatMulBias`) exist only after [`compile`]; `grad` runs before.
 mod adamw;
 mod autodiff;
 mod builder;
