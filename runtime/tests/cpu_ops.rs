@@ -322,6 +322,21 @@ proptest! {
         let x = g.param("x", &[a, bb, c], true).unwrap();
         let y = g.sum(x, 1, false).unwrap();
         check_forward(&g, y, &feed, &want);
+        // expand and mean against loops
+        let mut g2 = Graph::new();
+        let x2 = g2.input("x", &[a, bb, c]).unwrap();
+        let s2 = g2.sum_to(x2, &[1, bb, 1]).unwrap();
+        let e2 = g2.expand(s2, &[a, bb, c]).unwrap();
+        let m2 = g2.mean(x2, 0, false).unwrap();
+        let mut sums = vec![0.0; bb];
+        let mut means = vec![0.0; bb * c];
+        for i in 0..a { for j in 0..bb { for k in 0..c {
+            sums[j] += xv[(i * bb + j) * c + k];
+            means[j * c + k] += xv[(i * bb + j) * c + k] / a as f64;
+        }}}
+        let want_e: Vec<f64> = (0..a * bb * c).map(|f| sums[(f / c) % bb]).collect();
+        check_forward(&g2, e2, &feed, &want_e);
+        check_forward(&g2, m2, &feed, &means);
         let m = g.mean(x, 0, true).unwrap();
         let s = g.sum_to(x, &[1, bb, 1]).unwrap();
         let e = g.expand(s, &[a, bb, c]).unwrap();

@@ -6,6 +6,9 @@ use alloc::vec::Vec;
 
 use super::{DType, GResult, GraphError, Node, NodeId, Op, Role};
 
+/// Most dims a tensor may have (kernels index with fixed-size arrays).
+pub const MAX_RANK: usize = 8;
+
 /// A static computation graph. Builders append nodes and return their ids; an input id is
 /// always smaller than its consumer's, and execution follows id order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -77,6 +80,12 @@ impl Graph {
     fn leaf(&mut self, name: &str, shape: &[usize], dtype: DType, role: Role) -> GResult<NodeId> {
         if self.names.contains_key(name) {
             return Err(GraphError::DuplicateName(name.to_string()));
+        }
+        if shape.len() > MAX_RANK {
+            return Err(GraphError::Argument {
+                op: "leaf",
+                message: alloc::format!("{name} has rank {} > {MAX_RANK}", shape.len()),
+            });
         }
         let id = self.push(Op::Leaf, vec![], shape.to_vec(), dtype, role);
         self.names.insert(name.to_string(), id);
@@ -155,6 +164,12 @@ impl Graph {
     /// Appends a computed float node after checking that every input exists and is float data.
     pub(crate) fn op(&mut self, op: Op, inputs: Vec<NodeId>, shape: Vec<usize>) -> GResult<NodeId> {
         let name = op.name();
+        if shape.len() > MAX_RANK {
+            return Err(GraphError::Argument {
+                op: name,
+                message: alloc::format!("result of rank {} exceeds {MAX_RANK}", shape.len()),
+            });
+        }
         for (i, &x) in inputs.iter().enumerate() {
             if self.try_node(name, x)?.dtype != DType::Data && !index_slot_ok(&op, i) {
                 return Err(GraphError::DType { op: name, input: i });

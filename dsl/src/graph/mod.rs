@@ -87,7 +87,7 @@ mod typed_ops;
 
 pub use adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
 pub use autodiff::{grad, Gradients};
-pub use builder::Graph;
+pub use builder::{Graph, MAX_RANK};
 pub use error::{GResult, GraphError};
 pub use fused::{FusedInstr, FusedProgram, MAX_FUSED_REGS};
 pub use node::{DType, Node, Role};
