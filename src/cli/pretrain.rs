@@ -20,7 +20,7 @@ use tessera_models::train::{
 };
 
 use super::bad_input;
-use super::eval::Backend;
+use super::eval::{open_device, Backend};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
@@ -80,8 +80,12 @@ pub struct Args {
     /// Seed of the initialization, the data order and the masks (default 0).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Where the steps run. Only the CPU backend promises a bit-exact --resume.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// With --backend wgpu: the adapter whose name contains NAME (see `tessera devices`).
+    #[arg(long, value_name = "NAME")]
+    pub adapter: Option<String>,
     /// Run folder: last.safetensors (+ last.optim.safetensors), metrics.csv, loss.png.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -126,19 +130,18 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 
 /// Runs (or resumes) pre-training as `args` say; the body of `tessera pretrain` and the demo.
 pub fn pretrain(args: &Args, stop: &AtomicBool) -> anyhow::Result<Summary> {
-    if args.backend == Backend::Wgpu {
-        return Err(bad_input(
-            "`tessera pretrain --backend wgpu` is not available yet; use --backend cpu",
-        ));
-    }
+    let mut device = open_device(args.backend, args.adapter.as_deref())?;
     let mut trainer = if args.resume {
         let saved = load_run(&args.out).map_err(|e| bad_input(e.to_string()))?;
         let expected = recipe(args, Some(&saved.state.config))?;
-        Trainer::resume(&args.out, Some(&expected)).map_err(run_error)?
+        Trainer::resume_on(&args.out, Some(&expected), &mut device).map_err(run_error)?
     } else {
         let config = recipe(args, None)?;
-        Trainer::new(config, &args.out).map_err(run_error)?
+        Trainer::new_on(config, &args.out, &mut device).map_err(run_error)?
     };
+    if args.backend == Backend::Wgpu {
+        println!("backend: {}", device.name());
+    }
     let state = trainer.state().clone();
     if state.finished() {
         println!(

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tessera_dsl::graph::LrSchedule;
 use tessera_dsl::Ratio;
+use tessera_runtime::backend::Device;
 
 use super::checkpoint::{load_run, save_run, Disk, RealDisk, RunCheckpointError, MODEL_FILE};
 use super::config::{RunConfig, RunConfigError};
@@ -184,8 +185,14 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A new run writing to `dir` (created if needed; refused if it already holds a run).
+    /// A new run on the CPU backend writing to `dir` (created if needed; refused if it already
+    /// holds a run).
     pub fn new(config: RunConfig, dir: &Path) -> Result<Self, RunError> {
+        Self::new_on(config, dir, &mut Device::Cpu)
+    }
+
+    /// Like [`Trainer::new`], with the step planned on `device` (CPU or wgpu).
+    pub fn new_on(config: RunConfig, dir: &Path, device: &mut Device) -> Result<Self, RunError> {
         if dir.join(MODEL_FILE).exists() {
             return Err(RunError::Exists {
                 dir: dir.to_path_buf(),
@@ -200,12 +207,25 @@ impl Trainer {
         let params = init_params(&param_specs(&model, &dims), dims.grid, config.seed);
         let state = TrainState::fresh(config, loader.steps_per_epoch(), loader.dataset().len());
         let metrics = MetricsLog::new(&dir.join(METRICS_FILE));
-        Self::assemble(model, dims, ratio, loader, params, state, metrics, dir)
+        Self::assemble(
+            model, dims, ratio, loader, params, state, metrics, dir, device,
+        )
     }
 
-    /// Continues the run saved in `dir`. `expected`, when given, is the recipe the caller
-    /// asked for; a difference is refused (the continuation would not be the same run).
+    /// Continues the run saved in `dir` on the CPU backend. `expected`, when given, is the
+    /// recipe the caller asked for; a difference is refused (the continuation would not be the
+    /// same run).
     pub fn resume(dir: &Path, expected: Option<&RunConfig>) -> Result<Self, RunError> {
+        Self::resume_on(dir, expected, &mut Device::Cpu)
+    }
+
+    /// Like [`Trainer::resume`], with the step planned on `device` (CPU or wgpu; only the CPU
+    /// backend promises a bit-exact continuation).
+    pub fn resume_on(
+        dir: &Path,
+        expected: Option<&RunConfig>,
+        device: &mut Device,
+    ) -> Result<Self, RunError> {
         let resume_err = |why: String| RunError::Resume {
             dir: dir.to_path_buf(),
             why,
@@ -248,6 +268,7 @@ impl Trainer {
             state,
             metrics,
             dir,
+            device,
         )?;
         trainer.step.restore(&saved.moments, global_step as usize)?;
         Ok(trainer)
@@ -263,15 +284,17 @@ impl Trainer {
         state: TrainState,
         metrics: MetricsLog,
         dir: &Path,
+        device: &mut Device,
     ) -> Result<Self, RunError> {
         let cfg = &state.config;
-        let step = TrainStep::new(
+        let step = TrainStep::new_on(
             &model,
             &dims,
             cfg.batch,
             ratio.keep_of(dims.num_patches),
             &params,
             cfg.adamw(),
+            device,
         )?;
         let schedule = cfg.schedule(state.steps_per_epoch);
         Ok(Trainer {

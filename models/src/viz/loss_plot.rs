@@ -87,8 +87,8 @@ pub fn draw_loss_plot(rows: &[Row]) -> Canvas {
         let x = LEFT as i64 - 8 - text_width(&t, 1) as i64;
         c.text(x, y - (GLYPH_H / 2) as i64, &t, 1, TEXT);
     }
-    for step in [first, (first + last) / 2.0, last] {
-        let t = label(step.round());
+    for step in [first, ((first + last) / 2.0).round(), last] {
+        let t = format!("{step:.0}");
         let x = px(step) - (text_width(&t, 1) / 2) as i64;
         c.text(x, (TOP + ph + 8) as i64, &t, 1, TEXT);
     }
