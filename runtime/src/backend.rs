@@ -34,8 +34,6 @@ pub enum BackendError {
     },
     #[error("invalid plan: {0}")]
     Plan(String),
-    #[error("`{op}` is not yet supported on wgpu (its kernel has not landed); use --backend cpu")]
-    Unsupported { op: &'static str },
     #[error(transparent)]
     Gpu(#[from] GpuError),
 }

@@ -66,18 +66,19 @@ pub struct ArenaLayout {
     pub index: SpaceMap,
     /// Byte offset of the index space (after the data space).
     pub index_base: u64,
-    /// Byte offset of the scratch views (after the index space), one `align` apart.
+    /// Byte offset of the scratch area (after the index space): intermediate values of
+    /// kernels, shared by every step (steps run one after another).
     pub scratch_base: u64,
-    pub scratch_views: usize,
+    pub scratch_bytes: u64,
     pub align: u64,
     /// Bytes of the buffer.
     pub size: u64,
 }
 
 impl ArenaLayout {
-    /// The layout of `plan` with `align`-byte aligned tensors and `scratch_views` one-element
-    /// scratch views for kernels that need an intermediate value.
-    pub fn of(plan: &Plan, align: u64, scratch_views: usize) -> Self {
+    /// The layout of `plan` with `align`-byte aligned tensors and a scratch area for the
+    /// largest set of scratch views any step asks for (`scratch`: element counts per step).
+    pub fn of<'a>(plan: &Plan, align: u64, scratch: impl Iterator<Item = &'a [usize]>) -> Self {
         let slots = |space: Space| {
             plan.slots
                 .iter()
@@ -89,14 +90,18 @@ impl ArenaLayout {
         let index = SpaceMap::new(slots(Space::Index), align);
         let index_base = data.total().next_multiple_of(align);
         let scratch_base = (index_base + index.total()).next_multiple_of(align);
+        let scratch_bytes = scratch
+            .map(|views| scratch_offsets(views, align).1)
+            .max()
+            .unwrap_or(0);
         // At least one aligned block, so that empty tensors (bound as one element) fit.
-        let size = (scratch_base + scratch_views as u64 * align).max(align);
+        let size = (scratch_base + scratch_bytes).max(align);
         ArenaLayout {
             data,
             index,
             index_base,
             scratch_base,
-            scratch_views,
+            scratch_bytes,
             align,
             size,
         }
@@ -111,6 +116,21 @@ impl ArenaLayout {
     }
 }
 
+/// Offsets (relative to the scratch area) of views of `lens` elements placed one after another
+/// at aligned offsets, and the bytes they take.
+fn scratch_offsets(lens: &[usize], align: u64) -> (Vec<u64>, u64) {
+    let mut at = 0;
+    let offsets = lens
+        .iter()
+        .map(|&n| {
+            let o = at;
+            at += (n.max(1) as u64 * 4).next_multiple_of(align);
+            o
+        })
+        .collect();
+    (offsets, at)
+}
+
 /// A plan's arena on the device.
 #[derive(Debug)]
 pub struct Arena {
@@ -119,16 +139,17 @@ pub struct Arena {
 }
 
 impl Arena {
-    /// Allocates the (zero-filled) buffer of `plan`; `label` names the plan in errors.
-    pub fn new(
+    /// Allocates the (zero-filled) buffer of `plan`; `label` names the plan in errors;
+    /// `scratch` lists the scratch views (element counts) of each step.
+    pub fn new<'a>(
         ctx: &GpuContext,
         plan: &Plan,
         label: &str,
-        scratch_views: usize,
+        scratch: impl Iterator<Item = &'a [usize]>,
     ) -> Result<Self, GpuError> {
         let limits = ctx.device.limits();
         let align = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
-        let layout = ArenaLayout::of(plan, align, scratch_views);
+        let layout = ArenaLayout::of(plan, align, scratch);
         if layout.size > limits.max_buffer_size {
             return Err(GpuError::Limit {
                 what: format!(
@@ -162,17 +183,22 @@ impl Arena {
         }
     }
 
-    /// Scratch view `k` (one element).
-    pub fn scratch(&self, k: usize) -> View<'_> {
+    /// One step's scratch views of `lens` elements (as planned when the arena was made).
+    pub fn scratch(&self, lens: &[usize]) -> Vec<View<'_>> {
+        let (offsets, bytes) = scratch_offsets(lens, self.layout.align);
         assert!(
-            k < self.layout.scratch_views,
-            "scratch view {k} was not planned"
+            bytes <= self.layout.scratch_bytes,
+            "scratch {lens:?} was not planned"
         );
-        View {
-            buffer: &self.buffer,
-            offset: self.layout.scratch_base + k as u64 * self.layout.align,
-            len: 1,
-        }
+        offsets
+            .into_iter()
+            .zip(lens)
+            .map(|(o, &len)| View {
+                buffer: &self.buffer,
+                offset: self.layout.scratch_base + o,
+                len,
+            })
+            .collect()
     }
 
     /// Queues `bytes` (a multiple of 4) for the slot; they land before the next submission.

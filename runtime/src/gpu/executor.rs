@@ -76,17 +76,26 @@ fn kind(role: &Role) -> &'static str {
     }
 }
 
-/// Scratch views a plan's kernels need (one-element sums of the loss gradients).
-fn scratch_views(plan: &Plan) -> usize {
-    let needs = |op: &Op| match op {
-        Op::MaskedMseGrad | Op::CrossEntropyGrad => ops::loss::GRAD_SCRATCH,
-        _ => 0,
-    };
-    plan.steps
-        .iter()
-        .map(|s| needs(&plan.graph.node(s.node).op))
-        .max()
-        .unwrap_or(0)
+/// Rows and row length of a row-wise op over `shape` (the last dim is the row).
+fn rows_of(shape: &[usize]) -> (usize, usize) {
+    let d = shape.last().copied().unwrap_or(1);
+    (shape.iter().product::<usize>() / d.max(1), d)
+}
+
+/// Scratch views (element counts) the kernels of `step` need for intermediate values.
+fn scratch_need(plan: &Plan, step: &Step) -> Vec<usize> {
+    let node = plan.graph.node(step.node);
+    match node.op {
+        Op::MaskedMseGrad | Op::CrossEntropyGrad => vec![1],
+        Op::LayerNormGradW { .. } => {
+            let (rows, d) = rows_of(plan.graph.shape(node.inputs[0]));
+            match ops::layer_norm::layer_norm_grad_w_scratch(rows, d) {
+                0 => vec![],
+                n => vec![n],
+            }
+        }
+        _ => vec![],
+    }
 }
 
 /// The leaf an index operand comes from (through reshapes).
@@ -158,10 +167,12 @@ impl GpuExecutor {
                 .into());
             }
         }
-        let arena = Arena::new(&ctx, plan, label, scratch_views(plan))?;
+        let scratch: Vec<Vec<usize>> = plan.steps.iter().map(|s| scratch_need(plan, s)).collect();
+        let arena = Arena::new(&ctx, plan, label, scratch.iter().map(Vec::as_slice))?;
         let mut dispatches = Vec::with_capacity(plan.steps.len());
-        for step in &plan.steps {
-            dispatches.extend(lower(&ctx, cache, plan, step, &arena)?);
+        for (step, need) in plan.steps.iter().zip(&scratch) {
+            let scratch = arena.scratch(need);
+            dispatches.extend(lower(&ctx, cache, plan, step, &arena, &scratch)?);
         }
         Ok(GpuExecutor {
             index_bounds: index_bounds(plan),
@@ -361,6 +372,7 @@ fn lower(
     plan: &Plan,
     step: &Step,
     arena: &Arena,
+    scratch: &[View<'_>],
 ) -> Result<Vec<Dispatch>, BackendError> {
     let g = &plan.graph;
     let node = g.node(step.node);
@@ -505,7 +517,7 @@ fn lower(
                     input(1),
                     input(2),
                     input(3),
-                    arena.scratch(0),
+                    scratch[0],
                     output(0),
                     rows,
                     p,
@@ -533,7 +545,7 @@ fn lower(
                     input(1),
                     input(2),
                     input(3),
-                    arena.scratch(0),
+                    scratch[0],
                     output(0),
                     rows,
                     v,
@@ -597,8 +609,68 @@ fn lower(
                 ops::matmul::prepare_matmul(ctx, cache, &dims, input(0), input(1), output(0))?
             })
         }
-        // The kernels of the remaining ops (layer norm, softmax, attention) arrive with the
-        // heavy-kernel launchers.
-        other => Err(BackendError::Unsupported { op: other.name() }),
+        Op::LayerNorm { eps } => {
+            let (rows, d) = rows_of(out_shape);
+            Ok(ops::layer_norm::prepare_layer_norm(
+                ctx,
+                cache,
+                rows,
+                d,
+                *eps,
+                input(0),
+                input(1),
+                input(2),
+                output(0),
+            )?)
+        }
+        Op::LayerNormGradX { eps } => {
+            let (rows, d) = rows_of(out_shape);
+            Ok(ops::layer_norm::prepare_layer_norm_grad_x(
+                ctx,
+                cache,
+                rows,
+                d,
+                *eps,
+                input(0),
+                input(1),
+                input(2),
+                output(0),
+            )?)
+        }
+        Op::LayerNormGradW { eps } => {
+            let (rows, d) = rows_of(shape(0));
+            Ok(ops::layer_norm::prepare_layer_norm_grad_w(
+                ctx,
+                cache,
+                rows,
+                d,
+                *eps,
+                input(0),
+                input(1),
+                output(0),
+                scratch.first().copied(),
+            )?)
+        }
+        Op::Softmax | Op::SoftmaxGrad => {
+            let (rows, d) = rows_of(out_shape);
+            Ok(if node.op == Op::Softmax {
+                ops::softmax::prepare_softmax(ctx, cache, rows, d, input(0), output(0))?
+            } else {
+                ops::softmax::prepare_softmax_grad(
+                    ctx,
+                    cache,
+                    rows,
+                    d,
+                    input(0),
+                    input(1),
+                    output(0),
+                )?
+            })
+        }
+        // The attention kernels arrive with the heavy-kernel launchers.
+        other => Err(BackendError::Plan(format!(
+            "`{}` has no wgpu kernel yet",
+            other.name()
+        ))),
     }
 }

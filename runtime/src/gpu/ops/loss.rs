@@ -7,9 +7,6 @@ use super::reduce::prepare_sum_to;
 use super::support::{groups_1d, WG};
 use super::{registered, word};
 
-/// One-element scratch views a gradient launch needs (its Σ mask or Σ w).
-pub const GRAD_SCRATCH: usize = 1;
-
 fn mse_params(rows: usize, p: usize) -> Result<Vec<Word>, GpuError> {
     Ok(vec![
         Word::U(word("masked_mse elements", rows * p)?),
