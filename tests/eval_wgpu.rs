@@ -77,19 +77,25 @@ fn check_expected(name: &str, got: &TensorFile, expected: &TensorFile, grads: bo
     if !grads {
         return;
     }
-    let mut n = 0;
-    for (key, want) in expected
+    let mut worst = (0.0f64, "");
+    let grads = expected
         .tensors
         .iter()
-        .filter(|(k, _)| k.starts_with("grad."))
-    {
+        .filter(|(k, _)| k.starts_with("grad."));
+    for (key, want) in grads {
         let g = got_t(key);
         assert_eq!(g.shape, want.shape, "{name}: {key} shape");
         let e = rel_err(&g.data, &want.data);
         assert!(e < 1e-3, "{name}: {key} rel err {e:e}");
-        n += 1;
+        if e >= worst.0 {
+            worst = (e, key);
+        }
     }
-    assert!(n > 0, "{name}: the fixture has no gradients");
+    assert!(!worst.1.is_empty(), "{name}: the fixture has no gradients");
+    eprintln!(
+        "{name}: loss, pred within 1e-4; worst gradient {} at {:e}",
+        worst.1, worst.0
+    );
 }
 
 #[test]
@@ -184,9 +190,20 @@ fn an_unknown_adapter_is_bad_input() {
     );
 }
 
+/// `values` with the key third of an attention's qkv bias left out. Its gradient is zero in
+/// exact arithmetic (softmax ignores a shift shared by all keys), so what each backend computes
+/// is rounding noise, which AdamW's g / (|g| + eps) turns into full-size steps of either sign.
+fn without_key_bias(name: &str, values: &[f32]) -> Vec<f32> {
+    if !name.ends_with("attn.qkv.bias") {
+        return values.to_vec();
+    }
+    let d = values.len() / 3;
+    [&values[..d], &values[2 * d..]].concat()
+}
+
 /// Three AdamW training steps of the official fixture's model on both backends with the same
 /// masks and learning rates: every loss (the later ones depend on the updates) and every
-/// parameter afterwards agree within 1e-4.
+/// parameter afterwards agree within 1e-4 (key biases aside, see [`without_key_bias`]).
 #[test]
 fn training_steps_on_wgpu_match_the_cpu() {
     let Some(mut device) = wgpu_device() else {
@@ -213,7 +230,11 @@ fn training_steps_on_wgpu_match_the_cpu() {
     }
     let (pc, pg) = (cpu.params().unwrap(), gpu.params().unwrap());
     for ((spec, a), b) in pc.specs.iter().zip(&pc.values).zip(&pg.values) {
-        let e = rel_err(b, a);
+        let (a, b) = (
+            without_key_bias(&spec.name, a),
+            without_key_bias(&spec.name, b),
+        );
+        let e = rel_err(&b, &a);
         assert!(e < 1e-4, "{}: rel err {e:e} after 3 steps", spec.name);
     }
     let (mc, mg) = (cpu.moments().unwrap(), gpu.moments().unwrap());
