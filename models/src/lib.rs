@@ -1,9 +1,9 @@
 //! tessera-models: MAE-family models, initialization, checkpoints (safetensors with the official
 //! PyTorch parameter names), data loaders.
 pub mod checkpoint;
-pub mod mae;
-pub mod tensors;
 pub mod data;
+pub mod mae;
 pub mod probe;
+pub mod tensors;
 pub mod train;
 pub mod viz;
