@@ -184,6 +184,26 @@ const fn row_kernel(name: &'static str, source: &'static str, entry: &'static st
     }
 }
 
+/// Fused attention (flash-style forward with the row log-sum-exp, backward over key tiles and
+/// over query tiles, bias gradient).
+pub const ATTENTION: Kernel = attention_kernel("attention", [4, 16, 1]);
+pub const ATTENTION_GRAD_KV: Kernel = attention_kernel("attention_grad_kv", [4, 32, 1]);
+pub const ATTENTION_GRAD_Q: Kernel = attention_kernel("attention_grad_q", [4, 16, 1]);
+pub const ATTENTION_GRAD_BIAS: Kernel = attention_kernel("attention_grad_bias", [4, 16, 1]);
+pub const ATTENTION_GRAD_BIAS_SUM: Kernel =
+    attention_kernel("attention_grad_bias_sum", [4, 16, 1]);
+
+/// An attention entry point with the family's tile overrides (BQ 16, BKV 32, TPR 4, DMAX 64).
+const fn attention_kernel(entry: &'static str, workgroup_size: [u32; 3]) -> Kernel {
+    Kernel {
+        name: entry,
+        source: include_str!("../wgsl/attention.wgsl"),
+        entry_point: entry,
+        workgroup_size,
+        overrides: &[("BQ", 16.0), ("BKV", 32.0), ("TPR", 4.0), ("DMAX", 64.0)],
+    }
+}
+
 /// Every registered kernel.
 pub const KERNELS: &[Kernel] = &[
     AXPY,
@@ -194,6 +214,11 @@ pub const KERNELS: &[Kernel] = &[
     LAYER_NORM_GRAD_W_SUM,
     SOFTMAX,
     SOFTMAX_GRAD,
+    ATTENTION,
+    ATTENTION_GRAD_KV,
+    ATTENTION_GRAD_Q,
+    ATTENTION_GRAD_BIAS,
+    ATTENTION_GRAD_BIAS_SUM,
     FILL,
     ELEMENTWISE,
     STRIDED_COPY,

@@ -166,3 +166,30 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], tol: f64) {
 pub fn wide(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
+
+/// For outputs that are differences of larger terms (gradients through a normalization):
+/// `‖got − want‖ ≤ tol · ‖want‖ + 1e-6 · ‖mag‖`, where `mag[i]` is the size of the terms
+/// element i combines. Well-conditioned cases (‖mag‖ ≈ ‖want‖) are held to about `tol`;
+/// ill-conditioned ones (terms cancelling to far below their size) to f32 rounding of the
+/// terms, which is all an f32 kernel can promise. NaN never passes.
+pub fn assert_close_cancelling(what: &str, got: &[f32], want: &[f64], mag: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: output length");
+    if let Some(i) = got.iter().position(|v| !v.is_finite()) {
+        panic!("{what}: element {i} is {} (want {})", got[i], want[i]);
+    }
+    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+    let err = norm(&mut got.iter().zip(want).map(|(&g, w)| f64::from(g) - w));
+    let (rw, rm) = (
+        norm(&mut want.iter().copied()),
+        norm(&mut mag.iter().copied()),
+    );
+    assert!(
+        rm > 0.0,
+        "{what}: a zero reference cannot tell a right kernel from a wrong one"
+    );
+    assert!(
+        err <= tol * rw + 1e-6 * rm,
+        "{what}: error {err:.3e} above {tol:e} of the result ({rw:.3e}) + 1e-6 of the terms \
+         ({rm:.3e})"
+    );
+}

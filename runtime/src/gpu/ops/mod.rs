@@ -3,6 +3,7 @@
 //! binding convention).
 
 pub mod adamw;
+pub mod attention;
 pub mod elementwise;
 pub mod fill;
 pub mod layer_norm;

@@ -1,0 +1,663 @@
+//! Launchers of `shaders/wgsl/attention.wgsl`: fused attention forward (`o`, `lse`), its
+//! backward (`dq`, `dk`, `dv`) and the bias gradient, for the IR's `Attention`,
+//! `AttentionGrad`, `AttentionGradBias` and their packed self-attention twins.
+//!
+//! Operands are strided views ([`Place`]) so that separate `[G, L, d]` tensors and the heads
+//! of a packed qkv projection `[B, L, 3·H·d]` go through the same kernels without copies.
+//! Tiles are picked per device from its workgroup-memory limit.
+
+use super::{check_view, grid_2d, registered, word};
+use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::{GpuContext, GpuError, PipelineCache};
+
+/// Where group (b, h)'s rows of one operand live: row i at `off + b·bs + h·hs + i·rs`
+/// (elements), its columns contiguous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub off: usize,
+    pub bs: usize,
+    pub hs: usize,
+    pub rs: usize,
+}
+
+impl Place {
+    /// Elements a view must hold for `batch · heads` groups of `rows × cols`.
+    fn extent(&self, batch: usize, heads: usize, rows: usize, cols: usize) -> usize {
+        if batch == 0 || heads == 0 || rows == 0 || cols == 0 {
+            return 0;
+        }
+        self.off + (batch - 1) * self.bs + (heads - 1) * self.hs + (rows - 1) * self.rs + cols
+    }
+
+    fn words(&self) -> Result<[Word; 4], GpuError> {
+        Ok([
+            Word::U(word("attention operand offset", self.off)?),
+            Word::U(word("attention batch stride", self.bs)?),
+            Word::U(word("attention head stride", self.hs)?),
+            Word::U(word("attention row stride", self.rs)?),
+        ])
+    }
+}
+
+/// Geometry and layout of one attention op. Groups are (b, h), `g = b·heads + h`; `o` and
+/// `dO` share a layout, as do `dq`/`dk`/`dv` and `q`/`k`/`v`; `lse` is `[groups, lq]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttentionDims {
+    pub batch: usize,
+    pub heads: usize,
+    pub lq: usize,
+    pub lk: usize,
+    pub d: usize,
+    pub dv: usize,
+    pub scale: f64,
+    pub q: Place,
+    pub k: Place,
+    pub v: Place,
+    pub o: Place,
+}
+
+impl AttentionDims {
+    /// Separate contiguous `[g, lq, d]`, `[g, lk, d]`, `[g, lk, dv]` operands and output
+    /// `[g, lq, dv]` (the IR's `Attention`; `g` = the product of the leading dims).
+    pub fn split(g: usize, lq: usize, lk: usize, d: usize, dv: usize, scale: f64) -> Self {
+        let place = |rows: usize, cols: usize| Place {
+            off: 0,
+            bs: rows * cols,
+            hs: 0,
+            rs: cols,
+        };
+        AttentionDims {
+            batch: g,
+            heads: 1,
+            lq,
+            lk,
+            d,
+            dv,
+            scale,
+            q: place(lq, d),
+            k: place(lk, d),
+            v: place(lk, dv),
+            o: place(lq, dv),
+        }
+    }
+
+    /// Self-attention on a packed `qkv [batch, l, 3·heads·d]` (timm channel order
+    /// `s·D + h·d + i`), output `[batch, l, heads·d]` (the IR's `SelfAttention`).
+    pub fn packed(batch: usize, l: usize, heads: usize, d: usize, scale: f64) -> Self {
+        let dd = heads * d;
+        let part = |s: usize| Place {
+            off: s * dd,
+            bs: l * 3 * dd,
+            hs: d,
+            rs: 3 * dd,
+        };
+        AttentionDims {
+            batch,
+            heads,
+            lq: l,
+            lk: l,
+            d,
+            dv: d,
+            scale,
+            q: part(0),
+            k: part(1),
+            v: part(2),
+            o: Place {
+                off: 0,
+                bs: l * dd,
+                hs: d,
+                rs: dd,
+            },
+        }
+    }
+
+    pub fn groups(&self) -> usize {
+        self.batch * self.heads
+    }
+
+    fn is_empty(&self) -> bool {
+        self.groups() == 0 || self.lq == 0
+    }
+}
+
+/// Leading score dims the bias map supports (`[B, H]`, `[B, nW, H]`, ...).
+pub const MAX_LEAD_DIMS: usize = 4;
+
+/// How an additive bias of shape `bias` broadcasts to the scores `[lead.., lq, lk]`; the
+/// groups of [`AttentionDims`] are the flattened `lead` dims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BiasMap {
+    /// Score lead dims, padded with 1s in front.
+    lead: [usize; MAX_LEAD_DIMS],
+    /// Bias strides on them (0 where the bias broadcasts).
+    strides: [usize; MAX_LEAD_DIMS],
+    /// The bias's own sizes on them (1 where it broadcasts).
+    sizes: [usize; MAX_LEAD_DIMS],
+    si: usize,
+    sj: usize,
+    ni: usize,
+    nj: usize,
+    len: usize,
+}
+
+impl BiasMap {
+    /// `bias` must broadcast (NumPy rules) to `scores`, which has at most
+    /// [`MAX_LEAD_DIMS`] leading dims.
+    pub fn new(bias: &[usize], scores: &[usize]) -> Result<Self, GpuError> {
+        let r = scores.len();
+        if !(2..=MAX_LEAD_DIMS + 2).contains(&r) || bias.len() > r {
+            return Err(GpuError::Limit {
+                what: format!("attention bias {bias:?} over scores {scores:?} (leading dims)"),
+                needed: r.saturating_sub(2) as u64,
+                allowed: MAX_LEAD_DIMS as u64,
+            });
+        }
+        // Bias sizes and row-major strides on the score's axes, padded in front.
+        let mut size = vec![1; r];
+        size[r - bias.len()..].copy_from_slice(bias);
+        let mut stride = vec![0; r];
+        let mut s = 1;
+        for a in (0..r).rev() {
+            assert!(
+                size[a] == scores[a] || size[a] == 1,
+                "attention bias {bias:?} does not broadcast to {scores:?}"
+            );
+            stride[a] = if size[a] == 1 { 0 } else { s };
+            s *= size[a];
+        }
+        let pad = MAX_LEAD_DIMS + 2 - r;
+        let mut map = BiasMap {
+            lead: [1; MAX_LEAD_DIMS],
+            strides: [0; MAX_LEAD_DIMS],
+            sizes: [1; MAX_LEAD_DIMS],
+            si: stride[r - 2],
+            sj: stride[r - 1],
+            ni: size[r - 2],
+            nj: size[r - 1],
+            len: s,
+        };
+        for a in 0..r - 2 {
+            map.lead[pad + a] = scores[a];
+            map.strides[pad + a] = stride[a];
+            map.sizes[pad + a] = size[a];
+        }
+        Ok(map)
+    }
+
+    /// Number of bias elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn groups(&self) -> usize {
+        self.lead.iter().product()
+    }
+}
+
+/// Tiling of the attention kernels: `bq` query rows and `bkv` key rows per step, `tpr`
+/// threads per row, head dims up to `dmax`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttentionTile {
+    pub bq: u32,
+    pub bkv: u32,
+    pub tpr: u32,
+    pub dmax: u32,
+}
+
+/// The kernels of the family, for sizing their tiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttentionKernel {
+    Forward,
+    GradKv,
+    GradQ,
+    GradBias,
+}
+
+/// Output columns a thread holds in registers (`MAX_COLS` in the WGSL).
+pub const MAX_COLS: u32 = 16;
+/// Largest supported head dim.
+pub const MAX_HEAD_DIM: usize = 128;
+
+impl AttentionTile {
+    /// Bytes of workgroup memory `kernel` uses with this tile (padded rows as in the WGSL).
+    pub fn workgroup_bytes(&self, kernel: AttentionKernel) -> u64 {
+        let (bq, bkv, w) = (
+            u64::from(self.bq),
+            u64::from(self.bkv),
+            u64::from(self.dmax) + 1,
+        );
+        let s = bq * (bkv + 1);
+        let floats = match kernel {
+            AttentionKernel::Forward => (bq + 2 * bkv) * w + s,
+            AttentionKernel::GradKv => 2 * (bq + bkv) * w + 2 * s + 2 * bq,
+            AttentionKernel::GradQ => 2 * (bq + bkv) * w + s + 2 * bq,
+            AttentionKernel::GradBias => 0,
+        };
+        floats * 4
+    }
+
+    /// Threads of a `kernel` workgroup.
+    pub fn threads(&self, kernel: AttentionKernel) -> u32 {
+        match kernel {
+            AttentionKernel::GradKv => self.tpr * self.bkv,
+            _ => self.tpr * self.bq,
+        }
+    }
+
+    /// The largest tile for head dims `d`, `dv` that fits `limit` bytes of workgroup memory,
+    /// or `None` if the head dims exceed [`MAX_HEAD_DIM`] or nothing fits.
+    pub fn choose(kernel: AttentionKernel, d: usize, dv: usize, limit: u64) -> Option<Self> {
+        let width = d.max(dv).max(1);
+        if width > MAX_HEAD_DIM {
+            return None;
+        }
+        let dmax = width.next_power_of_two().max(16) as u32;
+        // 16 columns per thread: enough work per thread, few registers.
+        let tpr = (dmax / MAX_COLS).max(1);
+        let sizes: &[(u32, u32)] = match kernel {
+            AttentionKernel::GradKv => &[(32, 32), (16, 32), (16, 16), (8, 16), (8, 8), (4, 8)],
+            _ => &[(32, 32), (32, 16), (16, 16), (16, 8), (8, 8), (4, 8)],
+        };
+        sizes
+            .iter()
+            .map(|&(bq, bkv)| AttentionTile { bq, bkv, tpr, dmax })
+            .find(|t| t.workgroup_bytes(kernel) <= limit && t.threads(kernel) <= 256)
+    }
+
+    fn overrides(&self) -> [(&'static str, f64); 4] {
+        [
+            ("BQ", self.bq.into()),
+            ("BKV", self.bkv.into()),
+            ("TPR", self.tpr.into()),
+            ("DMAX", self.dmax.into()),
+        ]
+    }
+
+    /// The tile for `kernel` on this device: `tile` if given (checked), else [`Self::choose`].
+    fn resolve(
+        tile: Option<Self>,
+        kernel: AttentionKernel,
+        dims: &AttentionDims,
+        ctx: &GpuContext,
+    ) -> Result<Self, GpuError> {
+        let limit = u64::from(ctx.device.limits().max_compute_workgroup_storage_size);
+        let width = dims.d.max(dims.dv);
+        let t = match tile {
+            Some(t) => t,
+            None => Self::choose(kernel, dims.d, dims.dv, limit).ok_or(GpuError::Limit {
+                what: format!("attention head dims {} and {}", dims.d, dims.dv),
+                needed: width as u64,
+                allowed: MAX_HEAD_DIM as u64,
+            })?,
+        };
+        let valid = [t.bq, t.bkv, t.tpr].iter().all(|&v| v > 0)
+            && t.dmax as usize >= width
+            && t.dmax.is_multiple_of(t.tpr)
+            && t.dmax / t.tpr <= MAX_COLS;
+        if !valid {
+            return Err(GpuError::Limit {
+                what: format!(
+                    "attention tile {t:?} for head dims {} and {} (dmax ≥ both, dmax / tpr \
+                     columns per thread at most)",
+                    dims.d, dims.dv
+                ),
+                needed: u64::from(t.dmax / t.tpr.max(1)),
+                allowed: MAX_COLS.into(),
+            });
+        }
+        if t.workgroup_bytes(kernel) > limit {
+            return Err(GpuError::Limit {
+                what: format!("workgroup memory of attention tile {t:?} ({kernel:?})"),
+                needed: t.workgroup_bytes(kernel),
+                allowed: limit,
+            });
+        }
+        Ok(t)
+    }
+}
+
+/// The bias operand of a launch: its view and how it broadcasts.
+pub type Bias<'a, 'm> = Option<(View<'a>, &'m BiasMap)>;
+
+/// Uniform words shared by the family (see `Params` in the WGSL); `g0` is the dispatch's
+/// first group (the positions per part for the bias gradient), `count` the groups (or bias
+/// elements) in all and `parts` the bias gradient's partial sums per element.
+fn params(
+    dims: &AttentionDims,
+    bias: Option<&BiasMap>,
+    g0: usize,
+    count: usize,
+    parts: usize,
+) -> Result<Vec<Word>, GpuError> {
+    let u = |what: &str, n: usize| word(what, n).map(Word::U);
+    let mut w = vec![
+        u("attention query length", dims.lq)?,
+        u("attention key length", dims.lk)?,
+        u("attention head dim", dims.d)?,
+        u("attention value dim", dims.dv)?,
+        u("attention heads", dims.heads.max(1))?,
+        Word::U(u32::from(bias.is_some())),
+        u("attention first group", g0)?,
+        Word::F(dims.scale as f32),
+    ];
+    for place in [dims.q, dims.k, dims.v, dims.o] {
+        w.extend(place.words()?);
+    }
+    let none = BiasMap {
+        lead: [1; MAX_LEAD_DIMS],
+        strides: [0; MAX_LEAD_DIMS],
+        sizes: [1; MAX_LEAD_DIMS],
+        si: 0,
+        sj: 0,
+        ni: 1,
+        nj: 1,
+        len: 1,
+    };
+    let b = bias.unwrap_or(&none);
+    for values in [b.lead, b.strides] {
+        for v in values {
+            w.push(u("attention bias layout", v)?);
+        }
+    }
+    for v in [b.si, b.sj, b.ni, b.nj] {
+        w.push(u("attention bias layout", v)?);
+    }
+    for v in b.sizes {
+        w.push(u("attention bias layout", v)?);
+    }
+    w.push(u("attention groups", count)?);
+    w.push(u("attention bias-gradient parts", parts)?);
+    Ok(w)
+}
+
+/// Checks the views against the dims (a short view is a planner bug).
+fn check_operands(dims: &AttentionDims, q: &View<'_>, k: &View<'_>, v: &View<'_>) {
+    let (b, h) = (dims.batch, dims.heads);
+    check_view("attention q", q, dims.q.extent(b, h, dims.lq, dims.d));
+    check_view("attention k", k, dims.k.extent(b, h, dims.lk, dims.d));
+    check_view("attention v", v, dims.v.extent(b, h, dims.lk, dims.dv));
+}
+
+fn check_bias(dims: &AttentionDims, bias: &Bias<'_, '_>) {
+    if let Some((view, map)) = bias {
+        check_view("attention bias", view, map.len());
+        assert!(
+            map.groups() == dims.groups()
+                && (map.ni == 1 || map.ni == dims.lq)
+                && (map.nj == 1 || map.nj == dims.lk),
+            "attention bias map {map:?} does not match {dims:?}"
+        );
+    }
+}
+
+/// One launch per chunk of at most the grid limit of groups (grid y), `x` workgroups wide.
+#[allow(clippy::too_many_arguments)]
+fn per_groups(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    name: &str,
+    tile: &AttentionTile,
+    dims: &AttentionDims,
+    bias: Option<&BiasMap>,
+    views: &[View<'_>],
+    x: usize,
+) -> Result<Vec<Dispatch>, GpuError> {
+    let max = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
+    let x = word("attention tiles", x)?;
+    let groups = dims.groups();
+    let kernel = registered(name);
+    let mut out = Vec::new();
+    let mut g0 = 0;
+    while g0 < groups {
+        let n = max.min(groups - g0);
+        let params = params(dims, bias, g0, groups, 1)?;
+        let grid = [x, n as u32, 1];
+        out.push(prepare(
+            ctx,
+            cache,
+            kernel,
+            &tile.overrides(),
+            &params,
+            views,
+            grid,
+        )?);
+        g0 += n;
+    }
+    Ok(out)
+}
+
+/// Forward: `o = softmax(scale · q kᵀ + bias) v` and the row log-sum-exp `lse [groups, lq]`.
+/// `tile` overrides the device's choice (tests use it to cover several tilings).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_attention(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &AttentionDims,
+    tile: Option<AttentionTile>,
+    q: View<'_>,
+    k: View<'_>,
+    v: View<'_>,
+    bias: Bias<'_, '_>,
+    o: View<'_>,
+    lse: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check_operands(dims, &q, &k, &v);
+    check_bias(dims, &bias);
+    let (b, h) = (dims.batch, dims.heads);
+    check_view("attention o", &o, dims.o.extent(b, h, dims.lq, dims.dv));
+    check_view("attention lse", &lse, dims.groups() * dims.lq);
+    if dims.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tile = AttentionTile::resolve(tile, AttentionKernel::Forward, dims, ctx)?;
+    // Without a bias the binding still needs a valid view; the kernel never reads it.
+    let (bias_view, map) = match bias {
+        Some((view, map)) => (view, Some(map)),
+        None => (q, None),
+    };
+    let views = [q, k, v, bias_view, o, lse];
+    let x = dims.lq.div_ceil(tile.bq as usize);
+    per_groups(ctx, cache, "attention", &tile, dims, map, &views, x)
+}
+
+/// Storage buffers `attention_grad_kv` binds (q, k, v, bias, o, lse, dO, dk, dv): one more
+/// than WebGPU's default limit of 8, which native adapters exceed.
+pub const GRAD_KV_STORAGE_BUFFERS: u32 = 9;
+
+/// Backward: `dq`, `dk`, `dv` (laid out like `q`, `k`, `v`; for the packed layout the three
+/// views are the one `dqkv` view). Two launches: key tiles (dk, dv), then query tiles (dq).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_attention_grad(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &AttentionDims,
+    tile: Option<AttentionTile>,
+    q: View<'_>,
+    k: View<'_>,
+    v: View<'_>,
+    bias: Bias<'_, '_>,
+    o: View<'_>,
+    lse: View<'_>,
+    d_o: View<'_>,
+    dq: View<'_>,
+    dk: View<'_>,
+    dv: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check_operands(dims, &q, &k, &v);
+    check_operands(dims, &dq, &dk, &dv);
+    check_bias(dims, &bias);
+    let (b, h) = (dims.batch, dims.heads);
+    check_view("attention o", &o, dims.o.extent(b, h, dims.lq, dims.dv));
+    check_view("attention dO", &d_o, dims.o.extent(b, h, dims.lq, dims.dv));
+    check_view("attention lse", &lse, dims.groups() * dims.lq);
+    if dims.groups() == 0 || dims.lk == 0 {
+        return Ok(Vec::new());
+    }
+    let allowed = ctx.device.limits().max_storage_buffers_per_shader_stage;
+    if allowed < GRAD_KV_STORAGE_BUFFERS {
+        return Err(GpuError::Limit {
+            what: "storage buffers of the attention backward".into(),
+            needed: GRAD_KV_STORAGE_BUFFERS.into(),
+            allowed: allowed.into(),
+        });
+    }
+    let (bias_view, map) = match bias {
+        Some((view, map)) => (view, Some(map)),
+        None => (q, None),
+    };
+    let kv_tile = AttentionTile::resolve(tile, AttentionKernel::GradKv, dims, ctx)?;
+    let views = [q, k, v, bias_view, o, lse, d_o, dk, dv];
+    let x = dims.lk.div_ceil(kv_tile.bkv as usize);
+    let mut out = per_groups(
+        ctx,
+        cache,
+        "attention_grad_kv",
+        &kv_tile,
+        dims,
+        map,
+        &views,
+        x,
+    )?;
+    if dims.lq > 0 {
+        let q_tile = AttentionTile::resolve(tile, AttentionKernel::GradQ, dims, ctx)?;
+        let views = [q, k, v, bias_view, o, lse, d_o, dq];
+        let x = dims.lq.div_ceil(q_tile.bq as usize);
+        out.extend(per_groups(
+            ctx,
+            cache,
+            "attention_grad_q",
+            &q_tile,
+            dims,
+            map,
+            &views,
+            x,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Loop iterations one thread of the bias gradient may spend (a dot product of d and two of
+/// dv per broadcast position): bounded for parallelism, and because lavapipe silently ends a
+/// shader invocation's loops after 65535 iterations in all.
+const GRAD_BIAS_WORK: usize = 16_384;
+
+/// Broadcast positions each bias element sums over, and how many per partial sum.
+fn grad_bias_split(dims: &AttentionDims, map: &BiasMap) -> (usize, usize) {
+    let summed_lead: usize = (0..MAX_LEAD_DIMS)
+        .filter(|&a| map.sizes[a] == 1)
+        .map(|a| map.lead[a])
+        .product();
+    let ni = if map.ni == 1 { dims.lq } else { 1 };
+    let nj = if map.nj == 1 { dims.lk } else { 1 };
+    let positions = summed_lead * ni * nj;
+    let per_part = (GRAD_BIAS_WORK / (dims.d + 2 * dims.dv).max(1)).max(1);
+    (positions, per_part)
+}
+
+/// Scratch elements [`prepare_attention_grad_bias`] uses to split each bias element's sum
+/// into parts that run in parallel (0 when one part per element is enough).
+pub fn attention_grad_bias_scratch(dims: &AttentionDims, map: &BiasMap) -> usize {
+    let (positions, per_part) = grad_bias_split(dims, map);
+    match positions.div_ceil(per_part) {
+        0 | 1 => 0,
+        parts => parts * map.len(),
+    }
+}
+
+/// Gradient of the additive bias: dS summed to the bias's own shape (`AttentionGradBias`),
+/// without scratch: one thread per bias element sums all its broadcast positions. Prefer
+/// [`prepare_attention_grad_bias_with_scratch`], which runs those sums in parallel parts.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_attention_grad_bias(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &AttentionDims,
+    q: View<'_>,
+    k: View<'_>,
+    v: View<'_>,
+    bias: (View<'_>, &BiasMap),
+    o: View<'_>,
+    lse: View<'_>,
+    d_o: View<'_>,
+    dbias: View<'_>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    prepare_attention_grad_bias_with_scratch(
+        ctx, cache, dims, q, k, v, bias, o, lse, d_o, dbias, None,
+    )
+}
+
+/// Gradient of the additive bias: dS summed to the bias's own shape (`AttentionGradBias`).
+/// Each bias element's broadcast positions are summed in parts of bounded length into
+/// `scratch` ([`attention_grad_bias_scratch`] elements), then the parts are added in order;
+/// with less scratch the parts get longer (one part: no scratch, no second launch).
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_attention_grad_bias_with_scratch(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &AttentionDims,
+    q: View<'_>,
+    k: View<'_>,
+    v: View<'_>,
+    bias: (View<'_>, &BiasMap),
+    o: View<'_>,
+    lse: View<'_>,
+    d_o: View<'_>,
+    dbias: View<'_>,
+    scratch: Option<View<'_>>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    check_operands(dims, &q, &k, &v);
+    check_bias(dims, &Some(bias));
+    let (b, h) = (dims.batch, dims.heads);
+    check_view("attention o", &o, dims.o.extent(b, h, dims.lq, dims.dv));
+    check_view("attention dO", &d_o, dims.o.extent(b, h, dims.lq, dims.dv));
+    check_view("attention lse", &lse, dims.groups() * dims.lq);
+    let (bias_view, map) = bias;
+    let len = map.len();
+    check_view("attention dbias", &dbias, len);
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let (positions, per_part) = grad_bias_split(dims, map);
+    let room = scratch.map_or(0, |s| s.len / len);
+    let parts = positions.div_ceil(per_part).min(room).max(1);
+    let per_part = positions.div_ceil(parts).max(1);
+    let partial = match (parts, scratch) {
+        (1, _) | (_, None) => dbias,
+        (_, Some(s)) => s,
+    };
+    // The thread shape only; these kernels use no workgroup memory.
+    let tile = AttentionTile {
+        bq: 16,
+        bkv: 16,
+        tpr: 4,
+        dmax: 64,
+    };
+    let threads = tile.threads(AttentionKernel::GradBias) as usize;
+    let what = "attention bias-gradient workgroups";
+    let views = [q, k, v, bias_view, o, lse, d_o, partial];
+    let mut out = vec![prepare(
+        ctx,
+        cache,
+        registered("attention_grad_bias"),
+        &tile.overrides(),
+        &params(dims, Some(map), per_part, len, parts)?,
+        &views,
+        grid_2d(ctx, what, (len * parts).div_ceil(threads))?,
+    )?];
+    if parts > 1 {
+        out.push(prepare(
+            ctx,
+            cache,
+            registered("attention_grad_bias_sum"),
+            &tile.overrides(),
+            &params(dims, Some(map), per_part, len, parts)?,
+            &[partial, dbias],
+            grid_2d(ctx, what, len.div_ceil(threads))?,
+        )?);
+    }
+    Ok(out)
+}
