@@ -164,7 +164,11 @@ pub const LAYER_NORM_GRAD_W: Kernel = Kernel {
 };
 pub const LAYER_NORM_GRAD_W_SUM: Kernel = Kernel {
     workgroup_size: [128, 1, 1],
-    ..row_kernel("layer_norm_grad_w_sum", LAYER_NORM_SRC, "layer_norm_grad_w_sum")
+    ..row_kernel(
+        "layer_norm_grad_w_sum",
+        LAYER_NORM_SRC,
+        "layer_norm_grad_w_sum",
+    )
 };
 const LAYER_NORM_SRC: &str = include_str!("../wgsl/layer_norm.wgsl");
 
@@ -190,8 +194,7 @@ pub const ATTENTION: Kernel = attention_kernel("attention", [4, 16, 1]);
 pub const ATTENTION_GRAD_KV: Kernel = attention_kernel("attention_grad_kv", [4, 32, 1]);
 pub const ATTENTION_GRAD_Q: Kernel = attention_kernel("attention_grad_q", [4, 16, 1]);
 pub const ATTENTION_GRAD_BIAS: Kernel = attention_kernel("attention_grad_bias", [4, 16, 1]);
-pub const ATTENTION_GRAD_BIAS_SUM: Kernel =
-    attention_kernel("attention_grad_bias_sum", [4, 16, 1]);
+pub const ATTENTION_GRAD_BIAS_SUM: Kernel = attention_kernel("attention_grad_bias_sum", [4, 16, 1]);
 
 /// An attention entry point with the family's tile overrides (BQ 16, BKV 32, TPR 4, DMAX 64).
 const fn attention_kernel(entry: &'static str, workgroup_size: [u32; 3]) -> Kernel {
