@@ -181,6 +181,25 @@ fn matmul_batches_beyond_the_grid_limit_split_over_dispatches() {
 }
 
 #[test]
+fn matmul_long_k_runs_in_chunks_with_the_bias_added_once() {
+    // A weight-gradient-like product (trans_a, K = tokens · batch) over two chunk boundaries.
+    let k = 2 * tessera_runtime::gpu::ops::matmul::K_CHUNK + 7;
+    for (trans_a, tile) in [(true, MatmulTile::SMALL), (false, MatmulTile::LARGE)] {
+        let d = MatmulDims {
+            batch: 2,
+            m: 3,
+            n: 5,
+            k,
+            trans_a,
+            trans_b: false,
+            b_shared: false,
+            alpha: 0.5,
+        };
+        run_matmul(d, tile, true, 21);
+    }
+}
+
+#[test]
 fn matmul_rejects_tiles_the_kernel_cannot_hold() {
     let Some(mut gpu) = gpu() else { return };
     let gpu = &mut *gpu;

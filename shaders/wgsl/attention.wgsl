@@ -31,6 +31,9 @@ override TPR: u32 = 4u;
 override DMAX: u32 = 64u;
 
 const MAX_COLS: u32 = 16u;
+// Scores a thread computes per tile row, in registers: ceil(BKV / TPR) (forward, dq) or
+// ceil(BQ / TPR) (dk, dv), at most MAX_S.
+const MAX_S: u32 = 32u;
 // "Minus infinity" for masked keys: exp(NEG − m) is 0 for any finite row maximum m, and
 // WGSL has no infinity literal.
 const NEG: f32 = -3.0e38;
@@ -201,20 +204,30 @@ fn attention(
         stage_k(g, j0, p.d, t, threads);
         stage_v(g, j0, p.dv, t, threads);
         workgroupBarrier();
-        for (var jr = lane; jr < BKV; jr += TPR) {
-            let j = j0 + jr;
-            var s = NEG;
-            if j < p.lk {
-                var dot = 0.0;
-                for (var c = 0u; c < p.d; c++) {
-                    dot += tile_q[r * stride + c] * tile_k[jr * stride + c];
-                }
-                s = p.scale * dot;
-                if has_bias() && i < p.lq {
-                    s += bias_at(bbase, i, j);
-                }
+        // Scores of this thread's keys jr = lane + u·TPR, register-blocked: each q value is
+        // read once for all of them. Columns past d are zero in both tiles, so the constant
+        // trip count DMAX is exact (and lets the driver unroll).
+        var dots: array<f32, MAX_S>;
+        for (var c = 0u; c < DMAX; c++) {
+            let qc = tile_q[r * stride + c];
+            for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
+                let jr = min(lane + u * TPR, BKV - 1u);
+                dots[u] = fma(qc, tile_k[jr * stride + c], dots[u]);
             }
-            tile_s[r * sstride + jr] = s;
+        }
+        for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
+            let jr = lane + u * TPR;
+            let j = j0 + jr;
+            if jr < BKV {
+                var s = NEG;
+                if j < p.lk {
+                    s = p.scale * dots[u];
+                    if has_bias() && i < p.lq {
+                        s += bias_at(bbase, i, j);
+                    }
+                }
+                tile_s[r * sstride + jr] = s;
+            }
         }
         workgroupBarrier();
         // Online softmax: every thread of the row computes the same maximum and sum.
@@ -297,29 +310,36 @@ fn attention_grad_kv(
             row_d[ir] = dd;
         }
         workgroupBarrier();
-        // P and dS for (query ir, this thread's key jr), queries spread over the lanes.
-        for (var ir = lane; ir < BQ; ir += TPR) {
-            let i = i0 + ir;
-            var pij = 0.0;
-            var ds = 0.0;
-            if i < p.lq && j < p.lk {
-                var dot = 0.0;
-                var dp = 0.0;
-                for (var c = 0u; c < p.d; c++) {
-                    dot += tile_q[ir * stride + c] * tile_k[jr * stride + c];
-                }
-                for (var c = 0u; c < p.dv; c++) {
-                    dp += tile_do[ir * stride + c] * tile_v[jr * stride + c];
-                }
-                var s = p.scale * dot;
-                if has_bias() {
-                    s += bias_at(bbase, i, j);
-                }
-                pij = exp(s - row_lse[ir]);
-                ds = pij * (dp - row_d[ir]);
+        // P and dS for (query ir, this thread's key jr), queries ir = lane + u·TPR spread
+        // over the lanes; both dot products register-blocked over them (zero-padded columns).
+        var dots: array<f32, MAX_S>;
+        var dps: array<f32, MAX_S>;
+        for (var c = 0u; c < DMAX; c++) {
+            let kc = tile_k[jr * stride + c];
+            let vc = tile_v[jr * stride + c];
+            for (var u = 0u; u < (BQ + TPR - 1u) / TPR; u++) {
+                let ir = min(lane + u * TPR, BQ - 1u);
+                dots[u] = fma(tile_q[ir * stride + c], kc, dots[u]);
+                dps[u] = fma(tile_do[ir * stride + c], vc, dps[u]);
             }
-            tile_s[ir * sstride + jr] = pij;
-            tile_ds[ir * sstride + jr] = ds;
+        }
+        for (var u = 0u; u < (BQ + TPR - 1u) / TPR; u++) {
+            let ir = lane + u * TPR;
+            let i = i0 + ir;
+            if ir < BQ {
+                var pij = 0.0;
+                var ds = 0.0;
+                if i < p.lq && j < p.lk {
+                    var s = p.scale * dots[u];
+                    if has_bias() {
+                        s += bias_at(bbase, i, j);
+                    }
+                    pij = exp(s - row_lse[ir]);
+                    ds = pij * (dps[u] - row_d[ir]);
+                }
+                tile_s[ir * sstride + jr] = pij;
+                tile_ds[ir * sstride + jr] = ds;
+            }
         }
         workgroupBarrier();
         for (var ir = 0u; ir < BQ; ir++) {
@@ -385,25 +405,32 @@ fn attention_grad_q(
         stage_k(g, j0, p.d, t, threads);
         stage_v(g, j0, p.dv, t, threads);
         workgroupBarrier();
-        for (var jr = lane; jr < BKV; jr += TPR) {
-            let j = j0 + jr;
-            var ds = 0.0;
-            if i < p.lq && j < p.lk {
-                var dot = 0.0;
-                var dp = 0.0;
-                for (var c = 0u; c < p.d; c++) {
-                    dot += tile_q[r * stride + c] * tile_k[jr * stride + c];
-                }
-                for (var c = 0u; c < p.dv; c++) {
-                    dp += tile_do[r * stride + c] * tile_v[jr * stride + c];
-                }
-                var s = p.scale * dot;
-                if has_bias() {
-                    s += bias_at(bbase, i, j);
-                }
-                ds = exp(s - row_lse[r]) * (dp - row_d[r]);
+        // dS for (this thread's query r, keys jr = lane + u·TPR), register-blocked.
+        var dots: array<f32, MAX_S>;
+        var dps: array<f32, MAX_S>;
+        for (var c = 0u; c < DMAX; c++) {
+            let qc = tile_q[r * stride + c];
+            let doc = tile_do[r * stride + c];
+            for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
+                let jr = min(lane + u * TPR, BKV - 1u);
+                dots[u] = fma(qc, tile_k[jr * stride + c], dots[u]);
+                dps[u] = fma(doc, tile_v[jr * stride + c], dps[u]);
             }
-            tile_s[r * sstride + jr] = ds;
+        }
+        for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
+            let jr = lane + u * TPR;
+            let j = j0 + jr;
+            if jr < BKV {
+                var ds = 0.0;
+                if i < p.lq && j < p.lk {
+                    var s = p.scale * dots[u];
+                    if has_bias() {
+                        s += bias_at(bbase, i, j);
+                    }
+                    ds = exp(s - row_lse[r]) * (dps[u] - row_d[r]);
+                }
+                tile_s[r * sstride + jr] = ds;
+            }
         }
         workgroupBarrier();
         for (var jr = 0u; jr < BKV; jr++) {

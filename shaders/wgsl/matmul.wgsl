@@ -33,7 +33,8 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    // bit 0: a is transposed; bit 1: b is transposed; bit 2: add bias.
+    // bit 0: a is transposed; bit 1: b is transposed; bit 2: add bias; bit 3: add to c
+    // (a later chunk of K).
     flags: u32,
     // Elements between consecutive batches of a, b (0: shared) and c.
     stride_a: u32,
@@ -43,6 +44,11 @@ struct Params {
     // over several dispatches).
     z0: u32,
     alpha: f32,
+    // The chunk of K this dispatch sums, [k_begin, k_end). Long K runs as several dispatches
+    // that accumulate into c: a shader invocation's loop then stays short (lavapipe silently
+    // ends an invocation's loops after 65535 iterations in all).
+    k_begin: u32,
+    k_end: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -76,7 +82,7 @@ fn matmul(
     var acc: array<vec4<f32>, MAX_T * V>;
     var bv: array<vec4<f32>, V>;
 
-    for (var k0 = 0u; k0 < p.k; k0 += BK) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += BK) {
         // Stage op(a)[row0.., k0..] as as_[kk][mm]. The fastest-moving thread index walks the
         // dimension that is contiguous in memory, so the global loads coalesce either way.
         for (var e = tid; e < bm * BK; e += threads) {
@@ -92,7 +98,7 @@ fn matmul(
             let gm = row0 + mm;
             let gk = k0 + kk;
             var v = 0.0;
-            if gm < p.m && gk < p.k {
+            if gm < p.m && gk < p.k_end {
                 v = a[a0 + select(gm * p.k + gk, gk * p.m + gm, trans_a)];
             }
             as_[(kk * bm + mm) / 4u][mm % 4u] = v;
@@ -110,7 +116,7 @@ fn matmul(
             let gn = col0 + nn;
             let gk = k0 + kk;
             var v = 0.0;
-            if gn < p.n && gk < p.k {
+            if gn < p.n && gk < p.k_end {
                 v = b[b0 + select(gk * p.n + gn, gn * p.k + gk, trans_b)];
             }
             bs[(kk * bn + nn) / 4u][nn % 4u] = v;
@@ -138,6 +144,7 @@ fn matmul(
     }
 
     let has_bias = (p.flags & 4u) != 0u;
+    let accumulate = (p.flags & 8u) != 0u;
     let c0 = z * p.stride_c;
     for (var i = 0u; i < TM; i++) {
         let row = row0 + (lid.y + (i / 4u) * WG_Y) * 4u + i % 4u;
@@ -147,11 +154,15 @@ fn matmul(
         for (var j = 0u; j < TN; j++) {
             let col = col0 + (lid.x + (j / 4u) * WG_X) * 4u + j % 4u;
             if col < p.n {
+                let at = c0 + row * p.n + col;
                 var v = p.alpha * acc[i * V + j / 4u][j % 4u];
                 if has_bias {
                     v += bias[col];
                 }
-                c[c0 + row * p.n + col] = v;
+                if accumulate {
+                    v += c[at];
+                }
+                c[at] = v;
             }
         }
     }

@@ -176,11 +176,9 @@ impl BiasMap {
             nj: size[r - 1],
             len: s,
         };
-        for a in 0..r - 2 {
-            map.lead[pad + a] = scores[a];
-            map.strides[pad + a] = stride[a];
-            map.sizes[pad + a] = size[a];
-        }
+        map.lead[pad..].copy_from_slice(&scores[..r - 2]);
+        map.strides[pad..].copy_from_slice(&stride[..r - 2]);
+        map.sizes[pad..].copy_from_slice(&size[..r - 2]);
         Ok(map)
     }
 
@@ -219,6 +217,9 @@ pub enum AttentionKernel {
 
 /// Output columns a thread holds in registers (`MAX_COLS` in the WGSL).
 pub const MAX_COLS: u32 = 16;
+/// Scores a thread holds in registers per tile row (`MAX_S` in the WGSL): `bkv` and `bq`
+/// are at most this many times `tpr`.
+pub const MAX_S: u32 = 32;
 /// Largest supported head dim.
 pub const MAX_HEAD_DIM: usize = 128;
 
@@ -297,12 +298,14 @@ impl AttentionTile {
         let valid = [t.bq, t.bkv, t.tpr].iter().all(|&v| v > 0)
             && t.dmax as usize >= width
             && t.dmax.is_multiple_of(t.tpr)
-            && t.dmax / t.tpr <= MAX_COLS;
+            && t.dmax / t.tpr <= MAX_COLS
+            && t.bq.div_ceil(t.tpr) <= MAX_S
+            && t.bkv.div_ceil(t.tpr) <= MAX_S;
         if !valid {
             return Err(GpuError::Limit {
                 what: format!(
-                    "attention tile {t:?} for head dims {} and {} (dmax ≥ both, dmax / tpr \
-                     columns per thread at most)",
+                    "attention tile {t:?} for head dims {} and {} (dmax ≥ both, a multiple of \
+                     tpr; dmax / tpr columns and bq / tpr, bkv / tpr scores per thread at most)",
                     dims.d, dims.dv
                 ),
                 needed: u64::from(t.dmax / t.tpr.max(1)),

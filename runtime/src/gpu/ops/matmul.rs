@@ -85,6 +85,12 @@ pub struct MatmulTile {
     pub bk: u32,
 }
 
+/// Depth of K one dispatch sums: longer products run
+/// as several dispatches accumulating into c. Real GPUs would not mind longer loops; lavapipe
+/// silently ends a shader invocation's loops after 65535 iterations in all, which a K loop
+/// over 32768 reaches.
+pub const K_CHUNK: usize = 8192;
+
 /// The largest per-thread block the kernel's register arrays hold (`MAX_T` in the WGSL); `tm`
 /// and `tn` are multiples of 4 (the kernel works on vec4s) up to this.
 pub const MAX_THREAD_TILE: u32 = 8;
@@ -245,22 +251,34 @@ pub fn prepare_matmul_with(
     let views = [a, b, bias, c];
 
     let per_dispatch = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
+    // K in chunks of at most K_CHUNK: each chunk is a dispatch adding into c (the first one
+    // writes it, with the bias), so no invocation loops over a very long K.
+    let k_chunks = d.k.div_ceil(K_CHUNK).max(1);
     let mut dispatches = Vec::new();
     let mut z0 = 0;
     while z0 < d.batch {
         let zs = per_dispatch.min(d.batch - z0);
-        let mut params = shape.to_vec();
-        params.push(Word::U(word("matmul batch", z0)?));
-        params.push(Word::F(d.alpha));
-        dispatches.push(prepare(
-            ctx,
-            cache,
-            kernel,
-            &overrides,
-            &params,
-            &views,
-            [gx, gy, zs as u32],
-        )?);
+        for chunk in 0..k_chunks {
+            let (k_begin, k_end) = (chunk * K_CHUNK, ((chunk + 1) * K_CHUNK).min(d.k));
+            let mut params = shape.to_vec();
+            if chunk > 0 {
+                // Later chunks add to c and must not add the bias again.
+                params[3] = Word::U(flags & !4 | 8);
+            }
+            params.push(Word::U(word("matmul batch", z0)?));
+            params.push(Word::F(d.alpha));
+            params.push(Word::U(word("matmul depth", k_begin)?));
+            params.push(Word::U(word("matmul depth", k_end)?));
+            dispatches.push(prepare(
+                ctx,
+                cache,
+                kernel,
+                &overrides,
+                &params,
+                &views,
+                [gx, gy, zs as u32],
+            )?);
+        }
         z0 += zs;
     }
     Ok(dispatches)
