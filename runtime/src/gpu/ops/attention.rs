@@ -664,3 +664,83 @@ pub fn prepare_attention_grad_bias_with_scratch(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bias_maps_follow_numpy_broadcasting() {
+        let scores = [2, 3, 5, 7];
+        // Relative-position bias [H, Lq, Lk]: shared by the batch.
+        let m = BiasMap::new(&[3, 5, 7], &scores).unwrap();
+        assert_eq!(
+            (m.lead, m.strides, m.sizes),
+            ([1, 1, 2, 3], [0, 0, 0, 35], [1, 1, 1, 3])
+        );
+        assert_eq!((m.si, m.sj, m.ni, m.nj, m.len()), (7, 1, 5, 7, 105));
+        // Key mask [B, 1, 1, Lk].
+        let m = BiasMap::new(&[2, 1, 1, 7], &scores).unwrap();
+        assert_eq!(
+            (m.strides, m.si, m.sj, m.ni, m.len()),
+            ([0, 0, 7, 0], 0, 1, 1, 14)
+        );
+        assert_eq!(m.groups(), 6);
+        // Too many leading dims for the kernel's uniform.
+        let deep = [1, 1, 1, 1, 1, 5, 7];
+        assert!(matches!(
+            BiasMap::new(&[5, 7], &deep),
+            Err(GpuError::Limit { .. })
+        ));
+    }
+
+    #[test]
+    fn packed_places_address_the_qkv_projection() {
+        // qkv [B=2, L=3, 3·H·d] with H=4, d=8: row i of head h of q[b] is at b·3·96·… .
+        let dm = AttentionDims::packed(2, 3, 4, 8, 0.5);
+        let (dd, l) = (32, 3);
+        assert_eq!(dm.k.off, dd);
+        assert_eq!(dm.v.off, 2 * dd);
+        assert_eq!((dm.q.bs, dm.q.hs, dm.q.rs), (l * 3 * dd, 8, 3 * dd));
+        // The last element of the last v row of the last head of the last batch is the
+        // projection's last element.
+        assert_eq!(dm.v.extent(2, 4, 3, 8), 2 * l * 3 * dd);
+        assert_eq!(dm.o.extent(2, 4, 3, 8), 2 * l * dd);
+    }
+
+    #[test]
+    fn chosen_tiles_fit_the_limit_and_cover_the_head_dims() {
+        use AttentionKernel::*;
+        for limit in [16 * 1024, 32 * 1024, 48 * 1024] {
+            for (d, dv) in [(1, 1), (17, 8), (64, 64), (100, 128), (128, 128)] {
+                for kernel in [Forward, GradKv, GradQ] {
+                    let t = AttentionTile::choose(kernel, d, dv, limit).expect("a tile fits");
+                    assert!(
+                        t.workgroup_bytes(kernel) <= limit,
+                        "{t:?} {kernel:?} {limit}"
+                    );
+                    assert!(t.dmax as usize >= d.max(dv) && t.dmax / t.tpr <= MAX_COLS);
+                    assert!(t.bq.div_ceil(t.tpr) <= MAX_S && t.bkv.div_ceil(t.tpr) <= MAX_S);
+                    assert!(t.threads(kernel) <= 256);
+                }
+            }
+        }
+        assert_eq!(AttentionTile::choose(Forward, 129, 64, 1 << 20), None);
+    }
+
+    #[test]
+    fn bias_gradient_parts_bound_the_work_per_thread() {
+        let dm = AttentionDims::split(12, 17, 17, 128, 128, 0.1);
+        let key_mask = BiasMap::new(&[1, 1, 1, 17], &[1, 12, 17, 17]).unwrap();
+        let (positions, per_part) = grad_bias_split(&dm, &key_mask);
+        assert_eq!(positions, 12 * 17);
+        assert!(per_part * (128 + 2 * 128) <= GRAD_BIAS_WORK);
+        assert_eq!(
+            attention_grad_bias_scratch(&dm, &key_mask),
+            positions.div_ceil(per_part) * 17
+        );
+        // A bias as large as the scores sums one position per element: no scratch.
+        let full = BiasMap::new(&[1, 12, 17, 17], &[1, 12, 17, 17]).unwrap();
+        assert_eq!(attention_grad_bias_scratch(&dm, &full), 0);
+    }
+}

@@ -176,3 +176,18 @@ pub fn prepare_layer_norm_grad_w(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_covers_the_wanted_chunks() {
+        assert_eq!(layer_norm_grad_w_scratch(100, 768), 0);
+        assert_eq!(layer_norm_grad_w_scratch(1500, 33), 6 * 33);
+        // ViT-B, batch 256: 197 chunks of 256 rows.
+        assert_eq!(layer_norm_grad_w_scratch(256 * 197, 768), 197 * 768);
+        // Capped: very many rows make longer chunks, not more of them.
+        assert_eq!(layer_norm_grad_w_scratch(10_000_000, 4), 512 * 4);
+    }
+}

@@ -283,3 +283,38 @@ pub fn prepare_matmul_with(
     }
     Ok(dispatches)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_layer_shapes_share_b_and_fold_the_batch() {
+        // x [B=4, L=197, K=768] · Wᵀ with W [N=2304, K=768].
+        let d = MatmulDims::from_shapes(&[4, 197, 768], &[2304, 768], false, true, 1.0);
+        assert_eq!((d.batch, d.m, d.n, d.k), (4, 197, 2304, 768));
+        assert!(d.b_shared && d.trans_b && !d.trans_a);
+        let f = d.folded();
+        assert_eq!((f.batch, f.m), (1, 4 * 197));
+        assert_eq!(f.flops(), d.flops());
+        // Batched attention-style operands with a transposed a are not folded.
+        let d = MatmulDims::from_shapes(&[2, 3, 5, 7], &[2, 3, 5, 11], true, false, 0.5);
+        assert_eq!((d.batch, d.m, d.n, d.k, d.b_shared), (6, 7, 11, 5, false));
+        assert_eq!(d.folded(), d);
+    }
+
+    #[test]
+    fn large_tiles_only_when_there_are_enough_of_them() {
+        let square = |n| MatmulDims::from_shapes(&[n, n], &[n, n], false, false, 1.0);
+        assert_eq!(MatmulTile::choose(&square(4096)), MatmulTile::LARGE);
+        assert_eq!(MatmulTile::choose(&square(256)), MatmulTile::SMALL);
+        for t in [MatmulTile::LARGE, MatmulTile::SMALL] {
+            // Both fit WebGPU's default 16 KiB of workgroup memory and 256 invocations.
+            assert!(
+                t.workgroup_bytes() <= 16 * 1024 && t.wg_x * t.wg_y <= 256,
+                "{t:?}"
+            );
+        }
+        assert_eq!((MatmulTile::LARGE.bm(), MatmulTile::LARGE.bn()), (128, 128));
+    }
+}

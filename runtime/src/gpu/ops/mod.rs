@@ -72,3 +72,23 @@ pub(crate) fn grid_2d(
         allowed: u64::from(max).pow(2),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::row_tiling;
+
+    #[test]
+    fn row_tiling_gives_about_four_elements_per_thread() {
+        assert_eq!(row_tiling(1), (32, 4));
+        assert_eq!(row_tiling(197), (64, 2));
+        assert_eq!(row_tiling(768), (256, 1));
+        assert_eq!(row_tiling(100_000), (256, 1));
+        for d in 1..3000 {
+            let (t, rows) = row_tiling(d);
+            assert!(
+                t.is_power_of_two() && t * rows <= 256 && t * rows >= 128,
+                "{d}"
+            );
+        }
+    }
+}
