@@ -383,6 +383,38 @@ proptest! {
     }
 
     #[test]
+    fn attention_forward_and_grad(b in 1usize..3, h in 1usize..3, lq in 1usize..9,
+                                  lk in 1usize..9, d in 1usize..9, bias in 0usize..3,
+                                  seed: u64) {
+        // Separate q, k, v with a bias broadcast per head, per key, or none.
+        let mut g = Graph::new();
+        let q = g.param("q", &[b, h, lq, d], true).unwrap();
+        let k = g.param("k", &[b, h, lk, d], true).unwrap();
+        let v = g.param("v", &[b, h, lk, d + 1], true).unwrap();
+        let bn = match bias {
+            0 => None,
+            1 => Some(g.param("bias", &[h, lq, lk], true).unwrap()),
+            _ => Some(g.param("bias", &[b, 1, 1, lk], true).unwrap()),
+        };
+        let y = g.attention(q, k, v, bn, 1.0 / (d as f64).sqrt()).unwrap();
+        check_with_grads(&mut g, y, Feed::default(), seed);
+    }
+
+    #[test]
+    fn self_attention_forward_and_grad(b in 1usize..3, heads in 1usize..4, l in 1usize..10,
+                                       d in 1usize..6, bias: bool, seed: u64) {
+        // One packed qkv projection [B, L, 3·H·d] (timm order), bias per head.
+        let mut g = Graph::new();
+        let qkv = g.param("qkv", &[b, l, 3 * heads * d], true).unwrap();
+        let bn = bias.then(|| g.param("bias", &[1, heads, l, l], true).unwrap());
+        let y = g.self_attention(qkv, heads, bn, 0.5).unwrap();
+        let plan = check_with_grads(&mut g, y, Feed::default(), seed);
+        if let Some(plan) = plan {
+            prop_assert!(has_op(&plan, |op| matches!(op, Op::SelfAttentionGrad { .. })), "no grad");
+        }
+    }
+
+    #[test]
     fn norm_pix_forward(rows in 1usize..9, d in 2usize..40, eps_on_std: bool, seed: u64) {
         let mut g = Graph::new();
         let x = g.input("x", &[rows, d]).unwrap();

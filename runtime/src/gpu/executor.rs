@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tessera_dsl::graph::{BufSlot, DType, FusedInstr, NodeId, Op, Plan, Role, Space, Step};
 
 use super::arena::Arena;
+use super::attention_step;
 use super::launch::{record, Dispatch, View};
 use super::ops;
 use super::{profile, GpuContext, GpuError, GpuOptions, PipelineCache};
@@ -93,6 +94,9 @@ fn scratch_need(plan: &Plan, step: &Step) -> Vec<usize> {
                 0 => vec![],
                 n => vec![n],
             }
+        }
+        Op::AttentionGradBias { .. } | Op::SelfAttentionGradBias { .. } => {
+            attention_step::scratch_need(&plan.graph, node)
         }
         _ => vec![],
     }
@@ -667,10 +671,13 @@ fn lower(
                 )?
             })
         }
-        // The attention kernels arrive with the heavy-kernel launchers.
-        other => Err(BackendError::Plan(format!(
-            "`{}` has no wgpu kernel yet",
-            other.name()
-        ))),
+        Op::Attention { .. }
+        | Op::AttentionGrad { .. }
+        | Op::AttentionGradBias { .. }
+        | Op::SelfAttention { .. }
+        | Op::SelfAttentionGrad { .. }
+        | Op::SelfAttentionGradBias { .. } => Ok(attention_step::lower(
+            ctx, cache, plan, step, arena, scratch,
+        )?),
     }
 }

@@ -6,6 +6,7 @@
 
 mod adapter;
 mod arena;
+mod attention_step;
 mod axpy;
 mod context;
 mod error;
