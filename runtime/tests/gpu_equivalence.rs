@@ -689,3 +689,19 @@ fn a_lost_device_is_an_error() {
     let err = dev.read(y).unwrap_err();
     assert!(err.to_string().contains("lost"), "{err}");
 }
+
+/// Reductions longer than one workgroup's share run in parts (lavapipe ends an invocation's
+/// loops after 65535 iterations: a single pass over these would silently stop early).
+#[test]
+fn long_reductions_run_in_parts() {
+    let n = 2_600_000;
+    let mut g = Graph::new();
+    let x = g.input("x", &[n / 2, 2]).unwrap();
+    let all = g.sum_all(x).unwrap();
+    let cols = g.sum_to(x, &[2]).unwrap();
+    let mut rng = Rng(3);
+    // Positive values: no cancellation, so 1e-5 holds for any order of summation.
+    let xv: Vec<f64> = (0..n).map(|_| rng.range(0.5, 1.5)).collect();
+    let feed = Feed::default().data("x", xv);
+    check(&g, &[all, cols], &feed, 1e-5);
+}

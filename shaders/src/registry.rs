@@ -109,13 +109,13 @@ pub const NORM_PIX: Kernel = Kernel {
     overrides: &[("WORKGROUP_SIZE", 64.0)],
 };
 
-/// MAE's masked mean-squared error (one workgroup).
-pub const MASKED_MSE: Kernel = Kernel {
-    name: "masked_mse",
+/// Per-row terms of MAE's masked mean-squared error (summed by `sum_to`).
+pub const MASKED_MSE_ROWS: Kernel = Kernel {
+    name: "masked_mse_rows",
     source: include_str!("../wgsl/masked_mse.wgsl"),
-    entry_point: "masked_mse",
-    workgroup_size: [256, 1, 1],
-    overrides: &[("WORKGROUP_SIZE", 256.0)],
+    entry_point: "masked_mse_rows",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
 };
 
 /// Gradient of the masked MSE (elementwise, given Σ mask).
@@ -124,16 +124,16 @@ pub const MASKED_MSE_GRAD: Kernel = Kernel {
     source: include_str!("../wgsl/masked_mse.wgsl"),
     entry_point: "masked_mse_grad",
     workgroup_size: [64, 1, 1],
-    overrides: &[("WORKGROUP_SIZE", 256.0)],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
 };
 
-/// Weighted cross-entropy (one workgroup).
-pub const CROSS_ENTROPY: Kernel = Kernel {
-    name: "cross_entropy",
+/// Per-row terms of the weighted cross-entropy (summed by `sum_to`).
+pub const CROSS_ENTROPY_ROWS: Kernel = Kernel {
+    name: "cross_entropy_rows",
     source: include_str!("../wgsl/cross_entropy.wgsl"),
-    entry_point: "cross_entropy",
-    workgroup_size: [256, 1, 1],
-    overrides: &[("WORKGROUP_SIZE", 256.0)],
+    entry_point: "cross_entropy_rows",
+    workgroup_size: [64, 1, 1],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
 };
 
 /// Gradient of the weighted cross-entropy (one invocation per row, given Σ w).
@@ -142,7 +142,7 @@ pub const CROSS_ENTROPY_GRAD: Kernel = Kernel {
     source: include_str!("../wgsl/cross_entropy.wgsl"),
     entry_point: "cross_entropy_grad",
     workgroup_size: [64, 1, 1],
-    overrides: &[("WORKGROUP_SIZE", 256.0)],
+    overrides: &[("WORKGROUP_SIZE", 64.0)],
 };
 
 /// AdamW update in place, as torch.optim.AdamW.
@@ -229,9 +229,9 @@ pub const KERNELS: &[Kernel] = &[
     GATHER_ROWS,
     SCATTER_ROWS,
     NORM_PIX,
-    MASKED_MSE,
+    MASKED_MSE_ROWS,
     MASKED_MSE_GRAD,
-    CROSS_ENTROPY,
+    CROSS_ENTROPY_ROWS,
     CROSS_ENTROPY_GRAD,
     ADAMW,
 ];

@@ -5,6 +5,11 @@
 // reduced index space, then add their partial sums in a fixed tree: the result does not
 // depend on scheduling (deterministic, no atomics), and long reductions (a bias gradient over
 // every token of the batch) still use a whole workgroup.
+//
+// A reduction longer than `part_len` is split into `parts` workgroups per output element,
+// writing `out[o · parts + part]`; a second launch adds those parts in order. That bounds the
+// loop work of one invocation (lavapipe silently stops a shader invocation's loops after
+// 65535 iterations in all).
 
 // A power of two, at most 256 (the size of `partial`).
 override WORKGROUP_SIZE: u32 = 64u;
@@ -16,6 +21,12 @@ struct Params {
     n_red: u32,
     rank_out: u32,
     rank_red: u32,
+    // Workgroups per output element, and reduced points each of them sums.
+    parts: u32,
+    part_len: u32,
+    // The arrays below start on 16 bytes.
+    pad0: u32,
+    pad1: u32,
     // Kept dims (row-major order of the output) and their strides in x.
     out_dims: array<vec4<u32>, 2>,
     out_strides: array<vec4<u32>, 2>,
@@ -37,10 +48,13 @@ fn sum_to(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     // The same for every invocation of the workgroup, so the early return is uniform.
-    let o = wid.x + wid.y * groups.x;
-    if o >= params.n_out {
+    let w = wid.x + wid.y * groups.x;
+    if w >= params.n_out * params.parts {
         return;
     }
+    let o = w / params.parts;
+    let start = (w % params.parts) * params.part_len;
+    let end = min(start + params.part_len, params.n_red);
     var rem = o;
     var base = 0u;
     for (var d = params.rank_out; d > 0u; d--) {
@@ -49,7 +63,7 @@ fn sum_to(
         rem = rem / dim;
     }
     var acc = 0.0;
-    for (var r = lid; r < params.n_red; r += WORKGROUP_SIZE) {
+    for (var r = start + lid; r < end; r += WORKGROUP_SIZE) {
         var rr = r;
         var off = base;
         for (var d = params.rank_red; d > 0u; d--) {
@@ -68,6 +82,6 @@ fn sum_to(
         workgroupBarrier();
     }
     if lid == 0u {
-        out[o] = partial[0];
+        out[w] = partial[0];
     }
 }

@@ -83,11 +83,26 @@ fn rows_of(shape: &[usize]) -> (usize, usize) {
     (shape.iter().product::<usize>() / d.max(1), d)
 }
 
+/// Rows of a loss: the elements of its mask (masked MSE) or weights (cross-entropy).
+fn loss_rows(plan: &Plan, node: &tessera_dsl::graph::Node) -> usize {
+    plan.graph.node(node.inputs[2]).numel()
+}
+
 /// Scratch views (element counts) the kernels of `step` need for intermediate values.
 fn scratch_need(plan: &Plan, step: &Step) -> Vec<usize> {
     let node = plan.graph.node(step.node);
     match node.op {
-        Op::MaskedMseGrad | Op::CrossEntropyGrad => vec![1],
+        Op::SumTo => {
+            let x = plan.graph.shape(node.inputs[0]);
+            match ops::reduce::sum_to_scratch(x, &node.shape) {
+                0 => vec![],
+                n => vec![n],
+            }
+        }
+        Op::MaskedMse | Op::CrossEntropy => ops::loss::loss_scratch(loss_rows(plan, node)),
+        Op::MaskedMseGrad | Op::CrossEntropyGrad => {
+            ops::loss::loss_grad_scratch(loss_rows(plan, node))
+        }
         Op::LayerNormGradW { .. } => {
             let (rows, d) = rows_of(plan.graph.shape(node.inputs[0]));
             match ops::layer_norm::layer_norm_grad_w_scratch(rows, d) {
@@ -457,14 +472,15 @@ fn lower(
                 output(0),
             ))
         }
-        Op::SumTo => one(ops::reduce::prepare_sum_to(
+        Op::SumTo => Ok(ops::reduce::prepare_sum_to(
             ctx,
             cache,
             input(0),
             shape(0),
             output(0),
             out_shape,
-        )),
+            scratch.first().copied(),
+        )?),
         Op::GatherRows => one(ops::tokens::prepare_gather_rows(
             ctx,
             cache,
@@ -502,59 +518,63 @@ fn lower(
         Op::MaskedMse | Op::MaskedMseGrad => {
             let p = *shape(0).last().unwrap_or(&1);
             let rows = g.node(node.inputs[0]).numel() / p.max(1);
-            if node.op == Op::MaskedMse {
-                one(ops::loss::prepare_masked_mse(
+            let (pred, target, mask) = (input(0), input(1), input(2));
+            Ok(if node.op == Op::MaskedMse {
+                ops::loss::prepare_masked_mse(
                     ctx,
                     cache,
-                    input(0),
-                    input(1),
-                    input(2),
+                    pred,
+                    target,
+                    mask,
                     output(0),
                     rows,
                     p,
-                ))
+                    scratch,
+                )?
             } else {
-                Ok(ops::loss::prepare_masked_mse_grad(
+                ops::loss::prepare_masked_mse_grad(
                     ctx,
                     cache,
-                    input(0),
-                    input(1),
-                    input(2),
+                    pred,
+                    target,
+                    mask,
                     input(3),
-                    scratch[0],
                     output(0),
                     rows,
                     p,
-                )?)
-            }
+                    scratch,
+                )?
+            })
         }
         Op::CrossEntropy | Op::CrossEntropyGrad => {
             let (rows, v) = (shape(0)[0], shape(0)[1]);
-            if node.op == Op::CrossEntropy {
-                one(ops::loss::prepare_cross_entropy(
+            let (logits, labels, weights) = (input(0), input(1), input(2));
+            Ok(if node.op == Op::CrossEntropy {
+                ops::loss::prepare_cross_entropy(
                     ctx,
                     cache,
-                    input(0),
-                    input(1),
-                    input(2),
+                    logits,
+                    labels,
+                    weights,
                     output(0),
                     rows,
                     v,
-                ))
+                    scratch,
+                )?
             } else {
-                Ok(ops::loss::prepare_cross_entropy_grad(
+                ops::loss::prepare_cross_entropy_grad(
                     ctx,
                     cache,
-                    input(0),
-                    input(1),
-                    input(2),
+                    logits,
+                    labels,
+                    weights,
                     input(3),
-                    scratch[0],
                     output(0),
                     rows,
                     v,
-                )?)
-            }
+                    scratch,
+                )?
+            })
         }
         Op::AdamW {
             beta1,
