@@ -16,7 +16,9 @@ use tessera_runtime::gpu::ops::layer_norm::{
     layer_norm_grad_w_scratch, prepare_layer_norm, prepare_layer_norm_grad_w,
     prepare_layer_norm_grad_x,
 };
-use tessera_runtime::gpu::ops::matmul::{prepare_matmul_with, MatmulDims, MatmulTile};
+use tessera_runtime::gpu::ops::matmul::{
+    matmul_scratch, prepare_matmul_with, MatmulDims, MatmulTile,
+};
 use tessera_runtime::gpu::ops::softmax::{prepare_softmax, prepare_softmax_grad};
 use tessera_runtime::gpu::GpuError;
 
@@ -95,7 +97,8 @@ fn tiles() -> impl Strategy<Value = MatmulTile> {
     ]
 }
 
-fn run_matmul(d: MatmulDims, tile: MatmulTile, with_bias: bool, seed: u64) {
+/// `scratch`: split-K scratch in output-sized slots (0: none).
+fn run_matmul(d: MatmulDims, tile: MatmulTile, with_bias: bool, scratch: usize, seed: u64) {
     let Some(mut gpu) = gpu() else { return };
     let gpu = &mut *gpu;
     let mut rng = Rng(seed);
@@ -104,7 +107,8 @@ fn run_matmul(d: MatmulDims, tile: MatmulTile, with_bias: bool, seed: u64) {
     let b = rng.vec(b_batches * d.k * d.n, 1.0);
     let bias = rng.vec(d.n, 2.0);
     let c = vec![f32::NAN; d.batch * d.m * d.n];
-    let arena = Arena::new(&gpu.ctx, &[&a, &b, &bias, &c]);
+    let part = vec![f32::NAN; scratch * c.len()];
+    let arena = Arena::new(&gpu.ctx, &[&a, &b, &bias, &c, &part]);
     let bias_view = with_bias.then(|| arena.view(2));
     let dispatches = prepare_matmul_with(
         &gpu.ctx,
@@ -115,6 +119,7 @@ fn run_matmul(d: MatmulDims, tile: MatmulTile, with_bias: bool, seed: u64) {
         arena.view(1),
         bias_view,
         arena.view(3),
+        (scratch > 0).then(|| arena.view(4)),
     )
     .expect("matmul prepares");
     let out = arena.run(&gpu.ctx, &dispatches);
@@ -124,20 +129,25 @@ fn run_matmul(d: MatmulDims, tile: MatmulTile, with_bias: bool, seed: u64) {
         &wide(&b),
         with_bias.then_some(&wide(&bias)[..]),
     );
-    assert_close(&format!("matmul {d:?} {tile:?}"), &out[3], &want, TOL);
+    let what = format!("matmul {d:?} {tile:?} bias {with_bias} scratch slots {scratch}");
+    assert_close(&what, &out[3], &want, TOL);
 }
 
 proptest! {
     #![proptest_config(cfg(24))]
 
     #[test]
-    fn matmul_matches_f64(batch in 1usize..4, m in awkward(), n in awkward(), k in awkward(),
+    fn matmul_matches_f64(batch in 1usize..4, m in awkward(), n in awkward(),
+                          k in prop_oneof![awkward(), Just(600), Just(1100)],
                           trans_a: bool, trans_b: bool, shared: bool, with_bias: bool,
-                          alpha in -2.0f32..2.0, tile in tiles(), seed: u64) {
+                          alpha in prop_oneof![-2.0f32..-0.25, 0.25f32..2.0], tile in tiles(),
+                          scratch in prop_oneof![Just(0usize), Just(2), Just(300)], seed: u64) {
         let d = MatmulDims {
             batch, m, n, k, trans_a, trans_b, b_shared: shared, alpha,
         };
-        run_matmul(d, tile, with_bias, seed);
+        // Split K over up to 2 (or as many as wanted) parallel slots; a K of 600 or 1100
+        // is deep enough to be split.
+        run_matmul(d, tile, with_bias, scratch, seed);
     }
 }
 
@@ -156,7 +166,7 @@ fn matmul_every_transpose_and_sharing_on_tile_edges() {
                 b_shared: shared,
                 alpha: 0.75,
             };
-            run_matmul(d, MatmulTile::choose(&d), shared, 7 + m as u64);
+            run_matmul(d, MatmulTile::choose(&d), shared, 0, 7 + m as u64);
         }
     }
 }
@@ -177,12 +187,14 @@ fn matmul_batches_beyond_the_grid_limit_split_over_dispatches() {
         b_shared: false,
         alpha: -1.5,
     };
-    run_matmul(d, MatmulTile::SMALL, false, 99);
+    run_matmul(d, MatmulTile::SMALL, false, 0, 99);
 }
 
 #[test]
-fn matmul_long_k_runs_in_chunks_with_the_bias_added_once() {
-    // A weight-gradient-like product (trans_a, K = tokens · batch) over two chunk boundaries.
+fn matmul_long_k_runs_in_chunks_and_splits_with_the_bias_added_once() {
+    // A weight-gradient-like product (trans_a, K = tokens · batch) over two chunk boundaries:
+    // without scratch (three accumulating steps), split in two (two steps per split) and
+    // split as far as the launcher wants.
     let k = 2 * tessera_runtime::gpu::ops::matmul::K_CHUNK + 7;
     for (trans_a, tile) in [(true, MatmulTile::SMALL), (false, MatmulTile::LARGE)] {
         let d = MatmulDims {
@@ -195,7 +207,11 @@ fn matmul_long_k_runs_in_chunks_with_the_bias_added_once() {
             b_shared: false,
             alpha: 0.5,
         };
-        run_matmul(d, tile, true, 21);
+        let wanted = matmul_scratch(&d) / (d.batch * d.m * d.n);
+        assert!(wanted > 2, "a long K with one tile wants splits: {wanted}");
+        for slots in [0, 2, wanted] {
+            run_matmul(d, tile, true, slots, 21);
+        }
     }
 }
 
@@ -245,6 +261,7 @@ fn matmul_rejects_tiles_the_kernel_cannot_hold() {
             arena.view(1),
             None,
             arena.view(2),
+            None,
         )
         .expect_err("invalid tile");
         assert!(matches!(err, GpuError::Limit { .. }), "{err}");

@@ -46,6 +46,14 @@ pub const MATMUL: Kernel = Kernel {
     ],
 };
 
+/// Split-K epilogue of the matmul: adds the partial products (and the bias) in order.
+pub const MATMUL_SPLIT_SUM: Kernel = Kernel {
+    name: "matmul_split_sum",
+    entry_point: "matmul_split_sum",
+    workgroup_size: [256, 1, 1],
+    ..MATMUL
+};
+
 /// out[i] = value (backward seeds, zeroing before a partial write).
 pub const FILL: Kernel = Kernel {
     name: "fill",
@@ -211,6 +219,7 @@ const fn attention_kernel(entry: &'static str, workgroup_size: [u32; 3]) -> Kern
 pub const KERNELS: &[Kernel] = &[
     AXPY,
     MATMUL,
+    MATMUL_SPLIT_SUM,
     LAYER_NORM,
     LAYER_NORM_GRAD_X,
     LAYER_NORM_GRAD_W,

@@ -34,7 +34,7 @@ struct Params {
     n: u32,
     k: u32,
     // bit 0: a is transposed; bit 1: b is transposed; bit 2: add bias; bit 3: add to c
-    // (a later chunk of K).
+    // (a later step of K).
     flags: u32,
     // Elements between consecutive batches of a, b (0: shared) and c.
     stride_a: u32,
@@ -44,11 +44,20 @@ struct Params {
     // over several dispatches).
     z0: u32,
     alpha: f32,
-    // The chunk of K this dispatch sums, [k_begin, k_end). Long K runs as several dispatches
-    // that accumulate into c: a shader invocation's loop then stays short (lavapipe silently
-    // ends an invocation's loops after 65535 iterations in all).
-    k_begin: u32,
-    k_end: u32,
+    // Split K: the grid's z enumerates (split s, batch) as z = s · zb + batch-in-dispatch.
+    // Split s owns K range [s · k_split, (s + 1) · k_split) and writes its partial product
+    // to c at s · split_stride (scratch that matmul_split_sum adds up); one split writes c.
+    // Within its range, this dispatch sums [k_off, k_off + k_len): a long range runs as
+    // several dispatches accumulating into c (flags bit 3), so that a shader invocation's
+    // loop stays short (lavapipe silently ends an invocation's loops after 65535 iterations
+    // in all).
+    zb: u32,
+    k_split: u32,
+    split_stride: u32,
+    k_off: u32,
+    k_len: u32,
+    // matmul_split_sum: number of splits.
+    splits: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -72,7 +81,10 @@ fn matmul(
     let tid = lid.y * WG_X + lid.x;
     let trans_a = (p.flags & 1u) != 0u;
     let trans_b = (p.flags & 2u) != 0u;
-    let z = wid.z + p.z0;
+    let split = wid.z / p.zb;
+    let z = wid.z % p.zb + p.z0;
+    let k_first = split * p.k_split + p.k_off;
+    let k_last = min(min(k_first + p.k_len, (split + 1u) * p.k_split), p.k);
     let row0 = wid.y * bm;
     let col0 = wid.x * bn;
     let a0 = z * p.stride_a;
@@ -82,7 +94,7 @@ fn matmul(
     var acc: array<vec4<f32>, MAX_T * V>;
     var bv: array<vec4<f32>, V>;
 
-    for (var k0 = p.k_begin; k0 < p.k_end; k0 += BK) {
+    for (var k0 = k_first; k0 < k_last; k0 += BK) {
         // Stage op(a)[row0.., k0..] as as_[kk][mm]. The fastest-moving thread index walks the
         // dimension that is contiguous in memory, so the global loads coalesce either way.
         for (var e = tid; e < bm * BK; e += threads) {
@@ -98,7 +110,7 @@ fn matmul(
             let gm = row0 + mm;
             let gk = k0 + kk;
             var v = 0.0;
-            if gm < p.m && gk < p.k_end {
+            if gm < p.m && gk < k_last {
                 v = a[a0 + select(gm * p.k + gk, gk * p.m + gm, trans_a)];
             }
             as_[(kk * bm + mm) / 4u][mm % 4u] = v;
@@ -116,7 +128,7 @@ fn matmul(
             let gn = col0 + nn;
             let gk = k0 + kk;
             var v = 0.0;
-            if gn < p.n && gk < p.k_end {
+            if gn < p.n && gk < k_last {
                 v = b[b0 + select(gk * p.n + gn, gn * p.k + gk, trans_b)];
             }
             bs[(kk * bn + nn) / 4u][nn % 4u] = v;
@@ -145,7 +157,7 @@ fn matmul(
 
     let has_bias = (p.flags & 4u) != 0u;
     let accumulate = (p.flags & 8u) != 0u;
-    let c0 = z * p.stride_c;
+    let c0 = split * p.split_stride + z * p.stride_c;
     for (var i = 0u; i < TM; i++) {
         let row = row0 + (lid.y + (i / 4u) * WG_Y) * 4u + i % 4u;
         if row >= p.m {
@@ -166,4 +178,30 @@ fn matmul(
             }
         }
     }
+}
+
+// Split-K epilogue: c[e] = Σ_s part[s · split_stride + e] (+ bias[e mod n]), splits in order
+// (deterministic). Bindings: 1 part, 2 bias (any valid view when flags bit 2 is clear), 3 c.
+@group(0) @binding(1) var<storage, read_write> part_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bias_in: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c_out: array<f32>;
+
+@compute @workgroup_size(WG_X * WG_Y, 1, 1)
+fn matmul_split_sum(
+    @builtin(local_invocation_index) t: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let e = (wid.x + wid.y * groups.x) * (WG_X * WG_Y) + t;
+    if e >= p.split_stride {
+        return;
+    }
+    var v = 0.0;
+    for (var s = 0u; s < p.splits; s++) {
+        v += part_in[s * p.split_stride + e];
+    }
+    if (p.flags & 4u) != 0u {
+        v += bias_in[e % p.n];
+    }
+    c_out[e] = v;
 }

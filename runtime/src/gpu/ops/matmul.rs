@@ -1,7 +1,7 @@
 //! Launcher of `shaders/wgsl/matmul.wgsl`: `c = alpha · op(a) · op(b) (+ bias)`, batched,
 //! with transposes by indexing and a 2-D `b` shared by every batch.
 
-use super::{check_view, registered, word};
+use super::{check_view, grid_2d, registered, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
 use crate::gpu::{GpuContext, GpuError, PipelineCache};
 
@@ -187,7 +187,7 @@ pub fn prepare_matmul(
     b: View<'_>,
     c: View<'_>,
 ) -> Result<Vec<Dispatch>, GpuError> {
-    prepare_matmul_with(ctx, cache, dims, MatmulTile::choose(dims), a, b, None, c)
+    prepare_matmul_scratch(ctx, cache, dims, a, b, None, c, None)
 }
 
 /// `c = alpha · op(a) · op(b) + bias` with `bias [n]` added to every row (the IR's
@@ -201,12 +201,56 @@ pub fn prepare_matmul_bias(
     bias: View<'_>,
     c: View<'_>,
 ) -> Result<Vec<Dispatch>, GpuError> {
-    let tile = MatmulTile::choose(dims);
-    prepare_matmul_with(ctx, cache, dims, tile, a, b, Some(bias), c)
+    prepare_matmul_scratch(ctx, cache, dims, a, b, Some(bias), c, None)
 }
 
-/// The general launcher: an explicit tile and an optional bias. Batches beyond the device's
-/// per-dimension grid limit are split over several dispatches; an empty product gives none.
+/// The matmul with an optional bias and optional scratch of [`matmul_scratch`] elements,
+/// which lets products with few output tiles and a long K (weight gradients: K = tokens)
+/// split K over parallel workgroups.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_matmul_scratch(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    dims: &MatmulDims,
+    a: View<'_>,
+    b: View<'_>,
+    bias: Option<View<'_>>,
+    c: View<'_>,
+    scratch: Option<View<'_>>,
+) -> Result<Vec<Dispatch>, GpuError> {
+    let tile = MatmulTile::choose(dims);
+    prepare_matmul_with(ctx, cache, dims, tile, a, b, bias, c, scratch)
+}
+
+/// Workgroups a split-K product aims at: enough to fill a large GPU twice over.
+const SPLIT_TARGET_GROUPS: usize = 256;
+/// Shallowest K range worth a split of its own.
+const MIN_SPLIT_DEPTH: usize = 256;
+
+/// Splits of K that would keep a large GPU busy: products with fewer output tiles than
+/// [`SPLIT_TARGET_GROUPS`] and a K deep enough to share.
+fn wanted_splits(folded: &MatmulDims, tile: &MatmulTile) -> usize {
+    let d = folded;
+    let tiles = d.batch * d.m.div_ceil(tile.bm() as usize) * d.n.div_ceil(tile.bn() as usize);
+    let by_groups = SPLIT_TARGET_GROUPS.div_ceil(tiles.max(1));
+    by_groups.min(d.k / MIN_SPLIT_DEPTH).max(1)
+}
+
+/// Scratch elements that let [`prepare_matmul_scratch`] split K over parallel workgroups
+/// (0 when the product has enough output tiles without). At most about
+/// `SPLIT_TARGET_GROUPS` tiles' worth of outputs.
+pub fn matmul_scratch(dims: &MatmulDims) -> usize {
+    let d = dims.folded();
+    match wanted_splits(&d, &MatmulTile::choose(dims)) {
+        1 => 0,
+        s => s * d.batch * d.m * d.n,
+    }
+}
+
+/// The general launcher: an explicit tile, an optional bias and optional split-K scratch.
+/// Batches beyond the device's per-dimension grid limit are split over several dispatches,
+/// K beyond [`K_CHUNK`] per split runs as dispatches accumulating into the output; an empty
+/// product gives none.
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_matmul_with(
     ctx: &GpuContext,
@@ -217,13 +261,15 @@ pub fn prepare_matmul_with(
     b: View<'_>,
     bias: Option<View<'_>>,
     c: View<'_>,
+    scratch: Option<View<'_>>,
 ) -> Result<Vec<Dispatch>, GpuError> {
     tile.check(ctx)?;
     let d = dims.folded();
     let b_batches = if d.b_shared { 1 } else { d.batch };
+    let total = d.batch * d.m * d.n;
     check_view("matmul a", &a, d.batch * d.m * d.k);
     check_view("matmul b", &b, b_batches * d.k * d.n);
-    check_view("matmul c", &c, d.batch * d.m * d.n);
+    check_view("matmul c", &c, total);
     if let Some(bias) = &bias {
         check_view("matmul bias", bias, d.n);
     }
@@ -231,15 +277,25 @@ pub fn prepare_matmul_with(
         return Ok(Vec::new());
     }
 
-    let kernel = registered("matmul");
-    let overrides = tile.overrides();
-    let flags = u32::from(d.trans_a) | u32::from(d.trans_b) << 1 | u32::from(bias.is_some()) << 2;
+    let max_z = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
+    let room = scratch.map_or(0, |s| s.len / total);
+    // Splits need scratch, and all of them on the grid's z with at least one batch.
+    let splits = wanted_splits(&d, &tile).min(room).min(max_z).max(1);
+    let k_split = d.k.div_ceil(splits).max(1);
+    let steps = k_split.div_ceil(K_CHUNK).max(1);
+    let (out, split_stride) = match (splits, scratch) {
+        (1, _) | (_, None) => (c, 0),
+        (_, Some(s)) => (s, total),
+    };
+    let bias_in_kernel = bias.is_some() && splits == 1;
+    let flags = u32::from(d.trans_a) | u32::from(d.trans_b) << 1;
     let stride_b = if d.b_shared { 0 } else { d.k * d.n };
     let shape = [
         Word::U(word("matmul rows", d.m)?),
         Word::U(word("matmul columns", d.n)?),
         Word::U(word("matmul depth", d.k)?),
-        Word::U(flags),
+    ];
+    let strides = [
         Word::U(word("matmul a batch stride", d.m * d.k)?),
         Word::U(word("matmul b batch stride", stride_b)?),
         Word::U(word("matmul c batch stride", d.m * d.n)?),
@@ -247,39 +303,64 @@ pub fn prepare_matmul_with(
     let gx = word("matmul column tiles", d.n.div_ceil(tile.bn() as usize))?;
     let gy = word("matmul row tiles", d.m.div_ceil(tile.bm() as usize))?;
     // Without a bias the binding still needs a valid view; the kernel never reads it.
-    let bias = bias.unwrap_or(a);
-    let views = [a, b, bias, c];
+    let bias_view = bias.unwrap_or(a);
+    let views = [a, b, bias_view, out];
+    let overrides = tile.overrides();
+    let kernel = registered("matmul");
 
-    let per_dispatch = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
-    // K in chunks of at most K_CHUNK: each chunk is a dispatch adding into c (the first one
-    // writes it, with the bias), so no invocation loops over a very long K.
-    let k_chunks = d.k.div_ceil(K_CHUNK).max(1);
+    let per_dispatch = (max_z / splits).max(1);
     let mut dispatches = Vec::new();
     let mut z0 = 0;
     while z0 < d.batch {
-        let zs = per_dispatch.min(d.batch - z0);
-        for chunk in 0..k_chunks {
-            let (k_begin, k_end) = (chunk * K_CHUNK, ((chunk + 1) * K_CHUNK).min(d.k));
+        let zb = per_dispatch.min(d.batch - z0);
+        for step in 0..steps {
+            // The first step writes (with the bias), later ones add to what it wrote.
+            let step_flags = if step == 0 {
+                flags | u32::from(bias_in_kernel) << 2
+            } else {
+                flags | 8
+            };
             let mut params = shape.to_vec();
-            if chunk > 0 {
-                // Later chunks add to c and must not add the bias again.
-                params[3] = Word::U(flags & !4 | 8);
-            }
-            params.push(Word::U(word("matmul batch", z0)?));
-            params.push(Word::F(d.alpha));
-            params.push(Word::U(word("matmul depth", k_begin)?));
-            params.push(Word::U(word("matmul depth", k_end)?));
+            params.push(Word::U(step_flags));
+            params.extend(strides);
+            params.extend([
+                Word::U(word("matmul batch", z0)?),
+                Word::F(d.alpha),
+                Word::U(word("matmul batches per dispatch", zb)?),
+                Word::U(word("matmul split depth", k_split)?),
+                Word::U(word("matmul split stride", split_stride)?),
+                Word::U(word("matmul depth", step * K_CHUNK)?),
+                Word::U(word("matmul depth", K_CHUNK)?),
+                Word::U(word("matmul splits", splits)?),
+            ]);
+            let grid = [gx, gy, word("matmul batches", zb * splits)?];
             dispatches.push(prepare(
-                ctx,
-                cache,
-                kernel,
-                &overrides,
-                &params,
-                &views,
-                [gx, gy, zs as u32],
+                ctx, cache, kernel, &overrides, &params, &views, grid,
             )?);
         }
-        z0 += zs;
+        z0 += zb;
+    }
+    if splits > 1 {
+        let mut params = shape.to_vec();
+        params.push(Word::U(u32::from(bias.is_some()) << 2));
+        params.extend(strides);
+        params.extend([
+            Word::U(0),
+            Word::F(d.alpha),
+            Word::U(1),
+            Word::U(word("matmul split depth", k_split)?),
+            Word::U(word("matmul split stride", split_stride)?),
+            Word::U(0),
+            Word::U(0),
+            Word::U(word("matmul splits", splits)?),
+        ]);
+        let threads = (tile.wg_x * tile.wg_y) as usize;
+        let grid = grid_2d(ctx, "matmul split-sum workgroups", total.div_ceil(threads))?;
+        let kernel = registered("matmul_split_sum");
+        let views = [out, bias_view, c];
+        dispatches.push(prepare(
+            ctx, cache, kernel, &overrides, &params, &views, grid,
+        )?);
     }
     Ok(dispatches)
 }
@@ -316,5 +397,18 @@ mod tests {
             );
         }
         assert_eq!((MatmulTile::LARGE.bm(), MatmulTile::LARGE.bn()), (128, 128));
+    }
+
+    #[test]
+    fn only_few_tiles_over_a_long_k_split_k() {
+        let square = MatmulDims::from_shapes(&[4096, 4096], &[4096, 4096], false, false, 1.0);
+        assert_eq!(matmul_scratch(&square), 0);
+        // ViT-B qkv weight gradient: dyᵀ [2304, B·L] · x [B·L, 768], 108 large tiles.
+        let dw = MatmulDims::from_shapes(&[50_432, 2304], &[50_432, 768], true, false, 1.0);
+        assert_eq!(MatmulTile::choose(&dw), MatmulTile::LARGE);
+        assert_eq!(matmul_scratch(&dw), 3 * 2304 * 768);
+        // A short K is not split however few the tiles.
+        let short = MatmulDims::from_shapes(&[8, 300], &[300, 8], false, false, 1.0);
+        assert_eq!(matmul_scratch(&short), 0);
     }
 }

@@ -97,6 +97,7 @@ pub fn bench_matmul(
         view(&bb),
         None,
         view(&cb),
+        None,
     )?;
 
     run(ctx, &dispatches, 1, None)?;
