@@ -2,6 +2,7 @@
 //! `forward_encoder(imgs, mask_ratio=0)` computes it, returning the final-norm [CLS] token and
 //! the mean of the final-norm patch tokens. Only the encoder's parameters (official names)
 //! are used, so an encoder-only checkpoint works too.
+use super::model::{block, layer_norm};
 use tessera_dsl::graph::{compile, GResult, Graph, GraphError, NodeId, PatchOrder, PlanOptions};
 use tessera_runtime::cpu::{CpuError, CpuExecutor};
 
@@ -194,39 +195,4 @@ fn build_encoder(
     let patches = g.slice(x, 1, 1, l)?;
     let mean = g.mean(patches, 1, false)?;
     Ok((g, cls, mean))
-}
-
-fn param(g: &Graph, name: &str) -> NodeId {
-    g.by_name(name)
-        .unwrap_or_else(|| panic!("parameter {name} is declared before the layers use it"))
-}
-
-fn linear(g: &mut Graph, name: &str, x: NodeId) -> GResult<NodeId> {
-    let w = param(g, &format!("{name}.weight"));
-    let b = param(g, &format!("{name}.bias"));
-    g.linear(x, w, Some(b))
-}
-
-fn layer_norm(g: &mut Graph, name: &str, x: NodeId, eps: f64) -> GResult<NodeId> {
-    let w = param(g, &format!("{name}.weight"));
-    let b = param(g, &format!("{name}.bias"));
-    g.layer_norm(x, w, b, eps)
-}
-
-/// A timm `Block` (pre-norm attention and MLP with residuals), as in the training graph.
-fn block(g: &mut Graph, prefix: &str, x: NodeId, heads: usize, eps: f64) -> GResult<NodeId> {
-    let dim = *g.shape(x).last().expect("tokens are [N, T, D]");
-    let h = layer_norm(g, &format!("{prefix}.norm1"), x, eps)?;
-    let qkv = linear(g, &format!("{prefix}.attn.qkv"), h)?;
-    let (q, k, v) = g.split_qkv(qkv, heads)?;
-    let scale = ((dim / heads) as f64).powf(-0.5);
-    let o = g.attention(q, k, v, None, scale)?;
-    let o = g.merge_heads(o)?;
-    let o = linear(g, &format!("{prefix}.attn.proj"), o)?;
-    let x = g.add(x, o)?;
-    let h = layer_norm(g, &format!("{prefix}.norm2"), x, eps)?;
-    let h = linear(g, &format!("{prefix}.mlp.fc1"), h)?;
-    let h = g.gelu_erf(h)?;
-    let h = linear(g, &format!("{prefix}.mlp.fc2"), h)?;
-    g.add(x, h)
 }

@@ -186,25 +186,31 @@ pub fn build(
     Ok(out)
 }
 
-fn param(g: &Graph, name: &str) -> NodeId {
+pub(super) fn param(g: &Graph, name: &str) -> NodeId {
     g.by_name(name)
         .unwrap_or_else(|| panic!("parameter {name} is declared before the layers use it"))
 }
 
-fn linear(g: &mut Graph, name: &str, x: NodeId) -> GResult<NodeId> {
+pub(super) fn linear(g: &mut Graph, name: &str, x: NodeId) -> GResult<NodeId> {
     let w = param(g, &format!("{name}.weight"));
     let b = param(g, &format!("{name}.bias"));
     g.linear(x, w, Some(b))
 }
 
-fn layer_norm(g: &mut Graph, name: &str, x: NodeId, eps: f64) -> GResult<NodeId> {
+pub(super) fn layer_norm(g: &mut Graph, name: &str, x: NodeId, eps: f64) -> GResult<NodeId> {
     let w = param(g, &format!("{name}.weight"));
     let b = param(g, &format!("{name}.bias"));
     g.layer_norm(x, w, b, eps)
 }
 
 /// A timm `Block`: `x + proj(attn(norm1(x)))`, then `x + fc2(gelu(fc1(norm2(x))))`.
-fn block(g: &mut Graph, prefix: &str, x: NodeId, heads: usize, eps: f64) -> GResult<NodeId> {
+pub(super) fn block(
+    g: &mut Graph,
+    prefix: &str,
+    x: NodeId,
+    heads: usize,
+    eps: f64,
+) -> GResult<NodeId> {
     let dim = *g.shape(x).last().expect("tokens are [N, T, D]");
     let h = layer_norm(g, &format!("{prefix}.norm1"), x, eps)?;
     let qkv = linear(g, &format!("{prefix}.attn.qkv"), h)?;
