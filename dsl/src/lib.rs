@@ -13,9 +13,4 @@ pub mod mask;
 pub mod presets;
 pub mod rng;
 pub mod spec;
-pub mod typed;
 pub use spec::{Family, ModelDims, ModelSpec, Rule, ShapeError};
-
-/// The spec macros name `paste` through the crate, so users need not depend on it.
-#[doc(hidden)]
-pub use paste as __paste;

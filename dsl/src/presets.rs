@@ -61,7 +61,7 @@ crate::mixmim! {
         stages: [(128, 2, 4, 14), (256, 2, 8, 14), (512, 18, 16, 14), (1024, 2, 32, 7)],
         mlp: 4,
         decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
-        mask: mixed(1 / 2), target: norm_pix,
+        mask: mixed(1 / 2), target: norm_pix, layer_norm_eps: 1e-5,
     }
 }
 
@@ -105,9 +105,20 @@ crate::mae! {
     }
 }
 
+crate::mim! {
+    /// A composed variant no paper published: the tiny MAE with block-wise masking in 2x2-token
+    /// cells (SimMIM's masking with MAE's asymmetric encoder).
+    pub MaeBlockTiny32 {
+        image: 32 x 32 x 3, patch: 4,
+        encoder: vit { dim: 192, depth: 12, heads: 3, mlp: 4 },
+        decoder: vit { dim: 128, depth: 4, heads: 4, mlp: 4 },
+        mask: block(1 / 2, cell: 2), target: norm_pix,
+    }
+}
+
 use crate::spec::ModelSpec;
 
-/// Every preset by its official (or tessera) factory name, for `tessera check --preset`.
+/// Every preset by its official (or tessera) factory name: `--model NAME` of every command.
 pub const ALL: &[(&str, ModelSpec)] = &[
     (
         "mae_vit_base_patch16",
@@ -122,17 +133,29 @@ pub const ALL: &[(&str, ModelSpec)] = &[
         ModelSpec::Mae(MaeVitHugePatch14::SPEC),
     ),
     ("um_swin_tiny_256", ModelSpec::UmSwin(UmSwinTiny256::SPEC)),
-    ("hivit_base", ModelSpec::HiVit(HiVitBase::SPEC)),
-    ("mixmim_base", ModelSpec::MixMim(MixMimBase::SPEC)),
-    ("videomae_base", ModelSpec::VideoMae(VideoMaeBase::SPEC)),
+    ("hivit_base_224", ModelSpec::HiVit(HiVitBase::SPEC)),
+    ("mixmim_base_224", ModelSpec::MixMim(MixMimBase::SPEC)),
+    (
+        "videomae_vit_base_16x224",
+        ModelSpec::VideoMae(VideoMaeBase::SPEC),
+    ),
     ("m3ae_base", ModelSpec::M3ae(M3aeBase::SPEC)),
     ("mae_tiny_32", ModelSpec::Mae(MaeTiny32::SPEC)),
     ("mae_fmnist_small", ModelSpec::Mae(MaeFmnistSmall::SPEC)),
+    ("mae_block_tiny_32", ModelSpec::Mae(MaeBlockTiny32::SPEC)),
 ];
 
-/// The preset called `name`.
+/// The preset called `name`. The official factories' names with their decoder suffix
+/// (`mae_vit_base_patch16_dec512d8b`) name the same presets.
 pub fn by_name(name: &str) -> Option<ModelSpec> {
-    ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    let base = name.strip_suffix("_dec512d8b").unwrap_or(name);
+    ALL.iter().find(|(n, _)| *n == base).map(|(_, s)| *s)
+}
+
+/// Every preset name, comma-separated (for messages).
+pub fn names() -> alloc::string::String {
+    let names: alloc::vec::Vec<&str> = ALL.iter().map(|(n, _)| *n).collect();
+    names.join(", ")
 }
 
 #[cfg(test)]
@@ -231,12 +254,12 @@ mod tests {
 
     #[test]
     fn every_preset_validates_at_run_time_to_its_const_dims() {
-        assert_eq!(ALL.len(), 10);
+        assert_eq!(ALL.len(), 11);
         for (name, spec) in ALL {
             let dims = spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(by_name(name), Some(*spec));
-            if let (ModelSpec::Mae(_), crate::spec::ModelDims::Mae(d)) = (spec, dims) {
-                assert_eq!(d.pred_dim, d.patch_dim);
+            if let (ModelSpec::Mae(s), crate::spec::ModelDims::Mae(d)) = (spec, dims) {
+                assert_eq!(d.patch_dim, s.patch * s.patch * s.image.channels);
             }
         }
         assert_eq!(
@@ -244,5 +267,10 @@ mod tests {
             Ok(crate::spec::ModelDims::Mae(MaeVitBasePatch16::DIMS))
         );
         assert_eq!(by_name("mae_vit_giant"), None);
+        assert_eq!(
+            by_name("mae_vit_base_patch16_dec512d8b"),
+            by_name("mae_vit_base_patch16")
+        );
+        assert_eq!((MaeBlockTiny32::MASKED, MaeBlockTiny32::KEEP), (32, 32));
     }
 }

@@ -5,8 +5,8 @@ use tessera_dsl::presets::{
     HiVitBase, M3aeBase, MaeVitBasePatch16, MixMimBase, UmSwinTiny256, VideoMaeBase,
 };
 use tessera_dsl::spec::{
-    HiVitSpec, M3aeSpec, MaeArgs, MaeMask, MaeSpec, MixMimSpec, ModelSpec, SizeList, Stage, Stages,
-    UmSwinSpec, VideoMaeSpec, VitSpec,
+    HiVitSpec, ImageSpec, M3aeSpec, MaeArgs, MaeSpec, MaskSpec, MixMimSpec, ModelSpec, SizeList,
+    Stage, Stages, UmSwinSpec, VideoMaeSpec, VitSpec,
 };
 use tessera_dsl::{Ratio, Rule};
 
@@ -26,7 +26,15 @@ const fn vit(dim: usize, depth: usize, heads: usize) -> VitSpec {
         dim,
         depth,
         heads,
-        mlp_ratio: 4,
+        mlp_ratio: 4.0,
+    }
+}
+
+const fn image(side: usize, channels: usize) -> ImageSpec {
+    ImageSpec {
+        height: side,
+        width: side,
+        channels,
     }
 }
 
@@ -78,8 +86,7 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "size_limit",
             ModelSpec::Mae(MaeSpec {
-                height: 20000,
-                width: 20000,
+                image: image(5_000_000_000, 3),
                 ..MAE
             }),
             Rule::SizeLimit,
@@ -106,21 +113,26 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "ratio_in_open_unit_interval",
             ModelSpec::Mae(MaeSpec {
-                mask: MaeMask::Random(ratio(4, 4)),
+                mask: MaskSpec::Random { ratio: ratio(4, 4) },
                 ..MAE
             }),
             Rule::RatioInOpenUnitInterval,
         ),
         (
             "square_image",
-            ModelSpec::Mae(MaeSpec { width: 192, ..MAE }),
+            ModelSpec::Mae(MaeSpec {
+                image: ImageSpec {
+                    width: 192,
+                    ..MAE.image
+                },
+                ..MAE
+            }),
             Rule::SquareImage,
         ),
         (
             "patch_divides_image",
             ModelSpec::Mae(MaeSpec {
-                height: 200,
-                width: 200,
+                image: image(200, 3),
                 ..MAE
             }),
             Rule::PatchDividesImage,
@@ -152,10 +164,9 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "keep_at_least_one",
             ModelSpec::Mae(MaeSpec {
-                height: 8,
-                width: 8,
+                image: image(8, 3),
                 patch: 4,
-                mask: MaeMask::Random(ratio(4, 5)),
+                mask: MaskSpec::Random { ratio: ratio(4, 5) },
                 ..MAE
             }),
             Rule::KeepAtLeastOne,
@@ -172,8 +183,7 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "mask_at_least_one",
             ModelSpec::VideoMae(VideoMaeSpec {
-                height: 32,
-                width: 32,
+                image: image(32, 3),
                 ratio: ratio(1, 10),
                 ..VID
             }),
@@ -182,7 +192,10 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "uniform_ratio_three_quarters",
             ModelSpec::UmSwin(UmSwinSpec {
-                ratio: ratio(2, 3),
+                mask: MaskSpec::Uniform {
+                    ratio: ratio(2, 3),
+                    secondary: Some(ratio(1, 4)),
+                },
                 ..UMS
             }),
             Rule::UniformRatioThreeQuarters,
@@ -190,9 +203,8 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "uniform_even_grid",
             ModelSpec::Mae(MaeSpec {
-                height: 208,
-                width: 208,
-                mask: MaeMask::Uniform {
+                image: image(208, 3),
+                mask: MaskSpec::Uniform {
                     ratio: ratio(3, 4),
                     secondary: Some(ratio(1, 4)),
                 },
@@ -211,8 +223,7 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "mask_cell_divides_image",
             ModelSpec::UmSwin(UmSwinSpec {
-                height: 264,
-                width: 264,
+                image: image(264, 3),
                 ..UMS
             }),
             Rule::MaskCellDividesImage,
@@ -220,8 +231,7 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "compaction_through_stages",
             ModelSpec::UmSwin(UmSwinSpec {
-                height: 224,
-                width: 224,
+                image: image(224, 3),
                 ..UMS
             }),
             Rule::CompactionThroughStages,
@@ -261,8 +271,7 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
         (
             "stages_halve_to_mask_grid",
             ModelSpec::MixMim(MixMimSpec {
-                height: 200,
-                width: 200,
+                image: image(200, 3),
                 ..MIX
             }),
             Rule::StagesHalveToMaskGrid,
@@ -300,14 +309,58 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
             Rule::TubeletDividesFrames,
         ),
         (
-            "tubelet_is_two",
-            ModelSpec::VideoMae(VideoMaeSpec { tubelet: 4, ..VID }),
-            Rule::TubeletIsTwo,
+            "three_channels",
+            ModelSpec::VideoMae(VideoMaeSpec {
+                image: image(224, 1),
+                ..VID
+            }),
+            Rule::ThreeChannels,
         ),
         (
-            "three_channels",
-            ModelSpec::VideoMae(VideoMaeSpec { channels: 1, ..VID }),
-            Rule::ThreeChannels,
+            "mlp_hidden",
+            ModelSpec::Mae(MaeSpec {
+                encoder: VitSpec {
+                    mlp_ratio: 0.0,
+                    ..MAE.encoder
+                },
+                ..MAE
+            }),
+            Rule::MlpHidden,
+        ),
+        (
+            "layer_norm_eps",
+            ModelSpec::Mae(MaeSpec {
+                layer_norm_eps: 0.0,
+                ..MAE
+            }),
+            Rule::LayerNormEps,
+        ),
+        (
+            "block_cell_divides_grid",
+            ModelSpec::Mae(MaeSpec {
+                mask: MaskSpec::Block {
+                    ratio: ratio(2, 5),
+                    cell: 4,
+                },
+                ..MAE
+            }),
+            Rule::BlockCellDividesGrid,
+        ),
+        (
+            "windowed_token_dropping",
+            ModelSpec::UmSwin(UmSwinSpec {
+                mask: MaskSpec::Random { ratio: ratio(3, 4) },
+                ..UMS
+            }),
+            Rule::WindowedTokenDropping,
+        ),
+        (
+            "stage_count_mixmim",
+            ModelSpec::MixMim(MixMimSpec {
+                stages: mix_stages(&MIX_B[..3]),
+                ..MIX
+            }),
+            Rule::StageCount,
         ),
     ]
 }
@@ -338,7 +391,7 @@ fn run_time_errors_repeat_the_compile_errors() {
     }
     // Every compile-time rule has a case (OfficialArgs only exists at run time).
     let covered: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.2.name()).collect();
-    let compile_time_rules = 26;
+    let compile_time_rules = 29;
     assert_eq!(covered.len(), compile_time_rules, "{covered:?}");
     assert!(!covered.contains(Rule::OfficialArgs.name()));
 }
@@ -346,19 +399,18 @@ fn run_time_errors_repeat_the_compile_errors() {
 #[test]
 fn messages_read_as_the_design_promises() {
     let e = MaeSpec {
-        height: 200,
-        width: 200,
+        image: image(200, 3),
         ..MAE
     }
     .validate()
     .unwrap_err();
     assert_eq!(
         e.as_str(),
-        "MAE: patch 16 does not divide image 200 (rule patch_divides_image, reference §8)"
+        "MAE: patch 16 does not divide image 200 (rule patch_divides_image, see \
+         docs/shape-rules.md)"
     );
     let e = UmSwinSpec {
-        height: 224,
-        width: 224,
+        image: image(224, 3),
         ..UMS
     }
     .validate()
@@ -376,11 +428,21 @@ fn messages_read_as_the_design_promises() {
     assert!(e
         .as_str()
         .starts_with("MAE: encoder width 100 is not divisible by 3 heads"));
+    // Ratios are quoted as written, not reduced.
+    let e = MaeSpec {
+        mask: MaskSpec::Random {
+            ratio: ratio(512, 512),
+        },
+        ..MAE
+    }
+    .validate()
+    .unwrap_err();
+    assert!(e.as_str().contains("mask ratio 512/512 does not lie"), "{e}");
 }
 
 #[test]
 fn official_constructor_arguments_round_trip() {
-    let args = MAE.to_args().unwrap();
+    let args = MAE.to_official().unwrap();
     assert_eq!(
         (
             args.img_size,
@@ -400,56 +462,59 @@ fn official_constructor_arguments_round_trip() {
         ),
         (12, 512, 8, 16)
     );
-    assert_eq!(
-        (args.mlp_ratio, args.norm_pix_loss, args.mask_ratio),
-        (4.0, true, ratio(3, 4))
-    );
-    assert_eq!(MaeSpec::from_args(&args), Ok(MAE));
-
+    assert_eq!((args.mlp_ratio, args.norm_pix_loss), (4.0, true));
+    assert_eq!(MaeSpec::from_official(&args, 1e-6, MAE.mask), MAE);
+    // A fractional ratio is the official arithmetic: int(dim * mlp_ratio).
     let fractional = MaeArgs {
         mlp_ratio: 4.5,
         ..args
     };
-    let e = MaeSpec::from_args(&fractional).unwrap_err();
-    assert_eq!(e.rule(), Rule::OfficialArgs);
-    assert!(
-        e.as_str()
-            .starts_with("MAE: mlp_ratio 4.5 is not a whole number"),
-        "{e}"
-    );
+    let d = MaeSpec::from_official(&fractional, 1e-6, MAE.mask)
+        .validate()
+        .unwrap();
+    assert_eq!(d.encoder.mlp_hidden, 3456);
     // Arguments that break a shape rule give that rule's error.
     let bad = MaeArgs {
         img_size: 200,
         ..args
     };
     assert_eq!(
-        MaeSpec::from_args(&bad).unwrap_err().rule(),
+        MaeSpec::from_official(&bad, 1e-6, MAE.mask)
+            .validate()
+            .unwrap_err()
+            .rule(),
         Rule::PatchDividesImage
     );
     // What the official model cannot express is refused, not silently changed.
-    let uniform = MaeSpec {
-        mask: MaeMask::Uniform {
+    let secondary = MaeSpec {
+        mask: MaskSpec::Uniform {
             ratio: ratio(3, 4),
-            secondary: None,
+            secondary: Some(ratio(1, 4)),
         },
         ..MAE
     };
-    assert_eq!(uniform.to_args().unwrap_err().rule(), Rule::OfficialArgs);
+    assert_eq!(
+        secondary.to_official().unwrap_err().rule(),
+        Rule::OfficialArgs
+    );
     let mixed_mlp = MaeSpec {
         decoder: VitSpec {
-            mlp_ratio: 2,
+            mlp_ratio: 2.0,
             ..MAE.decoder
         },
         ..MAE
     };
-    assert_eq!(mixed_mlp.to_args().unwrap_err().rule(), Rule::OfficialArgs);
+    assert_eq!(
+        mixed_mlp.to_official().unwrap_err().rule(),
+        Rule::OfficialArgs
+    );
 }
 
 #[test]
 fn uniform_masking_on_vit_counts_like_um_mae() {
     // UM-MAE ViT-B: 49 visible, 13 replaced by the secondary token, 36 real (§2.2).
     let spec = MaeSpec {
-        mask: MaeMask::Uniform {
+        mask: MaskSpec::Uniform {
             ratio: ratio(6, 8),
             secondary: Some(ratio(1, 4)),
         },
@@ -457,12 +522,7 @@ fn uniform_masking_on_vit_counts_like_um_mae() {
     };
     let d = spec.validate().unwrap();
     assert_eq!((d.keep, d.secondary_masked, d.masked), (49, 13, 147));
-    // Ratios come back reduced.
-    assert_eq!(
-        d.spec.mask,
-        MaeMask::Uniform {
-            ratio: ratio(3, 4),
-            secondary: Some(ratio(1, 4))
-        }
-    );
+    // The spec keeps the ratio as written; it equals 3/4 in value.
+    assert_eq!(d.spec.mask.ratio(), ratio(3, 4));
+    assert_eq!(d.spec.mask.ratio().num, 6);
 }

@@ -83,7 +83,6 @@ mod plan;
 pub mod scalar;
 mod schedule;
 pub mod shape;
-mod typed_ops;
 
 pub use adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
 pub use autodiff::{grad, Gradients};
@@ -96,4 +95,3 @@ pub use op::{BinaryOp, Op, UnaryOp};
 pub use ops::PatchOrder;
 pub use plan::{compile, BufSlot, Plan, PlanOptions, Space, Step};
 pub use schedule::LrSchedule;
-pub use typed_ops::Param2;

@@ -35,6 +35,17 @@ impl Default for BlockParams {
     }
 }
 
+impl BlockParams {
+    /// BEiT's shapes with the smallest rectangle scaled to the grid (a sixteenth of it, 1 to
+    /// 16 tokens; BEiT uses 16 on its 14x14 grid), so small grids still get rectangles.
+    pub fn for_grid(grid: Grid) -> BlockParams {
+        BlockParams {
+            min_patches: (grid.len() / 16).clamp(1, 16),
+            ..BlockParams::default()
+        }
+    }
+}
+
 /// Attempts per rectangle before giving up (BEiT's constant).
 const ATTEMPTS: usize = 10;
 

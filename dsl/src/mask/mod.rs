@@ -6,16 +6,20 @@
 //!
 //! One module per strategy: [`random`] (MAE), [`block`] (BEiT/SimMIM baseline), [`uniform`]
 //! (UM-MAE uniform sampling + secondary masking, with the window checks), [`tube`] (VideoMAE),
-//! [`mixed`] (MixMIM) and [`modality`] (M3AE).
+//! [`mixed`] (MixMIM) and [`modality`] (M3AE); [`spec`] draws what a spec's `MaskSpec` states,
+//! and [`MaskBatch`] flattens a batch into the tensors a step uploads.
+mod batch;
 pub mod block;
 mod error;
 pub mod mixed;
 pub mod modality;
 mod perm;
 pub mod random;
+pub mod spec;
 pub mod tube;
 pub mod uniform;
 
+pub use batch::MaskBatch;
 pub use error::MaskError;
 pub use perm::{invert_permutation, stable_argsort};
 

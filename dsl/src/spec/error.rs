@@ -2,8 +2,8 @@
 //! numbers. It is built by `const fn`s into a fixed buffer (no allocation), so the very same
 //! value is a compile error inside a macro's `const` item and a typed error at run time.
 
-/// One rule of reference §8 ("Compile-time shape constraints"), plus the two guards every
-/// spec needs (no zero sizes, no sizes whose products could overflow).
+/// One shape rule. Every rule is explained, with its reason and an example, in
+/// `docs/shape-rules.md`; a message ends with the rule's name so it can be looked up there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rule {
     /// Every stated size (width, depth, heads, patch, ...) is at least 1.
@@ -24,6 +24,10 @@ pub enum Rule {
     SinCos2dWidth,
     /// D % 2 == 0 where a 1-D sinusoid position table is used.
     SinCos1dWidth,
+    /// The MLP ratio is a positive finite number giving a hidden width of at least 1.
+    MlpHidden,
+    /// The LayerNorm epsilon is a positive finite number.
+    LayerNormEps,
     /// The mask leaves at least one token visible.
     KeepAtLeastOne,
     /// The mask removes at least one token (else the masked-token loss divides by zero).
@@ -32,6 +36,11 @@ pub enum Rule {
     UniformRatioThreeQuarters,
     /// Uniform sampling needs an even mask grid (2x2 blocks tile it).
     UniformEvenGrid,
+    /// Block-wise masking works in cells of `cell x cell` tokens, which must tile the grid.
+    BlockCellDividesGrid,
+    /// A windowed encoder that drops masked tokens needs a mask that leaves every window the
+    /// same number of visible tokens (uniform sampling), or the windows cannot be batched.
+    WindowedTokenDropping,
     /// UM-Swin: the mask cell is a whole number of patches.
     MaskCellMultipleOfPatch,
     /// UM-Swin: the mask cell divides the image.
@@ -54,8 +63,6 @@ pub enum Rule {
     WidthSplitsAcrossStages,
     /// VideoMAE: frames % tubelet == 0.
     TubeletDividesFrames,
-    /// VideoMAE: tubelet == 2 (hard-coded in the official target layout and tube masking).
-    TubeletIsTwo,
     /// VideoMAE: 3 channels (the official head asserts 3 * tubelet * p^2 outputs).
     ThreeChannels,
     /// A spec and the official constructor's arguments map onto each other (run time only: a
@@ -76,10 +83,14 @@ impl Rule {
             Rule::HeadsDivideWidth => "heads_divide_width",
             Rule::SinCos2dWidth => "sincos_2d_width",
             Rule::SinCos1dWidth => "sincos_1d_width",
+            Rule::MlpHidden => "mlp_hidden",
+            Rule::LayerNormEps => "layer_norm_eps",
             Rule::KeepAtLeastOne => "keep_at_least_one",
             Rule::MaskAtLeastOne => "mask_at_least_one",
             Rule::UniformRatioThreeQuarters => "uniform_ratio_three_quarters",
             Rule::UniformEvenGrid => "uniform_even_grid",
+            Rule::BlockCellDividesGrid => "block_cell_divides_grid",
+            Rule::WindowedTokenDropping => "windowed_token_dropping",
             Rule::MaskCellMultipleOfPatch => "mask_cell_multiple_of_patch",
             Rule::MaskCellDividesImage => "mask_cell_divides_image",
             Rule::CompactionThroughStages => "compaction_through_stages",
@@ -91,7 +102,6 @@ impl Rule {
             Rule::InnerPatchesCollapse => "inner_patches_collapse",
             Rule::WidthSplitsAcrossStages => "width_splits_across_stages",
             Rule::TubeletDividesFrames => "tubelet_divides_frames",
-            Rule::TubeletIsTwo => "tubelet_is_two",
             Rule::ThreeChannels => "three_channels",
             Rule::OfficialArgs => "official_args",
         }
@@ -137,7 +147,7 @@ impl Family {
 
 /// Message capacity in bytes; the longest message is well under it, and longer text is cut at
 /// a character boundary rather than lost.
-const CAP: usize = 240;
+const CAP: usize = 320;
 
 /// A broken shape rule: which rule, and a message naming the family, the rule and the numbers.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -210,10 +220,10 @@ impl ShapeError {
         self.n(r.num as usize).s("/").n(r.den as usize)
     }
 
-    /// Closes the message with the rule's name, so every message names its rule.
+    /// Closes the message with the rule's name and where the rules are explained.
     pub const fn done(self) -> ShapeError {
         let rule = self.rule;
-        self.s(" (rule ").s(rule.name()).s(", reference §8)")
+        self.s(" (rule ").s(rule.name()).s(", see docs/shape-rules.md)")
     }
 
     /// The rule that was broken.
@@ -285,7 +295,7 @@ mod tests {
             .done();
         assert_eq!(
             e.as_str(),
-            "MAE: patch 16 does not divide image 200 (rule patch_divides_image, reference §8)"
+            "MAE: patch 16 does not divide image 200 (rule patch_divides_image, see docs/shape-rules.md)"
         );
         let z = ShapeError::new(Family::M3ae, Rule::SizeLimit)
             .n(0)

@@ -1,43 +1,51 @@
 //! HiViT (zhangxiaosong18/hivit `models_hivit_mae.py`), reference §4 and §8 "HiViT". Each
 //! patch keeps an `inner x inner` sub-token grid through MLP-only stages that never mix
 //! patches (so masking happens right after patch embedding), each stage merging 2x2 inside
-//! the patch, until one token per patch enters the plain-ViT main stage. Random masking keeps
-//! `floor(L * (1 - r))` as MAE.
-use super::common::{
-    keep_at_least_one, patch_grid, ratio, size, square, tri, PosEmbed, SizeList, VitDims, VitSpec,
-    MAX_STAGES,
-};
+//! the patch, until one token per patch enters the plain-ViT main stage. Any masking that
+//! keeps the same number of patches per sample works (official: random, as MAE).
 use super::error::{Family, Rule, ShapeError};
-use super::table::{row, target_name, PerStage};
-use crate::Ratio;
+use super::image::ImageSpec;
+#[cfg(feature = "serde")]
+use super::mae::eps_1e6;
+use super::mask::MaskSpec;
+use super::rules::{layer_norm_eps, mlp_hidden, patch_grid, size, tri, PosEmbed};
+use super::stages::{SizeList, MAX_STAGES};
+use super::table::{row, PerStage};
+use super::target::Target;
+use super::vit::{VitDims, VitSpec};
 use core::fmt::{self, Display, Formatter};
 
 const F: Family = Family::HiVit;
 
 /// A HiViT masked autoencoder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct HiVitSpec {
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
+    pub image: ImageSpec,
     pub patch: usize,
     /// Sub-tokens per patch side after patch embedding (official 4).
     pub inner_patches: usize,
     /// Official `depths[..-1]`: stage s runs `2 * mlp_depths[s]` MLP-only blocks.
     pub mlp_depths: SizeList,
     /// MLP ratio of the MLP-only stages (official 3).
-    pub stem_mlp_ratio: usize,
+    pub stem_mlp_ratio: f64,
     /// The main stage: width, depth (official `depths[-1]`), heads, MLP ratio.
     pub main: VitSpec,
     /// Encoder output = LayerNorm of every stage's features concatenated (official `hifeat`).
     pub hifeat: bool,
     pub decoder: VitSpec,
-    pub ratio: Ratio,
-    pub norm_pix_loss: bool,
+    pub mask: MaskSpec,
+    pub target: Target,
+    #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
+    pub layer_norm_eps: f64,
 }
 
 /// Every size derived from a [`HiVitSpec`]; per-stage arrays hold `mlp_stages` entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HiVitDims {
     pub spec: HiVitSpec,
     pub image: usize,
@@ -72,13 +80,10 @@ pub struct HiVitDims {
 impl HiVitSpec {
     /// Checks every HiViT rule of reference §8 and derives every size.
     pub const fn validate(&self) -> Result<HiVitDims, ShapeError> {
-        tri!(size(F, "image height", self.height));
-        tri!(size(F, "image width", self.width));
-        tri!(size(F, "channels", self.channels));
+        let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
         tri!(size(F, "inner patches", self.inner_patches));
-        tri!(size(F, "stem mlp ratio", self.stem_mlp_ratio));
-        let image = tri!(square(F, self.height, self.width));
+        tri!(layer_norm_eps(F, self.layer_norm_eps));
         let grid = tri!(patch_grid(F, image, self.patch));
         let n = self.mlp_depths.len;
         if n < 1 || n >= MAX_STAGES {
@@ -129,9 +134,8 @@ impl HiVitSpec {
                 .done());
         }
         let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos2d));
-        let r = tri!(ratio(F, "mask", self.ratio));
         let tokens = grid * grid;
-        let keep = tri!(keep_at_least_one(F, "mask", r, tokens));
+        let counts = tri!(self.mask.validate(F, grid));
         let mut inner_grids = [0; MAX_STAGES];
         let mut stage_dims = [0; MAX_STAGES];
         let mut stage_blocks = [0; MAX_STAGES];
@@ -142,17 +146,17 @@ impl HiVitSpec {
             inner_grids[s] = self.inner_patches >> s;
             stage_dims[s] = main.dim >> (n - s);
             stage_blocks[s] = 2 * depths[s];
-            stage_mlp_hidden[s] = stage_dims[s] * self.stem_mlp_ratio;
+            stage_mlp_hidden[s] = tri!(mlp_hidden(F, "MLP stage", stage_dims[s], self.stem_mlp_ratio));
             hifeat_dim += inner_grids[s] * inner_grids[s] * stage_dims[s];
             s += 1;
         }
         Ok(HiVitDims {
-            spec: HiVitSpec { ratio: r, ..*self },
+            spec: *self,
             image,
             grid,
             tokens,
-            keep,
-            masked: tokens - keep,
+            keep: counts.keep,
+            masked: counts.masked,
             embed_kernel: self.patch / self.inner_patches,
             mlp_stages: n,
             inner_grids,
@@ -164,7 +168,7 @@ impl HiVitSpec {
             main,
             decoder,
             decoder_seq: tokens,
-            pred_dim: self.patch * self.patch * self.channels,
+            pred_dim: self.patch * self.patch * self.image.channels,
         })
     }
 }
@@ -177,18 +181,14 @@ impl Display for HiVitDims {
         row(
             f,
             "image",
-            format_args!("{0}x{0}x{1}", self.image, s.channels),
+            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
         )?;
         row(f, "patch", s.patch)?;
         row(f, "inner patches", s.inner_patches)?;
         row(f, "patch-embed kernel", self.embed_kernel)?;
         row(f, "grid", format_args!("{0}x{0}", self.grid))?;
         row(f, "tokens", self.tokens)?;
-        row(
-            f,
-            "mask",
-            format_args!("random {} (keeps floor(L*(1-r)))", s.ratio),
-        )?;
+        row(f, "mask", s.mask)?;
         row(f, "kept tokens", self.keep)?;
         row(f, "masked tokens", self.masked)?;
         row(f, "MLP stages", n)?;
@@ -202,6 +202,7 @@ impl Display for HiVitDims {
         row(f, "decoder", self.decoder)?;
         row(f, "decoder sequence", self.decoder_seq)?;
         row(f, "prediction width", self.pred_dim)?;
-        row(f, "target", target_name(s.norm_pix_loss))
+        row(f, "target", s.target)?;
+        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
     }
 }

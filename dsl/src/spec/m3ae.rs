@@ -1,23 +1,29 @@
 //! M3AE, the multimodal MAE (young-geng/m3ae_public `model.py`), reference §6 and §8 "M3AE".
 //! Image patches and text tokens are masked separately, each keeping `floor(L * (1 - r))` with
 //! one permutation shared by the batch; the encoder sees `[cls | kept image | kept text]`.
-use super::common::{
-    keep_at_least_one, patch_grid, ratio, size, size_within, square, tri, PosEmbed, VitDims,
-    VitSpec, MAX_VOCAB,
-};
 use super::error::{Family, ShapeError};
+use super::image::ImageSpec;
+#[cfg(feature = "serde")]
+use super::mae::eps_1e6;
+use super::rules::{
+    keep_at_least_one, layer_norm_eps, patch_grid, size, size_within, tri, PosEmbed, MAX_VOCAB,
+};
 use super::table::row;
+use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
 
 const F: Family = Family::M3ae;
 
 /// An M3AE: image plus fixed-length text, per-modality mask ratios.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct M3aeSpec {
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
+    pub image: ImageSpec,
     pub patch: usize,
     /// Tokens per text (official `tokenizer_max_length` 64, padded).
     pub text_len: usize,
@@ -27,10 +33,13 @@ pub struct M3aeSpec {
     pub decoder: VitSpec,
     pub image_ratio: Ratio,
     pub text_ratio: Ratio,
+    /// Flax LayerNorm's epsilon, 1e-6.
+    #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
+    pub layer_norm_eps: f64,
 }
 
 /// Every size derived from an [`M3aeSpec`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct M3aeDims {
     pub spec: M3aeSpec,
     pub image: usize,
@@ -53,32 +62,29 @@ pub struct M3aeDims {
 impl M3aeSpec {
     /// Checks every M3AE rule of reference §8 and derives every size.
     pub const fn validate(&self) -> Result<M3aeDims, ShapeError> {
-        tri!(size(F, "image height", self.height));
-        tri!(size(F, "image width", self.width));
-        tri!(size(F, "channels", self.channels));
+        let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
+        tri!(layer_norm_eps(F, self.layer_norm_eps));
         tri!(size(F, "text length", self.text_len));
         tri!(size_within(F, "text vocabulary", self.vocab, MAX_VOCAB));
-        let image = tri!(square(F, self.height, self.width));
         let grid = tri!(patch_grid(F, image, self.patch));
         let encoder = tri!(self.encoder.validate(F, "encoder", PosEmbed::SinCos2d));
         let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos2d));
-        let image_ratio = tri!(ratio(F, "image mask", self.image_ratio));
-        let text_ratio = tri!(ratio(F, "text mask", self.text_ratio));
         let image_tokens = grid * grid;
         let image_keep = tri!(keep_at_least_one(
             F,
             "image mask",
-            image_ratio,
+            self.image_ratio,
             image_tokens
         ));
-        let text_keep = tri!(keep_at_least_one(F, "text mask", text_ratio, self.text_len));
+        let text_keep = tri!(keep_at_least_one(
+            F,
+            "text mask",
+            self.text_ratio,
+            self.text_len
+        ));
         Ok(M3aeDims {
-            spec: M3aeSpec {
-                image_ratio,
-                text_ratio,
-                ..*self
-            },
+            spec: *self,
             image,
             grid,
             image_tokens,
@@ -86,7 +92,7 @@ impl M3aeSpec {
             text_keep,
             encoder_seq: 1 + image_keep + text_keep,
             decoder_seq: 1 + image_tokens + self.text_len,
-            patch_dim: self.patch * self.patch * self.channels,
+            patch_dim: self.patch * self.patch * self.image.channels,
             text_pred_dim: self.vocab,
             encoder,
             decoder,
@@ -101,7 +107,7 @@ impl Display for M3aeDims {
         row(
             f,
             "image",
-            format_args!("{0}x{0}x{1}", self.image, s.channels),
+            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
         )?;
         row(f, "patch", s.patch)?;
         row(f, "grid", format_args!("{0}x{0}", self.grid))?;

@@ -1,36 +1,63 @@
 //! MixMIM / MixMAE (Sense-X/MixMIM `models_mixmim.py`), reference §3 and §8 "MixMIM". Two
 //! images are mixed by one batch-shared mask defined on the last stage's grid and upsampled to
 //! every stage; windows attend only within their own source image. The mask removes
-//! `floor(L4 * r)` tokens of the last grid.
-use super::common::{
-    masked_within, merge_doubles, patch_grid, pos_embed_width, ratio, size, square, stage_heads,
-    stage_window, tri, PosEmbed, Stages, VitDims, VitSpec, MAX_STAGES,
-};
+//! `floor(L4 * r)` tokens of the last grid. LayerNorms use PyTorch's default eps 1e-5.
 use super::error::{Family, Rule, ShapeError};
-use super::table::{row, target_name, PerStage, PerStageGrid};
+use super::image::ImageSpec;
+use super::name::stage_name;
+use super::rules::{
+    layer_norm_eps, masked_within, mlp_hidden, patch_grid, pos_embed_width, size, tri, PosEmbed,
+};
+use super::stages::{merge_doubles, stage_heads, stage_window, Stages, MAX_STAGES};
+use super::table::{row, PerStage, PerStageGrid};
+use super::target::Target;
+use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
 
 const F: Family = Family::MixMim;
 
+/// Stages of a MixMIM encoder: the mixing mask lives on the last grid and is upsampled x8,
+/// x4, x2 to the others, as in the official code.
+pub const MIXMIM_STAGES: usize = 4;
+
 /// A MixMIM model: a Swin-style encoder without shifted windows, per-stage windows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct MixMimSpec {
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
+    pub image: ImageSpec,
     /// Patch-embed stride (official 4).
     pub patch: usize,
     pub stages: Stages,
-    pub mlp_ratio: usize,
+    pub mlp_ratio: f64,
     pub decoder: VitSpec,
-    /// Share of last-grid tokens taken from the partner image (official 1/2).
+    /// Share of last-grid tokens taken from the partner image (official 1/2, the default).
+    #[cfg_attr(feature = "serde", serde(default = "half"))]
     pub ratio: Ratio,
-    pub norm_pix_loss: bool,
+    pub target: Target,
+    #[cfg_attr(feature = "serde", serde(default = "eps_1e5"))]
+    pub layer_norm_eps: f64,
+}
+
+/// The official mixing ratio.
+pub const MIXMIM_RATIO: Ratio = Ratio { num: 1, den: 2 };
+
+#[cfg(feature = "serde")]
+fn half() -> Ratio {
+    MIXMIM_RATIO
+}
+
+#[cfg(feature = "serde")]
+fn eps_1e5() -> f64 {
+    1e-5
 }
 
 /// Every size derived from a [`MixMimSpec`]; per-stage arrays hold `num_stages` entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MixMimDims {
     pub spec: MixMimSpec,
     pub image: usize,
@@ -63,14 +90,18 @@ pub struct MixMimDims {
 impl MixMimSpec {
     /// Checks every MixMIM rule of reference §8 and derives every size.
     pub const fn validate(&self) -> Result<MixMimDims, ShapeError> {
-        tri!(size(F, "image height", self.height));
-        tri!(size(F, "image width", self.width));
-        tri!(size(F, "channels", self.channels));
+        let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
-        tri!(size(F, "mlp ratio", self.mlp_ratio));
-        let image = tri!(square(F, self.height, self.width));
+        tri!(layer_norm_eps(F, self.layer_norm_eps));
         let grid = tri!(patch_grid(F, image, self.patch));
-        let num_stages = tri!(self.stages.count(F, 1));
+        if self.stages.len != MIXMIM_STAGES {
+            return Err(ShapeError::new(F, Rule::StageCount)
+                .n(self.stages.len)
+                .s(" stages given; MixMIM has 4: its mixing mask lives on the last grid and is ")
+                .s("upsampled x8, x4, x2 to the other stages")
+                .done());
+        }
+        let num_stages = MIXMIM_STAGES;
         let stages = self.stages.as_slice();
         let stage_head_dims = tri!(stage_heads(F, stages));
         tri!(merge_doubles(F, stages));
@@ -107,7 +138,8 @@ impl MixMimSpec {
             let w = tri!(stage_window(F, s, stages[s].window, g));
             stage_grids[s] = g;
             stage_dims[s] = stages[s].dim;
-            stage_mlp_hidden[s] = stages[s].dim * self.mlp_ratio;
+            let name = stage_name(s);
+            stage_mlp_hidden[s] = tri!(mlp_hidden(F, name.as_str(), stages[s].dim, self.mlp_ratio));
             windows[s] = w;
             window_counts[s] = (g / w) * (g / w);
             mask_upsample[s] = 1 << (num_stages - 1 - s);
@@ -115,12 +147,11 @@ impl MixMimSpec {
         }
         let mask_grid = stage_grids[num_stages - 1];
         let mask_tokens = mask_grid * mask_grid;
-        let r = tri!(ratio(F, "mask", self.ratio));
-        let masked = tri!(masked_within(F, "mask", r, mask_tokens));
+        let masked = tri!(masked_within(F, "mixing", self.ratio, mask_tokens));
         let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos2d));
         let pred_patch = self.patch * merges;
         Ok(MixMimDims {
-            spec: MixMimSpec { ratio: r, ..*self },
+            spec: *self,
             image,
             num_stages,
             stage_grids,
@@ -135,7 +166,7 @@ impl MixMimSpec {
             masked,
             visible: mask_tokens - masked,
             pred_patch,
-            pred_dim: pred_patch * pred_patch * self.channels,
+            pred_dim: pred_patch * pred_patch * self.image.channels,
             decoder,
             decoder_seq: mask_tokens,
         })
@@ -152,7 +183,7 @@ impl Display for MixMimDims {
         row(
             f,
             "image",
-            format_args!("{0}x{0}x{1}", self.image, s.channels),
+            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
         )?;
         row(f, "patch", s.patch)?;
         row(f, "stages", n)?;
@@ -178,6 +209,7 @@ impl Display for MixMimDims {
         row(f, "decoder sequence", self.decoder_seq)?;
         row(f, "prediction patch", self.pred_patch)?;
         row(f, "prediction width", self.pred_dim)?;
-        row(f, "target", target_name(s.norm_pix_loss))
+        row(f, "target", s.target)?;
+        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
     }
 }

@@ -1,44 +1,72 @@
-//! Model specs with shape rules checked by `const fn`: at compile time through the `mae!`-style
-//! macros, at run time on specs read from files. One rule, two moments (DESIGN.md
-//! "Compile-time shapes, on stable Rust"; the rules are reference §8).
+//! Model specs: one type per family, the single source of a model's sizes. The family macros
+//! (`mim!`/`mae!`, `um_swin!`, `hivit!`, `mixmim!`, `videomae!`, `m3ae!`) build these values and
+//! check them at compile time; TOML and JSON deserialize into the same types (feature `serde`,
+//! tagged by `family`); the rules run in one place, the `const fn validate` of each spec, so a
+//! broken rule reads the same at compile time and at run time. Every rule is explained in
+//! `docs/shape-rules.md`.
 // `ShapeError` carries its message in a fixed buffer so const evaluation can build it without
 // allocation; returning it by value costs a copy only on the (cold) error path.
 #![allow(clippy::result_large_err)]
-mod common;
 mod error;
 mod hivit;
+mod image;
+mod literal;
 mod m3ae;
 mod macros;
 mod mae;
+mod mae_args;
+mod mask;
 mod mixmim;
+mod name;
+mod rules;
+mod stages;
 mod table;
+mod target;
 mod um_swin;
 mod videomae;
+mod vit;
 
-pub use common::{
-    take, PosEmbed, SizeList, Stage, Stages, VitDims, VitSpec, MAX_SIZE, MAX_STAGES, MAX_VOCAB,
-};
 pub use error::{Family, Rule, ShapeError};
 pub use hivit::{HiVitDims, HiVitSpec};
+pub use image::ImageSpec;
+pub use literal::{decimal_lit, fail, ratio_lit, size_lit, vocab_lit};
 pub use m3ae::{M3aeDims, M3aeSpec};
-pub use mae::{MaeArgs, MaeDims, MaeMask, MaeSpec};
-pub use mixmim::{MixMimDims, MixMimSpec};
+pub use mae::{MaeDims, MaeSpec};
+pub use mae_args::{MaeArgs, CONSTRUCTOR_LAYER_NORM_EPS, FACTORY_LAYER_NORM_EPS};
+pub use mask::{MaskCounts, MaskSpec};
+pub use mixmim::{MixMimDims, MixMimSpec, MIXMIM_RATIO, MIXMIM_STAGES};
+pub use rules::{PosEmbed, MAX_SIZE, MAX_VOCAB};
+pub use stages::{take, SizeList, Stage, Stages, MAX_STAGES};
+pub use target::Target;
 pub use um_swin::{UmSwinDims, UmSwinSpec};
 pub use videomae::{VideoMaeDims, VideoMaeSpec};
+pub use vit::{VitDims, VitSpec};
 
-/// A spec of any family (what a TOML file or a preset name yields).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A spec of any family (what a TOML file, a checkpoint or a preset name yields). In files it
+/// is tagged by `family = "mae" | "um_swin" | "hivit" | "mixmim" | "videomae" | "m3ae"`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "family")
+)]
 pub enum ModelSpec {
+    #[cfg_attr(feature = "serde", serde(rename = "mae"))]
     Mae(MaeSpec),
+    #[cfg_attr(feature = "serde", serde(rename = "um_swin"))]
     UmSwin(UmSwinSpec),
+    #[cfg_attr(feature = "serde", serde(rename = "hivit"))]
     HiVit(HiVitSpec),
+    #[cfg_attr(feature = "serde", serde(rename = "mixmim"))]
     MixMim(MixMimSpec),
+    #[cfg_attr(feature = "serde", serde(rename = "videomae"))]
     VideoMae(VideoMaeSpec),
+    #[cfg_attr(feature = "serde", serde(rename = "m3ae"))]
     M3ae(M3aeSpec),
 }
 
 /// The derived sizes of a [`ModelSpec`]; `Display` prints them as a table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ModelDims {
     Mae(MaeDims),
     UmSwin(UmSwinDims),
@@ -63,12 +91,12 @@ impl ModelSpec {
     /// Runs the family's rules.
     pub const fn validate(&self) -> Result<ModelDims, ShapeError> {
         Ok(match self {
-            ModelSpec::Mae(s) => ModelDims::Mae(common::tri!(s.validate())),
-            ModelSpec::UmSwin(s) => ModelDims::UmSwin(common::tri!(s.validate())),
-            ModelSpec::HiVit(s) => ModelDims::HiVit(common::tri!(s.validate())),
-            ModelSpec::MixMim(s) => ModelDims::MixMim(common::tri!(s.validate())),
-            ModelSpec::VideoMae(s) => ModelDims::VideoMae(common::tri!(s.validate())),
-            ModelSpec::M3ae(s) => ModelDims::M3ae(common::tri!(s.validate())),
+            ModelSpec::Mae(s) => ModelDims::Mae(rules::tri!(s.validate())),
+            ModelSpec::UmSwin(s) => ModelDims::UmSwin(rules::tri!(s.validate())),
+            ModelSpec::HiVit(s) => ModelDims::HiVit(rules::tri!(s.validate())),
+            ModelSpec::MixMim(s) => ModelDims::MixMim(rules::tri!(s.validate())),
+            ModelSpec::VideoMae(s) => ModelDims::VideoMae(rules::tri!(s.validate())),
+            ModelSpec::M3ae(s) => ModelDims::M3ae(rules::tri!(s.validate())),
         })
     }
 }

@@ -1,5 +1,4 @@
 //! The derived-size tables that `tessera check` prints (`Display` of each family's dims).
-use super::common::VitDims;
 use core::fmt::{self, Display, Formatter};
 
 /// Writes one `name  value` line with the name padded to a fixed column.
@@ -34,24 +33,5 @@ impl Display for PerStageGrid<'_> {
             write!(f, "{v}x{v}")?;
         }
         Ok(())
-    }
-}
-
-impl Display for VitDims {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "width {}, {} blocks, {} heads of {}, mlp {}",
-            self.dim, self.depth, self.heads, self.head_dim, self.mlp_hidden
-        )
-    }
-}
-
-/// `pix` or `norm_pix` (per-patch normalised pixels).
-pub fn target_name(norm_pix: bool) -> &'static str {
-    if norm_pix {
-        "norm_pix"
-    } else {
-        "pix"
     }
 }

@@ -2,41 +2,48 @@
 //! and §8 "UM-MAE". Uniform sampling keeps one 16-px mask cell per 2x2 block; the visible
 //! quarter is compacted into a dense half-resolution map that the Swin stages run on, with the
 //! pre-training window (8); fine-tuning runs the full map with twice the window (16).
-use super::common::{
-    keep_at_least_one, merge_doubles, ratio, size, square, stage_heads, stage_window, tri,
-    PosEmbed, Stages, VitDims, VitSpec, MAX_STAGES,
-};
 use super::error::{Family, Rule, ShapeError};
-use super::mae::{uniform_even_grid, uniform_ratio};
-use super::table::{row, target_name, PerStage, PerStageGrid};
-use crate::Ratio;
+use super::image::ImageSpec;
+#[cfg(feature = "serde")]
+use super::mae::eps_1e6;
+use super::mask::MaskSpec;
+use super::name::stage_name;
+use super::rules::{layer_norm_eps, mlp_hidden, size, tri, PosEmbed};
+use super::stages::{merge_doubles, stage_heads, stage_window, Stages, MAX_STAGES};
+use super::table::{row, PerStage, PerStageGrid};
+use super::target::Target;
+use super::vit::{VitDims, VitSpec};
 use core::fmt::{self, Display, Formatter};
 
 const F: Family = Family::UmSwin;
 
 /// A Swin encoder pre-trained with UM-MAE. Each stage's `window` is the pre-training window on
 /// the compacted map (official: 8 everywhere).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct UmSwinSpec {
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
+    pub image: ImageSpec,
     /// Patch-embed stride (official 4).
     pub patch: usize,
     /// Side of one mask cell in pixels (official 16): the unit uniform sampling works on.
     pub mask_cell: usize,
     pub stages: Stages,
-    pub mlp_ratio: usize,
-    /// Uniform-sampling ratio, exactly 3/4.
-    pub ratio: Ratio,
-    /// Secondary masking of the visible cells (official 1/4), if any.
-    pub secondary: Option<Ratio>,
+    pub mlp_ratio: f64,
+    /// Uniform sampling over the mask cells (ratio 3/4), with optional secondary masking of
+    /// the visible cells (official 1/4). Other masks break rule `windowed_token_dropping`.
+    pub mask: MaskSpec,
     pub decoder: VitSpec,
-    pub norm_pix_loss: bool,
+    pub target: Target,
+    #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
+    pub layer_norm_eps: f64,
 }
 
 /// Every size derived from a [`UmSwinSpec`]; per-stage arrays hold `num_stages` entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UmSwinDims {
     pub spec: UmSwinSpec,
     pub image: usize,
@@ -82,13 +89,18 @@ pub struct UmSwinDims {
 impl UmSwinSpec {
     /// Checks every UM-MAE (pyramid) rule of reference §8 and derives every size.
     pub const fn validate(&self) -> Result<UmSwinDims, ShapeError> {
-        tri!(size(F, "image height", self.height));
-        tri!(size(F, "image width", self.width));
-        tri!(size(F, "channels", self.channels));
+        let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
         tri!(size(F, "mask cell", self.mask_cell));
-        tri!(size(F, "mlp ratio", self.mlp_ratio));
-        let image = tri!(square(F, self.height, self.width));
+        tri!(layer_norm_eps(F, self.layer_norm_eps));
+        if !self.mask.window_balanced(2) {
+            return Err(ShapeError::new(F, Rule::WindowedTokenDropping)
+                .s("the Swin stages run windowed attention on the visible tokens only, so every ")
+                .s("window must keep the same number of them; ")
+                .s(self.mask_name())
+                .s(" masking cannot promise that: use uniform(3 / 4)")
+                .done());
+        }
         let num_stages = tri!(self.stages.count(F, 1));
         let stages = self.stages.as_slice();
         let stage_head_dims = tri!(stage_heads(F, stages));
@@ -109,9 +121,8 @@ impl UmSwinSpec {
                 .n(image)
                 .done());
         }
-        let ratio_ = tri!(uniform_ratio(F, self.ratio));
         let mask_grid = image / self.mask_cell;
-        tri!(uniform_even_grid(F, "mask", mask_grid));
+        let counts = tri!(self.mask.validate(F, mask_grid));
         // M even and mask_cell % patch == 0, so the token grid is even and halves exactly.
         let token_grid = image / self.patch;
         let compact_grid = token_grid / 2;
@@ -142,7 +153,8 @@ impl UmSwinSpec {
             let w = tri!(stage_window(F, s, window, grid));
             stage_grids[s] = grid;
             stage_dims[s] = stages[s].dim;
-            stage_mlp_hidden[s] = stages[s].dim * self.mlp_ratio;
+            let name = stage_name(s);
+            stage_mlp_hidden[s] = tri!(mlp_hidden(F, name.as_str(), stages[s].dim, self.mlp_ratio));
             windows[s] = w;
             window_counts[s] = (grid / w) * (grid / w);
             shifts[s] = if grid > window { w / 2 } else { 0 };
@@ -151,7 +163,7 @@ impl UmSwinSpec {
             s += 1;
         }
         let mask_cells = mask_grid * mask_grid;
-        let visible_cells = mask_cells / 4;
+        let visible_cells = counts.keep;
         let last = stage_grids[num_stages - 1];
         let decoder_visible = 4 * last * last;
         if decoder_visible != visible_cells {
@@ -167,27 +179,15 @@ impl UmSwinSpec {
                 .s(" visible cells")
                 .done());
         }
-        let (secondary, secondary_masked) = match self.secondary {
-            None => (None, 0),
-            Some(r) => {
-                let r = tri!(ratio(F, "secondary mask", r));
-                let real = tri!(keep_at_least_one(F, "secondary mask", r, visible_cells));
-                (Some(r), visible_cells - real)
-            }
-        };
         let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos2d));
         Ok(UmSwinDims {
-            spec: UmSwinSpec {
-                ratio: ratio_,
-                secondary,
-                ..*self
-            },
+            spec: *self,
             image,
             mask_grid,
             mask_cells,
             visible_cells,
             masked_cells: mask_cells - visible_cells,
-            secondary_masked,
+            secondary_masked: counts.secondary_masked,
             token_grid,
             compact_grid,
             num_stages,
@@ -202,7 +202,7 @@ impl UmSwinSpec {
             finetune_windows,
             decoder_visible,
             decoder_seq: mask_cells,
-            pred_dim: self.mask_cell * self.mask_cell * self.channels,
+            pred_dim: self.mask_cell * self.mask_cell * self.image.channels,
             decoder,
         })
     }
@@ -218,24 +218,16 @@ impl Display for UmSwinDims {
         row(
             f,
             "image",
-            format_args!("{0}x{0}x{1}", self.image, s.channels),
+            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
         )?;
         row(f, "patch", s.patch)?;
         row(f, "mask cell", s.mask_cell)?;
         row(f, "mask grid", format_args!("{0}x{0}", self.mask_grid))?;
-        row(
-            f,
-            "mask",
-            format_args!("uniform {} (one cell per 2x2 block)", s.ratio),
-        )?;
+        row(f, "mask", s.mask)?;
         row(f, "visible cells", self.visible_cells)?;
         row(f, "masked cells", self.masked_cells)?;
-        if let Some(r) = s.secondary {
-            row(
-                f,
-                "secondary masked",
-                format_args!("{} ({r} of the visible)", self.secondary_masked),
-            )?;
+        if self.secondary_masked > 0 {
+            row(f, "secondary masked", self.secondary_masked)?;
         }
         row(f, "token grid", format_args!("{0}x{0}", self.token_grid))?;
         row(
@@ -259,6 +251,17 @@ impl Display for UmSwinDims {
         row(f, "decoder", self.decoder)?;
         row(f, "decoder sequence", self.decoder_seq)?;
         row(f, "prediction width", self.pred_dim)?;
-        row(f, "target", target_name(s.norm_pix_loss))
+        row(f, "target", s.target)?;
+        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
+    }
+}
+
+impl UmSwinSpec {
+    const fn mask_name(&self) -> &'static str {
+        match self.mask {
+            MaskSpec::Random { .. } => "random",
+            MaskSpec::Block { .. } => "block-wise",
+            MaskSpec::Uniform { .. } => "uniform",
+        }
     }
 }

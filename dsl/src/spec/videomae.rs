@@ -1,35 +1,46 @@
 //! VideoMAE (MCG-NJU/VideoMAE `modeling_pretrain.py`), reference §5 and §8 "VideoMAE". Tube
 //! masking masks `floor(r * H'W')` tokens of each temporal slice (not MAE's keep count: at
 //! 9/10 of 196 it keeps 20, MAE would keep 19) and repeats that pattern over every slice.
-use super::common::{
-    masked_within, patch_grid, ratio, size, square, tri, PosEmbed, VitDims, VitSpec,
-};
+//! The official code hard-codes tubelet 2; any tubelet that divides the frames is sound
+//! geometry (the target layout and the tube mask follow it), so any is accepted.
 use super::error::{Family, Rule, ShapeError};
-use super::table::{row, target_name};
+use super::image::ImageSpec;
+#[cfg(feature = "serde")]
+use super::mae::eps_1e6;
+use super::rules::{layer_norm_eps, masked_within, patch_grid, size, tri, PosEmbed};
+use super::table::row;
+use super::target::Target;
+use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
 
 const F: Family = Family::VideoMae;
 
 /// A VideoMAE: clips of `frames` frames, tubelets of `tubelet x patch x patch`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct VideoMaeSpec {
     pub frames: usize,
-    pub height: usize,
-    pub width: usize,
-    pub channels: usize,
+    pub image: ImageSpec,
     pub patch: usize,
     pub tubelet: usize,
     pub encoder: VitSpec,
     pub decoder: VitSpec,
     /// Tube-mask ratio (official 9/10).
     pub ratio: Ratio,
-    /// Per-patch, per-channel normalised target (official default, effectively always on).
-    pub norm_pix_loss: bool,
+    /// `norm_pix`: per-patch, per-channel normalised target (official default, effectively
+    /// always on).
+    pub target: Target,
+    #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
+    pub layer_norm_eps: f64,
 }
 
 /// Every size derived from a [`VideoMaeSpec`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VideoMaeDims {
     pub spec: VideoMaeSpec,
     pub image: usize,
@@ -58,10 +69,9 @@ impl VideoMaeSpec {
     /// Checks every VideoMAE rule of reference §8 and derives every size.
     pub const fn validate(&self) -> Result<VideoMaeDims, ShapeError> {
         tri!(size(F, "frames", self.frames));
-        tri!(size(F, "image height", self.height));
-        tri!(size(F, "image width", self.width));
-        tri!(size(F, "channels", self.channels));
+        let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
+        tri!(layer_norm_eps(F, self.layer_norm_eps));
         tri!(size(F, "tubelet", self.tubelet));
         if !self.frames.is_multiple_of(self.tubelet) {
             return Err(ShapeError::new(F, Rule::TubeletDividesFrames)
@@ -72,32 +82,23 @@ impl VideoMaeSpec {
                 .s(" frames")
                 .done());
         }
-        if self.tubelet != 2 {
-            return Err(ShapeError::new(F, Rule::TubeletIsTwo)
-                .s("tubelet ")
-                .n(self.tubelet)
-                .s(" is not 2; the official target layout and tube-mask size hard-code 2")
-                .done());
-        }
-        if self.channels != 3 {
+        if self.image.channels != 3 {
             return Err(ShapeError::new(F, Rule::ThreeChannels)
-                .n(self.channels)
+                .n(self.image.channels)
                 .s(" channels given; the official head asserts 3 * tubelet * patch^2 outputs,")
                 .s(" so VideoMAE takes 3")
                 .done());
         }
-        let image = tri!(square(F, self.height, self.width));
         let grid = tri!(patch_grid(F, image, self.patch));
         let encoder = tri!(self.encoder.validate(F, "encoder", PosEmbed::SinCos1d));
         let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos1d));
-        let r = tri!(ratio(F, "tube mask", self.ratio));
         let slice_tokens = grid * grid;
-        let masked_per_slice = tri!(masked_within(F, "tube mask", r, slice_tokens));
+        let masked_per_slice = tri!(masked_within(F, "tube mask", self.ratio, slice_tokens));
         let slices = self.frames / self.tubelet;
         let tokens = slices * slice_tokens;
         let visible = slices * (slice_tokens - masked_per_slice);
         Ok(VideoMaeDims {
-            spec: VideoMaeSpec { ratio: r, ..*self },
+            spec: *self,
             image,
             grid,
             slices,
@@ -110,7 +111,7 @@ impl VideoMaeSpec {
             encoder,
             decoder,
             decoder_seq: tokens,
-            pred_dim: self.tubelet * self.patch * self.patch * self.channels,
+            pred_dim: self.tubelet * self.patch * self.patch * self.image.channels,
         })
     }
 }
@@ -122,7 +123,7 @@ impl Display for VideoMaeDims {
         row(
             f,
             "video",
-            format_args!("{}x{1}x{1}x{2}", s.frames, self.image, s.channels),
+            format_args!("{}x{1}x{1}x{2}", s.frames, self.image, s.image.channels),
         )?;
         row(f, "patch", s.patch)?;
         row(f, "tubelet", s.tubelet)?;
@@ -147,6 +148,7 @@ impl Display for VideoMaeDims {
         row(f, "decoder", self.decoder)?;
         row(f, "decoder sequence", self.decoder_seq)?;
         row(f, "prediction width", self.pred_dim)?;
-        row(f, "target", target_name(s.norm_pix_loss))
+        row(f, "target", s.target)?;
+        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
     }
 }

@@ -1,7 +1,7 @@
 // An image side past the spec limit.
 tessera_dsl::mae! {
     pub Broken {
-        image: 20000 x 20000 x 3, patch: 16,
+        image: 5000000000 x 5000000000 x 3, patch: 16,
         encoder: vit { dim: 768, depth: 12, heads: 12, mlp: 4 },
         decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
         mask: random(3 / 4), target: norm_pix,

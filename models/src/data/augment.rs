@@ -3,7 +3,7 @@
 //! and "none" (images must already have the model's size).
 
 use super::resize::{resize_crop, Rect};
-use super::rng::SplitMix64;
+use tessera_dsl::rng::Rng;
 use super::{DataError, Image};
 
 /// What happens to an image before normalization.
@@ -89,7 +89,7 @@ impl Augment {
         &self,
         img: &Image,
         name: &str,
-        rng: &mut SplitMix64,
+        rng: &mut Rng,
     ) -> Result<Vec<f32>, DataError> {
         match *self {
             Augment::None { width, height } => {
@@ -113,7 +113,7 @@ impl Augment {
                 let (rect, _) = random_resized_crop_rect(rng, img.width, img.height, scale, ratio);
                 let mut out = resize_crop(img, rect, size, size);
                 // Always draw, so the stream does not depend on `hflip`.
-                let flip = rng.uniform() < 0.5;
+                let flip = rng.next_f64() < 0.5;
                 if hflip && flip {
                     flip_horizontal(&mut out, size, size, img.channels);
                 }
@@ -178,7 +178,7 @@ pub fn flip_horizontal(hwc: &mut [f32], width: usize, height: usize, channels: u
 /// fits, the central crop with the aspect clamped into `ratio`. Returns the region and whether
 /// it came from that fallback.
 pub fn random_resized_crop_rect(
-    rng: &mut SplitMix64,
+    rng: &mut Rng,
     width: usize,
     height: usize,
     scale: (f64, f64),
@@ -187,8 +187,8 @@ pub fn random_resized_crop_rect(
     let area = (width * height) as f64;
     let (log_lo, log_hi) = (ratio.0.ln(), ratio.1.ln());
     for _ in 0..10 {
-        let target = area * rng.uniform_in(scale.0, scale.1);
-        let aspect = rng.uniform_in(log_lo, log_hi).exp();
+        let target = area * rng.uniform(scale.0, scale.1);
+        let aspect = rng.uniform(log_lo, log_hi).exp();
         let w = (target * aspect).sqrt().round() as usize;
         let h = (target / aspect).sqrt().round() as usize;
         if 0 < w && w <= width && 0 < h && h <= height {

@@ -15,7 +15,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::rng::SplitMix64;
+use tessera_dsl::rng::Rng;
 use super::{DataError, Dataset, Transform};
 
 const SHUFFLE_STREAM: u64 = 0x5348_5546; // "SHUF"
@@ -155,7 +155,7 @@ impl Loader {
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.dataset.len()).collect();
         if self.config.shuffle {
-            SplitMix64::for_stream(self.config.seed, &[SHUFFLE_STREAM, epoch]).shuffle(&mut order);
+            Rng::for_stream(self.config.seed, &[SHUFFLE_STREAM, epoch]).shuffle(&mut order);
         }
         order
     }
@@ -254,7 +254,7 @@ impl Job {
         for (j, pos) in (start..end).enumerate() {
             let (index, img) = self.load_or_substitute(pos)?;
             let mut rng =
-                SplitMix64::for_stream(self.seed, &[AUGMENT_STREAM, self.epoch, pos as u64]);
+                Rng::for_stream(self.seed, &[AUGMENT_STREAM, self.epoch, pos as u64]);
             let name = self.dataset.describe(index);
             self.transform.apply_into(
                 &img,

@@ -12,7 +12,6 @@ pub mod idx;
 mod loader;
 mod normalize;
 pub mod resize;
-pub mod rng;
 mod source;
 mod transform;
 

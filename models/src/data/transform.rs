@@ -1,6 +1,6 @@
 //! The per-sample transform the loader's workers run: augmentation, then normalization.
 
-use super::rng::SplitMix64;
+use tessera_dsl::rng::Rng;
 use super::{Augment, DataError, Image, Normalize};
 
 /// Augmentation + normalization, for images of a known channel count.
@@ -31,7 +31,7 @@ impl Transform {
         &self,
         img: &Image,
         name: &str,
-        rng: &mut SplitMix64,
+        rng: &mut Rng,
         out: &mut [f32],
     ) -> Result<(), DataError> {
         if img.channels != self.channels() {

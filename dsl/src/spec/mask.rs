@@ -1,0 +1,195 @@
+//! The masking a spec states, for the families that drop masked tokens from a token grid
+//! (MAE and its composed variants, UM-Swin, HiViT), and the counts it implies.
+use super::error::{Family, Rule, ShapeError};
+use super::rules::{keep_at_least_one, masked_within, ratio, size, tri};
+use crate::Ratio;
+use core::fmt::{self, Display, Formatter};
+
+/// How a model picks the tokens its encoder sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)
+)]
+pub enum MaskSpec {
+    /// Per-sample random masking (MAE): keeps `floor(L * (1 - ratio))`.
+    Random { ratio: Ratio },
+    /// Block-wise masking (BEiT/SimMIM): rectangles of `cell x cell`-token cells until exactly
+    /// `floor(C * ratio)` of the `C` cells are masked.
+    Block {
+        ratio: Ratio,
+        #[cfg_attr(feature = "serde", serde(default = "one"))]
+        cell: usize,
+    },
+    /// UM-MAE uniform sampling: one visible token per 2x2 block (ratio exactly 3/4), then
+    /// optional secondary masking that replaces `V - floor(V * (1 - secondary))` of the `V`
+    /// visible tokens by a learned token inside the encoder.
+    Uniform {
+        ratio: Ratio,
+        #[cfg_attr(feature = "serde", serde(default))]
+        secondary: Option<Ratio>,
+    },
+}
+
+#[cfg(feature = "serde")]
+fn one() -> usize {
+    1
+}
+
+/// What a [`MaskSpec`] leaves of a token grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MaskCounts {
+    /// Tokens that enter the encoder (real or secondary-masked).
+    pub keep: usize,
+    /// Tokens removed; the loss averages over these.
+    pub masked: usize,
+    /// Visible tokens replaced by the secondary mask token, else 0.
+    pub secondary_masked: usize,
+}
+
+impl MaskSpec {
+    /// The counts over a `grid x grid` token grid, or the broken rule.
+    pub const fn validate(&self, family: Family, grid: usize) -> Result<MaskCounts, ShapeError> {
+        let tokens = grid * grid;
+        match *self {
+            MaskSpec::Random { ratio } => {
+                let keep = tri!(keep_at_least_one(family, "mask", ratio, tokens));
+                Ok(MaskCounts {
+                    keep,
+                    masked: tokens - keep,
+                    secondary_masked: 0,
+                })
+            }
+            MaskSpec::Block { ratio, cell } => {
+                tri!(size(family, "block mask cell", cell));
+                if !grid.is_multiple_of(cell) {
+                    return Err(ShapeError::new(family, Rule::BlockCellDividesGrid)
+                        .s("block mask cell ")
+                        .n(cell)
+                        .s(" does not divide the ")
+                        .nxn(grid, grid)
+                        .s(" token grid, so its cells cannot tile it")
+                        .done());
+                }
+                let side = grid / cell;
+                let cells = tri!(masked_within(family, "block mask", ratio, side * side));
+                let masked = cells * cell * cell;
+                Ok(MaskCounts {
+                    keep: tokens - masked,
+                    masked,
+                    secondary_masked: 0,
+                })
+            }
+            MaskSpec::Uniform { ratio, secondary } => {
+                tri!(uniform_ratio(family, ratio));
+                tri!(uniform_even_grid(family, "token", grid));
+                let keep = tokens / 4;
+                let secondary_masked = match secondary {
+                    None => 0,
+                    Some(s) => keep - tri!(keep_at_least_one(family, "secondary mask", s, keep)),
+                };
+                Ok(MaskCounts {
+                    keep,
+                    masked: tokens - keep,
+                    secondary_masked,
+                })
+            }
+        }
+    }
+
+    /// The main ratio.
+    pub const fn ratio(&self) -> Ratio {
+        match *self {
+            MaskSpec::Random { ratio }
+            | MaskSpec::Block { ratio, .. }
+            | MaskSpec::Uniform { ratio, .. } => ratio,
+        }
+    }
+
+    /// Does every window of `window x window` tokens keep the same number of tokens, for any
+    /// draw? Only uniform sampling promises it (one per 2x2 block) for even windows.
+    pub const fn window_balanced(&self, window: usize) -> bool {
+        matches!(self, MaskSpec::Uniform { .. }) && window.is_multiple_of(2)
+    }
+}
+
+/// Uniform sampling keeps exactly one token of every 2x2 block: the ratio must be 3/4.
+pub const fn uniform_ratio(family: Family, r: Ratio) -> Result<Ratio, ShapeError> {
+    let r = tri!(ratio(family, "uniform mask", r));
+    if !r.same_value(Ratio { num: 3, den: 4 }) {
+        return Err(ShapeError::new(family, Rule::UniformRatioThreeQuarters)
+            .s("uniform mask ratio ")
+            .ratio(r)
+            .s(" is not 3/4; uniform sampling keeps exactly one token of every 2x2 block")
+            .done());
+    }
+    Ok(r)
+}
+
+/// Uniform sampling tiles the mask grid with 2x2 blocks: the grid side must be even.
+pub const fn uniform_even_grid(family: Family, what: &str, grid: usize) -> Result<(), ShapeError> {
+    if !grid.is_multiple_of(2) {
+        return Err(ShapeError::new(family, Rule::UniformEvenGrid)
+            .s("the ")
+            .nxn(grid, grid)
+            .s(" ")
+            .s(what)
+            .s(" grid is odd, so 2x2 uniform-sampling blocks cannot tile it")
+            .done());
+    }
+    Ok(())
+}
+
+impl Display for MaskSpec {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            MaskSpec::Random { ratio } => write!(f, "random {ratio} (keeps floor(L*(1-r)) per sample)"),
+            MaskSpec::Block { ratio, cell } => write!(
+                f,
+                "block {ratio} in {cell}x{cell} cells (masks floor(C*r) cells, C = cells)"
+            ),
+            MaskSpec::Uniform {
+                ratio,
+                secondary: None,
+            } => write!(f, "uniform {ratio} (one visible token per 2x2 block)"),
+            MaskSpec::Uniform {
+                ratio,
+                secondary: Some(s),
+            } => write!(
+                f,
+                "uniform {ratio} (one visible token per 2x2 block) + secondary {s}"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_strategy() {
+        let f = Family::Mae;
+        let random = MaskSpec::Random {
+            ratio: Ratio::of(3, 4),
+        };
+        assert_eq!(random.validate(f, 14).unwrap().keep, 49);
+        let block = MaskSpec::Block {
+            ratio: Ratio::of(2, 5),
+            cell: 2,
+        };
+        // 4x4 cells, floor(16 * 2/5) = 6 masked cells of 4 tokens.
+        let c = block.validate(f, 8).unwrap();
+        assert_eq!((c.masked, c.keep), (24, 40));
+        let e = block.validate(f, 7).unwrap_err();
+        assert_eq!(e.rule(), Rule::BlockCellDividesGrid);
+        let uniform = MaskSpec::Uniform {
+            ratio: Ratio::of(3, 4),
+            secondary: Some(Ratio::of(1, 4)),
+        };
+        let c = uniform.validate(f, 14).unwrap();
+        assert_eq!((c.keep, c.secondary_masked), (49, 13));
+        assert!(uniform.window_balanced(8) && !random.window_balanced(8));
+    }
+}
