@@ -95,7 +95,7 @@ fn presets_print_the_reference_sizes() {
             &[("kept tokens", "64"), ("prediction width", "588")],
         ),
         (
-            "videomae_base",
+            "videomae_vit_base_16x224",
             &[
                 ("tokens", "1568"),
                 ("visible tokens", "160"),
@@ -103,7 +103,7 @@ fn presets_print_the_reference_sizes() {
             ],
         ),
         (
-            "mixmim_base",
+            "mixmim_base_224",
             &[
                 ("stage grids", "56x56 / 28x28 / 14x14 / 7x7"),
                 ("windows", "14 / 14 / 14 / 7"),
@@ -111,7 +111,7 @@ fn presets_print_the_reference_sizes() {
             ],
         ),
         (
-            "hivit_base",
+            "hivit_base_224",
             &[("hifeat width", "3584"), ("kept tokens", "49")],
         ),
         (
@@ -137,7 +137,7 @@ fn bad_input_exits_2_and_names_the_problem() {
     let dir = std::env::temp_dir().join(format!("tessera-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/specs/videomae_base.toml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/specs/videomae_vit_base_16x224.toml"),
     )
     .unwrap();
     let cases = [

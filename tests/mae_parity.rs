@@ -4,99 +4,22 @@
 //!
 //! Fixtures: `tests/fixtures/mae-official/` (a copy of the shared official fixture) and
 //! `tests/fixtures/mae-extra/` (made by `scripts/make_mae_fixture.py` from the official code).
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
+use tessera::dsl::spec::{MaeSpec, ModelSpec};
 use tessera::models::checkpoint::{self, CheckpointError};
-use tessera::models::mae::eval::{evaluate, EvalBatch};
-use tessera::models::mae::init::init_params;
-use tessera::models::mae::{param_specs, MaeConfig};
+use tessera::models::params::init_params;
 use tessera::models::tensors::{temp_path_for, write_atomic, Tensor, TensorFile};
+use tessera::runtime::backend::Device;
 
-fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut out = vec![root.join("mae-official/mae_public")];
-    for name in [
-        "mae_c3_p4_r06",
-        "mae_c1_p7_normpix",
-        "mae_c2_p6_eps6",
-        "mae_r1_all_masked",
-    ] {
-        out.push(root.join("mae-extra").join(name));
-    }
-    out
-}
+mod common;
+use common::fixtures::{as_file, check, fixtures, load, rel_err, run, with_suffix};
 
-fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-/// `‖a − b‖ / ‖b‖` in f64; NaN anywhere gives infinity (NaN never passes).
-fn rel_err(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    if a.iter().chain(b).any(|x| !x.is_finite()) {
-        return f64::INFINITY;
-    }
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|&y| (y as f64).powi(2)).sum();
-    if den == 0.0 {
-        // An exactly zero reference (patch_embed's gradient at mask_ratio 1) must be matched
-        // exactly.
-        return if num == 0.0 { 0.0 } else { f64::INFINITY };
-    }
-    (num / den).sqrt()
-}
-
-fn check_fixture(prefix: &Path) {
-    let name = prefix.file_name().unwrap().to_string_lossy().into_owned();
-    let ckpt = checkpoint::load(&with_suffix(prefix, ".ckpt.safetensors"), None).unwrap();
-    let batch_file = TensorFile::read(&with_suffix(prefix, ".batch.safetensors")).unwrap();
-    let batch = EvalBatch::from_file(&batch_file, &ckpt.config, &ckpt.dims).unwrap();
-    let expected = TensorFile::read(&with_suffix(prefix, ".expected.safetensors")).unwrap();
-    let out = evaluate(&ckpt, &batch, true).unwrap();
-
-    let exp = |n: &str| expected.get(n).unwrap_or_else(|| panic!("{name}: no {n}"));
-    assert_eq!(out.mask.data, exp("mask").data, "{name}: mask");
-    assert_eq!(out.mask.shape, exp("mask").shape, "{name}: mask shape");
-    let e = rel_err(&[out.loss], &exp("loss").data);
-    assert!(
-        e < 1e-4,
-        "{name}: loss {} vs {:?} (rel {e:e})",
-        out.loss,
-        exp("loss").data
-    );
-    assert_eq!(out.pred.shape, exp("pred").shape, "{name}: pred shape");
-    let e = rel_err(&out.pred.data, &exp("pred").data);
-    assert!(e < 1e-4, "{name}: pred rel err {e:e}");
-
-    let ours: BTreeSet<String> = out.grads.iter().map(|(n, _)| format!("grad.{n}")).collect();
-    let theirs: BTreeSet<String> = expected
-        .tensors
-        .iter()
-        .map(|(n, _)| n.clone())
-        .filter(|n| n.starts_with("grad."))
-        .collect();
-    assert_eq!(ours, theirs, "{name}: set of gradients");
-    let mut worst = (0.0f64, String::new());
-    for (pname, g) in &out.grads {
-        let want = exp(&format!("grad.{pname}"));
-        assert_eq!(g.shape, want.shape, "{name}: grad.{pname} shape");
-        let e = rel_err(&g.data, &want.data);
-        assert!(e < 1e-3, "{name}: grad.{pname} rel err {e:e}");
-        if e > worst.0 {
-            worst = (e, pname.clone());
-        }
-    }
-    eprintln!(
-        "{name}: loss {} ok, worst gradient {} at {:e}",
-        out.loss, worst.1, worst.0
-    );
+fn check_fixture(prefix: &std::path::Path) {
+    let f = load(prefix);
+    let out = run(&f, &mut Device::Cpu);
+    check(&f.name, &as_file(&f.name, out), &f.expected);
 }
 
 #[test]
@@ -111,14 +34,21 @@ fn extra_official_fixtures_match() {
     }
 }
 
+fn eps_of(c: &checkpoint::Checkpoint) -> f64 {
+    match c.spec {
+        ModelSpec::Mae(MaeSpec { layer_norm_eps, .. }) => layer_norm_eps,
+        _ => panic!("an MAE fixture"),
+    }
+}
+
 #[test]
 fn fixture_checkpoints_carry_the_expected_layer_norm_eps() {
     // The shared fixture was made with `MaskedAutoencoderViT(**config)`: nn.LayerNorm, 1e-5.
     let f = &fixtures();
     let c = checkpoint::load(&with_suffix(&f[0], ".ckpt.safetensors"), None).unwrap();
-    assert_eq!(c.config.layer_norm_eps, 1e-5);
+    assert_eq!(eps_of(&c), 1e-5);
     let c = checkpoint::load(&with_suffix(&f[3], ".ckpt.safetensors"), None).unwrap();
-    assert_eq!(c.config.layer_norm_eps, 1e-6);
+    assert_eq!(eps_of(&c), 1e-6);
 }
 
 // ---------------------------------------------------------------- checkpoint contract
@@ -206,7 +136,7 @@ fn a_checkpoint_without_config_needs_a_model_name() {
     let err = checkpoint::load(&path, None).unwrap_err();
     assert!(matches!(err, CheckpointError::NoConfig { .. }), "{err}");
     // Naming the wrong architecture reports the first misshaped tensor.
-    let base = MaeConfig::preset("mae_vit_base_patch16").unwrap();
+    let base = tessera::dsl::presets::by_name("mae_vit_base_patch16").unwrap();
     let err = checkpoint::load(&path, Some(&base)).unwrap_err();
     assert!(
         matches!(&err, CheckpointError::Misshaped { name, .. } if name == "cls_token"),
@@ -216,20 +146,23 @@ fn a_checkpoint_without_config_needs_a_model_name() {
 
 #[test]
 fn save_load_round_trip_is_exact_and_atomic() {
-    let cfg = MaeConfig::preset("mae_fmnist_small").unwrap();
-    let dims = cfg.validate().unwrap();
-    let params = init_params(&param_specs(&cfg, &dims), dims.grid, 42);
+    let spec = tessera::dsl::presets::by_name("mae_fmnist_small").unwrap();
+    let model = tessera::models::build(&spec).unwrap();
+    let params = init_params(model.params(), 42);
     let path = scratch("roundtrip.safetensors");
     std::fs::write(&path, b"previous contents").unwrap();
-    checkpoint::save(&path, &cfg, &params).unwrap();
+    checkpoint::save(&path, model.as_ref(), &params).unwrap();
     assert!(!temp_path_for(&path).exists(), "temporary file left behind");
     let back = checkpoint::load(&path, None).unwrap();
-    assert_eq!(back.config, cfg);
+    assert_eq!(back.spec, spec);
     assert_eq!(back.params, params);
-    // The file is an ordinary safetensors file with the official names and the config.
+    // The file is an ordinary safetensors file with the official names and the official
+    // constructor's arguments, which PyTorch reads: MaskedAutoencoderViT(**config).
     let f = TensorFile::read(&path).unwrap();
-    let meta = MaeConfig::from_json(&f.metadata["config"]).unwrap();
-    assert_eq!((meta.embed_dim, meta.in_chans), (128, 1));
+    let meta: serde_json::Value = serde_json::from_str(&f.metadata["config"]).unwrap();
+    assert_eq!((meta["embed_dim"].as_u64(), meta["in_chans"].as_u64()), (Some(128), Some(1)));
+    assert_eq!(meta["mlp_ratio"].as_f64(), Some(4.0));
+    assert_eq!(f.metadata["layer_norm_eps"], "1e-6");
     assert_eq!(
         f.get("patch_embed.proj.weight").unwrap().shape,
         [128, 1, 4, 4]
@@ -238,7 +171,7 @@ fn save_load_round_trip_is_exact_and_atomic() {
     // A failed write (the target is a directory) leaves neither a temp file nor damage.
     let dir = scratch("a-directory.safetensors");
     std::fs::create_dir_all(&dir).unwrap();
-    assert!(checkpoint::save(&dir, &cfg, &params).is_err());
+    assert!(checkpoint::save(&dir, model.as_ref(), &params).is_err());
     assert!(!temp_path_for(&dir).exists());
     assert!(dir.is_dir());
 }
@@ -252,27 +185,18 @@ fn first_adamw_step_follows_the_official_gradients() {
     // biases (timm's add_weight_decay). The official gradients of the fixture give the
     // expected update independently of our backward pass.
     use tessera::dsl::graph::AdamWConfig;
-    use tessera::models::mae::train::TrainStep;
+    use tessera::models::step::TrainStep;
 
-    let prefix = &fixtures()[0];
-    let ckpt = checkpoint::load(&with_suffix(prefix, ".ckpt.safetensors"), None).unwrap();
-    let batch_file = TensorFile::read(&with_suffix(prefix, ".batch.safetensors")).unwrap();
-    let batch = EvalBatch::from_file(&batch_file, &ckpt.config, &ckpt.dims).unwrap();
-    let expected = TensorFile::read(&with_suffix(prefix, ".expected.safetensors")).unwrap();
-    let mask = batch.mask(&ckpt.dims).unwrap();
+    let f = load(&fixtures()[0]);
+    let (ckpt, expected) = (&f.ckpt, &f.expected);
+    let model = ckpt.model();
     let adam = AdamWConfig::mae_pretrain(0.05);
     let (lr, wd, eps) = (1e-3f64, adam.weight_decay, adam.eps);
-    let mut step = TrainStep::new(
-        &ckpt.config,
-        &ckpt.dims,
-        batch.batch(),
-        mask.len_keep,
-        &ckpt.params,
-        adam,
-    )
-    .unwrap();
+    let batch = f.inputs.shape.batch;
+    let mut step =
+        TrainStep::new(model.as_ref(), batch, &ckpt.params, adam, &mut Device::Cpu).unwrap();
     assert!(step.planned_peak_bytes() > 0);
-    let loss = step.step(&batch.imgs.data, &mask, lr).unwrap();
+    let loss = step.step(&f.inputs, lr).unwrap();
     let want_loss = expected.require("loss").unwrap().data[0];
     assert!(
         ((loss - want_loss) / want_loss).abs() < 1e-4,

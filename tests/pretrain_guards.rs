@@ -8,7 +8,6 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tessera::models::checkpoint;
-use tessera::models::mae::MaeConfig;
 use tessera::models::tensors::{write_atomic, TensorFile};
 use tessera::models::train::checkpoint::{state_of, Disk, MODEL_FILE, OPTIM_FILE};
 use tessera::models::train::{
@@ -25,10 +24,8 @@ fn scratch(name: &str) -> PathBuf {
 
 /// 64 images of the embedded slice, batch 32: 2 steps an epoch, 3 epochs.
 fn recipe() -> RunConfig {
-    let model = MaeConfig::preset("mae_fmnist_small").unwrap();
     RunConfig {
-        layer_norm_eps: model.layer_norm_eps,
-        model,
+        model: tessera::dsl::presets::by_name("mae_fmnist_small").unwrap(),
         data: "fashion-mnist-embedded".into(),
         limit: Some(64),
         augment: false,
@@ -38,7 +35,6 @@ fn recipe() -> RunConfig {
         min_lr: 0.0,
         warmup: Warmup::Steps(1),
         weight_decay: 0.05,
-        mask_ratio: "3/4".into(),
         seed: 3,
     }
 }

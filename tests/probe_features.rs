@@ -1,32 +1,61 @@
 //! The probe's features against an independent reference: the MAE encoder over all tokens
 //! written out in f64 loops from the official description (patch embedding as a strided
-//! convolution, sin-cos positions, timm blocks, final LayerNorm), on random parameters.
-use tessera::models::data::rng::SplitMix64;
-use tessera::models::mae::features::FeatureExtractor;
-use tessera::models::mae::init::init_params;
-use tessera::models::mae::{param_specs, MaeConfig, ParamSet};
+//! convolution, sin-cos positions, timm blocks, final LayerNorm), on random parameters; and
+//! the same features on the wgpu backend.
+use std::sync::Arc;
 
-fn config() -> MaeConfig {
-    let mut cfg = MaeConfig::from_json(
+use tessera::dsl::rng::Rng;
+use tessera::dsl::spec::{MaeArgs, MaeSpec, MaskSpec, ModelSpec};
+use tessera::dsl::Ratio;
+use tessera::models::features::FeatureExtractor;
+use tessera::models::params::{init_params, ParamSet};
+use tessera::models::Model;
+use tessera::runtime::backend::Device;
+use tessera::runtime::gpu::{require_gpu, GpuBackend};
+
+/// What the reference encoder needs to know.
+struct Cfg {
+    in_chans: usize,
+    img_size: usize,
+    patch_size: usize,
+    embed_dim: usize,
+    depth: usize,
+    num_heads: usize,
+    layer_norm_eps: f64,
+}
+
+fn config() -> (Cfg, Box<dyn Model>) {
+    let args: MaeArgs = serde_json::from_str(
         r#"{"img_size": 8, "patch_size": 4, "in_chans": 2, "embed_dim": 12, "depth": 2,
             "num_heads": 3, "decoder_embed_dim": 8, "decoder_depth": 1,
             "decoder_num_heads": 2, "mlp_ratio": 2.0, "norm_pix_loss": true}"#,
     )
     .unwrap();
-    cfg.layer_norm_eps = 1e-6;
-    cfg
+    let mask = MaskSpec::Random {
+        ratio: Ratio::of(3, 4),
+    };
+    let spec = MaeSpec::from_official(&args, 1e-6, mask);
+    let cfg = Cfg {
+        in_chans: 2,
+        img_size: 8,
+        patch_size: 4,
+        embed_dim: 12,
+        depth: 2,
+        num_heads: 3,
+        layer_norm_eps: 1e-6,
+    };
+    (cfg, tessera::models::build(&ModelSpec::Mae(spec)).unwrap())
 }
 
 /// Official init, then every trainable value moved randomly (so biases, LayerNorm weights and
 /// the class token all matter).
-fn params(cfg: &MaeConfig, seed: u64) -> ParamSet {
-    let dims = cfg.validate().unwrap();
-    let mut p = init_params(&param_specs(cfg, &dims), dims.grid, seed);
-    let mut rng = SplitMix64::new(seed + 100);
+fn params(model: &dyn Model, seed: u64) -> ParamSet {
+    let mut p = init_params(model.params(), seed);
+    let mut rng = Rng::seed_from_u64(seed + 100);
     for (spec, v) in p.specs.iter().zip(p.values.iter_mut()) {
         if spec.trainable {
             v.iter_mut()
-                .for_each(|x| *x += (rng.uniform() as f32 - 0.5) * 0.4);
+                .for_each(|x| *x += (rng.next_f64() as f32 - 0.5) * 0.4);
         }
     }
     p
@@ -139,7 +168,7 @@ impl Ref<'_> {
     }
 
     /// ([CLS], mean of patch tokens) of one `[C, H, W]` image.
-    fn encode(&self, cfg: &MaeConfig, img: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    fn encode(&self, cfg: &Cfg, img: &[f32]) -> (Vec<f64>, Vec<f64>) {
         let (c, s, p, d) = (cfg.in_chans, cfg.img_size, cfg.patch_size, cfg.embed_dim);
         let g = s / p;
         let w = self.get("patch_embed.proj.weight"); // [D, C, p, p]
@@ -185,16 +214,16 @@ fn rel_err(a: &[f32], b: &[f64]) -> f64 {
 
 #[test]
 fn features_match_an_f64_reference_encoder_and_padding_changes_nothing() {
-    let cfg = config();
-    let dims = cfg.validate().unwrap();
-    let p = params(&cfg, 5);
+    let (cfg, model) = config();
+    let model = model.as_ref();
+    let p = params(model, 5);
     let per = 2 * 8 * 8;
-    let mut rng = SplitMix64::new(9);
+    let mut rng = Rng::seed_from_u64(9);
     let imgs: Vec<f32> = (0..3 * per)
-        .map(|_| rng.uniform() as f32 * 4.0 - 2.0)
+        .map(|_| rng.next_f64() as f32 * 4.0 - 2.0)
         .collect();
     // Planned for 5 images, given 3: two padded rows are computed and dropped.
-    let mut ex = FeatureExtractor::new(&cfg, &dims, &p, 5).unwrap();
+    let mut ex = FeatureExtractor::new(model, &p, 5, &mut Device::Cpu).unwrap();
     let f = ex.run(&imgs).unwrap();
     assert_eq!((f.len(), f.dim), (3, 12));
     let reference = Ref { p: &p };
@@ -208,7 +237,7 @@ fn features_match_an_f64_reference_encoder_and_padding_changes_nothing() {
         );
     }
     // The same images one at a time agree with the padded batch.
-    let mut one = FeatureExtractor::new(&cfg, &dims, &p, 1).unwrap();
+    let mut one = FeatureExtractor::new(model, &p, 1, &mut Device::Cpu).unwrap();
     for i in 0..3 {
         let g = one.run(&imgs[i * per..(i + 1) * per]).unwrap();
         assert!(
@@ -235,9 +264,9 @@ fn features_match_an_f64_reference_encoder_and_padding_changes_nothing() {
 
 #[test]
 fn an_encoder_only_checkpoint_is_enough_and_a_missing_tensor_is_named() {
-    let cfg = config();
-    let dims = cfg.validate().unwrap();
-    let full = params(&cfg, 6);
+    let (_, model) = config();
+    let model = model.as_ref();
+    let full = params(model, 6);
     let keep = |n: &str| !(n.starts_with("decoder") || n == "mask_token");
     let idx: Vec<usize> = (0..full.specs.len())
         .filter(|&i| keep(&full.specs[i].name))
@@ -247,11 +276,11 @@ fn an_encoder_only_checkpoint_is_enough_and_a_missing_tensor_is_named() {
         values: idx.iter().map(|&i| full.values[i].clone()).collect(),
     };
     let img: Vec<f32> = (0..128).map(|i| (i as f32 * 0.37).sin()).collect();
-    let a = FeatureExtractor::new(&cfg, &dims, &full, 1)
+    let a = FeatureExtractor::new(model, &full, 1, &mut Device::Cpu)
         .unwrap()
         .run(&img)
         .unwrap();
-    let b = FeatureExtractor::new(&cfg, &dims, &enc, 1)
+    let b = FeatureExtractor::new(model, &enc, 1, &mut Device::Cpu)
         .unwrap()
         .run(&img)
         .unwrap();
@@ -264,9 +293,33 @@ fn an_encoder_only_checkpoint_is_enough_and_a_missing_tensor_is_named() {
         .unwrap();
     broken.specs.remove(at);
     broken.values.remove(at);
-    let err = FeatureExtractor::new(&cfg, &dims, &broken, 1)
+    let err = FeatureExtractor::new(model, &broken, 1, &mut Device::Cpu)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("norm.weight"), "{err}");
+}
+
+/// The probe's features on wgpu are the same encoder: they agree with the CPU's.
+#[test]
+fn features_on_wgpu_match_the_cpu() {
+    let Some(ctx) = require_gpu() else {
+        return;
+    };
+    let mut gpu = Device::Wgpu(GpuBackend::with_context(Arc::new(ctx)));
+    let (_, model) = config();
+    let model = model.as_ref();
+    let p = params(model, 7);
+    let imgs: Vec<f32> = (0..2 * 128).map(|i| (i as f32 * 0.29).cos()).collect();
+    let a = FeatureExtractor::new(model, &p, 2, &mut Device::Cpu)
+        .unwrap()
+        .run(&imgs)
+        .unwrap();
+    let b = FeatureExtractor::new(model, &p, 2, &mut gpu)
+        .unwrap()
+        .run(&imgs)
+        .unwrap();
+    let wide = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    assert!(rel_err(&b.cls, &wide(&a.cls)) < 1e-5);
+    assert!(rel_err(&b.mean, &wide(&a.mean)) < 1e-5);
 }

@@ -1,17 +1,31 @@
-//! MAE checkpoints as safetensors with the official PyTorch names and shapes
+//! Checkpoints as safetensors with the official PyTorch names and shapes
 //! (`patch_embed.proj.weight` [D, C, p, p], `blocks.N.attn.qkv.weight`, ..., `decoder_pred.bias`).
-//! The architecture travels in the metadata: `config` holds the official constructor's
-//! arguments as JSON and `layer_norm_eps` the LayerNorm epsilon (absent: the constructor's
-//! default `nn.LayerNorm`, 1e-5). A missing, extra or misshaped tensor is an error naming it.
+//!
+//! The architecture travels in the metadata:
+//! - `spec`: tessera's spec of the model (JSON, tagged by `family`), masking included;
+//! - `config`: the official constructor's arguments as JSON, where the official code can build
+//!   the model (`MaskedAutoencoderViT(**config)` in PyTorch), with `layer_norm_eps` beside it.
+//!
+//! A file with only `config` (an official checkpoint converted to safetensors) is read as an
+//! MAE with the constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise,
+//! masked randomly at 3/4 as the official forward pass does by default. A missing, extra or
+//! misshaped tensor is an error naming it.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::mae::config::{ConfigError, MaeConfig, MaeDims};
-use crate::mae::params::{param_specs, ParamSet};
-use crate::mae::pos_embed::sincos_2d;
+use tessera_dsl::spec::{
+    MaeArgs, MaeSpec, MaskSpec, ModelSpec, CONSTRUCTOR_LAYER_NORM_EPS,
+};
+use tessera_dsl::Ratio;
+
+use crate::model::{build, Model, ModelError};
+use crate::params::{Init, ParamSet};
+use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
 
-/// Metadata key of the constructor-argument JSON.
+/// Metadata key of tessera's spec JSON.
+pub const SPEC_KEY: &str = "spec";
+/// Metadata key of the official constructor-argument JSON.
 pub const CONFIG_KEY: &str = "config";
 /// Metadata key of the LayerNorm epsilon (a decimal number).
 pub const EPS_KEY: &str = "layer_norm_eps";
@@ -25,27 +39,32 @@ pub enum CheckpointError {
     #[error(transparent)]
     File(#[from] TensorFileError),
     #[error(
-        "{path} has no `config` metadata; name the architecture with --model \
+        "{path} has no `spec` or `config` metadata; name the architecture with --model \
          (e.g. mae_vit_base_patch16)"
     )]
     NoConfig { path: PathBuf },
+    #[error("{path}: metadata `{key}` is not a valid {what}: {reason}")]
+    Metadata {
+        path: PathBuf,
+        key: &'static str,
+        what: &'static str,
+        reason: String,
+    },
     #[error("{path}: {error}")]
-    Config { path: PathBuf, error: ConfigError },
-    #[error("{path}: metadata `layer_norm_eps` = {value:?} is not a positive number")]
-    Eps { path: PathBuf, value: String },
+    Model { path: PathBuf, error: ModelError },
     #[error("{path}: tensor `{name}` is missing (expected shape {expected:?})")]
     Missing {
         path: PathBuf,
         name: String,
         expected: Vec<usize>,
     },
-    #[error("{path}: unexpected tensor `{name}` with shape {shape:?} (not part of this MAE)")]
+    #[error("{path}: unexpected tensor `{name}` with shape {shape:?} (not part of this model)")]
     Extra {
         path: PathBuf,
         name: String,
         shape: Vec<usize>,
     },
-    #[error("{path}: tensor `{name}` has shape {found:?}; the config needs {expected:?}")]
+    #[error("{path}: tensor `{name}` has shape {found:?}; the model needs {expected:?}")]
     Misshaped {
         path: PathBuf,
         name: String,
@@ -70,24 +89,30 @@ pub enum CheckpointError {
     },
 }
 
-/// A loaded checkpoint: the architecture and every state-dict entry in official order.
+/// A loaded checkpoint: the model's spec and every state-dict entry in official order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
-    pub config: MaeConfig,
-    pub dims: MaeDims,
+    pub spec: ModelSpec,
     pub params: ParamSet,
 }
 
-/// Reads `path`. The architecture comes from `model` when given (`--model NAME`), otherwise
-/// from the file's `config` metadata.
-pub fn load(path: &Path, model: Option<&MaeConfig>) -> Result<Checkpoint, CheckpointError> {
+impl Checkpoint {
+    /// The model the checkpoint holds (its spec was checked when it was loaded).
+    pub fn model(&self) -> Box<dyn Model> {
+        build(&self.spec).expect("a loaded checkpoint's spec builds")
+    }
+}
+
+/// Reads `path`. The architecture comes from `model` when given (`--model NAME`; a
+/// `layer_norm_eps` in the file still applies), otherwise from the file's metadata.
+pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, CheckpointError> {
     let file = TensorFile::read(path)?;
-    let config = config_of(&file, model)?;
-    let dims = config.validate().map_err(|error| CheckpointError::Config {
+    let spec = spec_of(&file, model)?;
+    let built = build(&spec).map_err(|error| CheckpointError::Model {
         path: path.to_path_buf(),
         error,
     })?;
-    let specs = param_specs(&config, &dims);
+    let specs = built.params().to_vec();
     let mut values = Vec::with_capacity(specs.len());
     for spec in &specs {
         let t = file
@@ -121,12 +146,17 @@ pub fn load(path: &Path, model: Option<&MaeConfig>) -> Result<Checkpoint, Checkp
         });
     }
     let params = ParamSet { specs, values };
-    for (name, dim) in [
-        ("pos_embed", config.embed_dim),
-        ("decoder_pos_embed", config.decoder_embed_dim),
-    ] {
-        let ours = sincos_2d(dim, dims.grid, true);
-        let stored = params.get(name).expect("listed above");
+    check_tables(path, &params)?;
+    Ok(Checkpoint { spec, params })
+}
+
+/// Frozen tables must hold what their initialisation computes (they are never trained).
+fn check_tables(path: &Path, params: &ParamSet) -> Result<(), CheckpointError> {
+    for (spec, stored) in params.specs.iter().zip(&params.values) {
+        let Init::SinCos2d { dim, grid, cls } = spec.init else {
+            continue;
+        };
+        let ours = sincos_2d(dim, grid, cls);
         let max_diff = ours
             .iter()
             .zip(stored)
@@ -135,47 +165,86 @@ pub fn load(path: &Path, model: Option<&MaeConfig>) -> Result<Checkpoint, Checkp
         if max_diff > TABLE_TOLERANCE || stored.iter().any(|x| x.is_nan()) {
             return Err(CheckpointError::Table {
                 path: path.to_path_buf(),
-                name: name.to_string(),
+                name: spec.name.clone(),
                 max_diff,
             });
         }
     }
-    Ok(Checkpoint {
-        config,
-        dims,
-        params,
-    })
+    Ok(())
 }
 
-fn config_of(file: &TensorFile, model: Option<&MaeConfig>) -> Result<MaeConfig, CheckpointError> {
+/// The spec of a checkpoint file: `model` if given, else the `spec` metadata, else the
+/// official `config` metadata (an MAE).
+pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec, CheckpointError> {
     let path = || file.path.clone();
-    let mut config = match (model, file.metadata.get(CONFIG_KEY)) {
-        (Some(m), _) => m.clone(),
-        (None, Some(json)) => {
-            MaeConfig::from_json(json).map_err(|error| CheckpointError::Config {
-                path: path(),
-                error,
-            })?
-        }
-        (None, None) => return Err(CheckpointError::NoConfig { path: path() }),
+    let meta = |key: &'static str, what: &'static str, reason: String| CheckpointError::Metadata {
+        path: path(),
+        key,
+        what,
+        reason,
     };
-    if let Some(text) = file.metadata.get(EPS_KEY) {
-        config.layer_norm_eps = text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|e| e.is_finite() && *e > 0.0)
-            .ok_or_else(|| CheckpointError::Eps {
-                path: path(),
-                value: text.clone(),
+    let eps = match file.metadata.get(EPS_KEY) {
+        None => None,
+        Some(text) => Some(
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|e| e.is_finite() && *e > 0.0)
+                .ok_or_else(|| meta(EPS_KEY, "positive number", format!("{text:?}")))?,
+        ),
+    };
+    let spec = match (model, file.metadata.get(SPEC_KEY), file.metadata.get(CONFIG_KEY)) {
+        (Some(m), _, _) => with_eps(*m, eps),
+        (None, Some(json), _) => serde_json::from_str::<ModelSpec>(json)
+            .map_err(|e| meta(SPEC_KEY, "model spec", e.to_string()))?,
+        (None, None, Some(json)) => {
+            let args: MaeArgs = serde_json::from_str(json).map_err(|e| {
+                meta(
+                    CONFIG_KEY,
+                    "set of MaskedAutoencoderViT arguments",
+                    e.to_string(),
+                )
             })?;
-    }
-    Ok(config)
+            let mask = MaskSpec::Random {
+                ratio: Ratio::of(3, 4),
+            };
+            let eps = eps.unwrap_or(CONSTRUCTOR_LAYER_NORM_EPS);
+            ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask))
+        }
+        (None, None, None) => return Err(CheckpointError::NoConfig { path: path() }),
+    };
+    Ok(spec)
 }
 
-/// Writes `params` under the official names with `config` and `layer_norm_eps` metadata,
-/// atomically (temp file in the same folder, fsync, rename).
-pub fn save(path: &Path, config: &MaeConfig, params: &ParamSet) -> Result<(), CheckpointError> {
+fn with_eps(spec: ModelSpec, eps: Option<f64>) -> ModelSpec {
+    match (spec, eps) {
+        (ModelSpec::Mae(s), Some(layer_norm_eps)) => ModelSpec::Mae(MaeSpec {
+            layer_norm_eps,
+            ..s
+        }),
+        (spec, _) => spec,
+    }
+}
+
+/// The metadata that describes `model` in a checkpoint.
+pub fn metadata(model: &dyn Model) -> HashMap<String, String> {
+    let spec = model.spec();
+    let mut meta = HashMap::from([(
+        SPEC_KEY.to_string(),
+        serde_json::to_string(&spec).expect("specs serialize"),
+    )]);
+    if let Some(config) = model.official_config() {
+        meta.insert(CONFIG_KEY.to_string(), config);
+        if let ModelSpec::Mae(s) = spec {
+            meta.insert(EPS_KEY.to_string(), format!("{:e}", s.layer_norm_eps));
+        }
+    }
+    meta
+}
+
+/// Writes `params` of `model` under the official names with their metadata, atomically (temp
+/// file in the same folder, fsync, rename).
+pub fn save(path: &Path, model: &dyn Model, params: &ParamSet) -> Result<(), CheckpointError> {
     for (spec, v) in params.specs.iter().zip(&params.values) {
         if v.len() != spec.numel() {
             return Err(CheckpointError::Values {
@@ -186,10 +255,6 @@ pub fn save(path: &Path, config: &MaeConfig, params: &ParamSet) -> Result<(), Ch
             });
         }
     }
-    let metadata = HashMap::from([
-        (CONFIG_KEY.to_string(), config.to_json()),
-        (EPS_KEY.to_string(), format!("{:e}", config.layer_norm_eps)),
-    ]);
-    write_atomic(path, &params.to_tensors(), &metadata)?;
+    write_atomic(path, &params.to_tensors(), &metadata(model))?;
     Ok(())
 }

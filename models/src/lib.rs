@@ -1,9 +1,19 @@
-//! tessera-models: MAE-family models, initialization, checkpoints (safetensors with the official
-//! PyTorch parameter names), data loaders.
+//! tessera-models: the masked-image models (one folder per family behind the [`Model`]
+//! interface), the block library they are built from, checkpoints with the official parameter
+//! names, data loaders, training, probing and pictures.
+pub mod blocks;
 pub mod checkpoint;
 pub mod data;
+pub mod eval;
+pub mod features;
 pub mod mae;
+pub mod model;
+pub mod params;
 pub mod probe;
+pub mod sincos;
+pub mod step;
 pub mod tensors;
 pub mod train;
 pub mod viz;
+
+pub use model::{build, Model, ModelError};

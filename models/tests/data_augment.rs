@@ -2,7 +2,7 @@
 //! in [0.2, 1], aspect in [3/4, 4/3] unless it falls back), output sizes, exact flips, and the
 //! normalization arithmetic checked against numbers computed by hand / in Python.
 
-use tessera_models::data::rng::SplitMix64;
+use tessera_dsl::rng::Rng;
 use tessera_models::data::{
     embedded_fashion_mnist_split, flip_horizontal, random_resized_crop_rect, Augment, DataError,
     Image, Normalize, Split, Transform,
@@ -23,7 +23,7 @@ fn random_resized_crop_regions_follow_torchvision_law() {
     let (scale, ratio) = ((0.2, 1.0), (3.0 / 4.0, 4.0 / 3.0));
     for (w, h) in [(224usize, 224usize), (500, 375), (64, 200), (28, 28)] {
         let area = (w * h) as f64;
-        let mut rng = SplitMix64::new(w as u64 * 1000 + h as u64);
+        let mut rng = Rng::seed_from_u64(w as u64 * 1000 + h as u64);
         let (mut frac_sum, mut log_aspect_sum, mut fitted) = (0.0, 0.0, 0usize);
         for _ in 0..4000 {
             let (r, fallback) = random_resized_crop_rect(&mut rng, w, h, scale, ratio);
@@ -69,7 +69,7 @@ fn random_resized_crop_regions_follow_torchvision_law() {
 fn fallback_clamps_the_aspect_of_a_very_tall_image() {
     // 20 x 200: a crop of area >= 0.2 * 4000 with aspect >= 3/4 needs w >= 24 > 20, so every
     // try fails and the central crop 20 x round(20 / (3/4)) = 20 x 27 is used.
-    let mut rng = SplitMix64::new(1);
+    let mut rng = Rng::seed_from_u64(1);
     let (r, fallback) = random_resized_crop_rect(&mut rng, 20, 200, (0.2, 1.0), (0.75, 4.0 / 3.0));
     assert!(fallback);
     assert_eq!((r.left, r.top, r.width, r.height), (0, 86, 20, 27));
@@ -78,7 +78,7 @@ fn fallback_clamps_the_aspect_of_a_very_tall_image() {
 #[test]
 fn output_sizes() {
     let img = gradient_image(500, 375);
-    let mut rng = SplitMix64::new(9);
+    let mut rng = Rng::seed_from_u64(9);
     let out = Augment::mae_pretrain(224)
         .apply(&img, "x", &mut rng)
         .unwrap();
@@ -108,7 +108,7 @@ fn no_resizing_rejects_other_sizes_naming_the_image() {
         width: 28,
         height: 28,
     }
-    .apply(&img, "some/file.png", &mut SplitMix64::new(0))
+    .apply(&img, "some/file.png", &mut Rng::seed_from_u64(0))
     .unwrap_err();
     assert!(matches!(err, DataError::UnexpectedSize { found_w: 30, .. }));
     assert!(err.to_string().contains("some/file.png"), "{err}");
@@ -153,10 +153,10 @@ fn crop_flip_is_a_coin_toss_and_mirrors_exactly() {
     let mut flipped = 0;
     for seed in 0..200 {
         let a = with_flip
-            .apply(&img, "x", &mut SplitMix64::new(seed))
+            .apply(&img, "x", &mut Rng::seed_from_u64(seed))
             .unwrap();
         let mut b = no_flip
-            .apply(&img, "x", &mut SplitMix64::new(seed))
+            .apply(&img, "x", &mut Rng::seed_from_u64(seed))
             .unwrap();
         if a != b {
             flip_horizontal(&mut b, 32, 32, 3);
@@ -179,7 +179,7 @@ fn normalization_numbers() {
     )
     .unwrap();
     let mut out = [0f32; 6];
-    t.apply_into(&img, "x", &mut SplitMix64::new(0), &mut out)
+    t.apply_into(&img, "x", &mut Rng::seed_from_u64(0), &mut out)
         .unwrap();
     // CHW: [R(p0), R(p1), G(p0), G(p1), B(p0), B(p1)], (v/255 - mean)/std.
     let expect = [
@@ -233,6 +233,6 @@ fn bad_settings_are_typed_errors() {
         Normalize::imagenet(),
     )
     .unwrap();
-    let err = t.apply_into(&grey, "g.png", &mut SplitMix64::new(0), &mut [0.0; 12]);
+    let err = t.apply_into(&grey, "g.png", &mut Rng::seed_from_u64(0), &mut [0.0; 12]);
     assert!(err.unwrap_err().to_string().contains("g.png"));
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use tessera_models::data::rng::SplitMix64;
+use tessera_dsl::rng::Rng;
 use tessera_models::data::{embedded_fashion_mnist, load_fashion_mnist, LabeledImages};
 use tessera_models::probe::{linear_probe, FeatureSet, LogRegOptions, ProbeError};
 
@@ -22,14 +22,14 @@ fn separable_blobs_are_classified_perfectly() {
     // feature (standardization must undo it); test points drawn from the same law.
     let centres = [[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0]];
     let scales = [1.0, 1000.0, 0.001, 5.0, 1.0, 1.0];
-    let mut rng = SplitMix64::new(11);
+    let mut rng = Rng::seed_from_u64(11);
     let mut draw = |n: usize| {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for i in 0..n {
             let k = i % 3;
             for (f, s) in scales.iter().enumerate() {
                 let centre = if f < 3 { centres[k][f] } else { 0.0 };
-                x.push(((centre + rng.uniform_in(-1.0, 1.0)) * s) as f32);
+                x.push(((centre + rng.uniform(-1.0, 1.0)) * s) as f32);
             }
             y.push(k as u32);
         }
@@ -51,7 +51,7 @@ fn separable_blobs_are_classified_perfectly() {
     assert_eq!((r.train_top1, r.test_top1), (1.0, 1.0), "{r:?}");
     // Shuffling the training labels destroys it: the probe measures the features.
     let mut shuffled = ytr.clone();
-    SplitMix64::new(3).shuffle(&mut shuffled);
+    Rng::seed_from_u64(3).shuffle(&mut shuffled);
     let train = FeatureSet {
         features: &xtr,
         dim: 6,

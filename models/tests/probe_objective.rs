@@ -2,15 +2,15 @@
 //! sklearn's multinomial loss, central finite differences of its gradient, and the optimality
 //! conditions of sklearn's problem at the fitted solution.
 
-use tessera_models::data::rng::SplitMix64;
+use tessera_dsl::rng::Rng;
 use tessera_models::probe::{LbfgsOptions, LogRegOptions, LogisticRegression, SoftmaxObjective};
 
 /// n x d features (row-major), normal-ish, with labels from a random linear rule plus noise.
 fn problem(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<u32>) {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Rng::seed_from_u64(seed);
     let mut gauss = || {
         // Box-Muller.
-        let (u, v) = (rng.uniform().max(1e-12), rng.uniform());
+        let (u, v) = (rng.next_f64().max(1e-12), rng.next_f64());
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     };
     let x: Vec<f64> = (0..n * d).map(|_| gauss()).collect();
@@ -53,10 +53,10 @@ fn naive(x: &[f64], d: usize, y: &[u32], k: usize, c: f64, theta: &[f64]) -> f64
 fn value_matches_a_naive_transcription() {
     // 1100 rows: more than two blocks of work, split over 3 threads.
     let (x, y) = problem(1100, 6, 4, 1);
-    let mut rng = SplitMix64::new(2);
+    let mut rng = Rng::seed_from_u64(2);
     for c in [0.3, 1.0, 7.0] {
         let obj = SoftmaxObjective::new(&x, 6, &y, 4, c, 3);
-        let theta: Vec<f64> = (0..obj.len()).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
+        let theta: Vec<f64> = (0..obj.len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
         let mut g = vec![0.0; obj.len()];
         let v = obj.value_grad(&theta, &mut g);
         let r = naive(&x, 6, &y, 4, c, &theta);
@@ -76,8 +76,8 @@ fn value_matches_a_naive_transcription() {
 fn gradient_matches_central_differences() {
     let (x, y) = problem(30, 5, 3, 3);
     let obj = SoftmaxObjective::new(&x, 5, &y, 3, 0.5, 0);
-    let mut rng = SplitMix64::new(4);
-    let theta: Vec<f64> = (0..obj.len()).map(|_| rng.uniform_in(-2.0, 2.0)).collect();
+    let mut rng = Rng::seed_from_u64(4);
+    let theta: Vec<f64> = (0..obj.len()).map(|_| rng.uniform(-2.0, 2.0)).collect();
     let mut g = vec![0.0; obj.len()];
     obj.value_grad(&theta, &mut g);
     let h = 1e-5;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Parser;
-use tessera_dsl::Ratio;
 use tessera_models::checkpoint;
 use tessera_models::data::{embedded_fashion_mnist_split, Normalize, Split};
 use tessera_models::data::{Augment, Loader, LoaderConfig, Transform};
@@ -117,7 +116,7 @@ fn reconstruction(dir: &Path, out: &Path) -> anyhow::Result<Vec<String>> {
         imgs: &batch.images,
         n,
         normalize: &normalize,
-        ratio: Ratio::of(3, 4),
+        mask_ratio: None,
         seed: 0,
         name: "tessera demo",
     };

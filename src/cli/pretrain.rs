@@ -8,11 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tessera::spec_file;
 use tessera_dsl::graph::LrSchedule;
-use tessera_dsl::spec::ModelSpec;
-use tessera_dsl::Ratio;
-use tessera_models::mae::MaeConfig;
+use tessera_dsl::spec::Target;
 use tessera_models::train::checkpoint::MODEL_FILE;
 use tessera_models::train::run::{LOSS_PLOT_FILE, METRICS_FILE};
 use tessera_models::train::{
@@ -20,17 +17,13 @@ use tessera_models::train::{
 };
 
 use super::bad_input;
-use super::eval::{open_device, Backend};
+use super::model_args::{describe, with_mask_ratio, with_target, Backend, DeviceChoice, ModelChoice};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// Model preset: an official factory (mae_vit_base_patch16, ...) or tessera's
-    /// (mae_tiny_32, mae_fmnist_small). Default: mae_fmnist_small.
-    #[arg(long, value_name = "PRESET", conflicts_with = "config")]
-    pub model: Option<String>,
-    /// Model spec in TOML (`family = "mae"`, see examples/specs/), instead of --model.
-    #[arg(long, value_name = "SPEC.toml")]
-    pub config: Option<PathBuf>,
+    /// The model (default: the preset mae_fmnist_small).
+    #[command(flatten)]
+    pub model: ModelChoice,
     /// Training data: `fashion-mnist:DIR`, `folder:DIR` or `fashion-mnist-embedded`
     /// (default: the Fashion-MNIST slice built into tessera).
     #[arg(long, value_name = "SOURCE")]
@@ -68,7 +61,7 @@ pub struct Args {
     /// AdamW weight decay (default 0.05; none on biases and 1-D tensors, as official).
     #[arg(long)]
     pub weight_decay: Option<f64>,
-    /// Exact mask ratio, `3/4` or `0.75` (default: the model spec's, else 3/4).
+    /// Exact mask ratio, `3/4` or `0.75`, replacing the model spec's.
     #[arg(long)]
     pub mask_ratio: Option<String>,
     /// Per-patch normalized pixel targets (the official recommendation).
@@ -80,12 +73,9 @@ pub struct Args {
     /// Seed of the initialization, the data order and the masks (default 0).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Where the steps run. Only the CPU backend promises a bit-exact --resume.
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub backend: Backend,
-    /// With --backend wgpu: the adapter whose name contains NAME (see `tessera devices`).
-    #[arg(long, value_name = "NAME")]
-    pub adapter: Option<String>,
+    /// Where the steps run (only the CPU backend promises a bit-exact --resume).
+    #[command(flatten)]
+    pub device: DeviceChoice,
     /// Run folder: last.safetensors (+ last.optim.safetensors), metrics.csv, loss.png.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -130,7 +120,7 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 
 /// Runs (or resumes) pre-training as `args` say; the body of `tessera pretrain` and the demo.
 pub fn pretrain(args: &Args, stop: &AtomicBool) -> anyhow::Result<Summary> {
-    let mut device = open_device(args.backend, args.adapter.as_deref())?;
+    let mut device = args.device.open()?;
     let mut trainer = if args.resume {
         let saved = load_run(&args.out).map_err(|e| bad_input(e.to_string()))?;
         let expected = recipe(args, Some(&saved.state.config))?;
@@ -139,7 +129,7 @@ pub fn pretrain(args: &Args, stop: &AtomicBool) -> anyhow::Result<Summary> {
         let config = recipe(args, None)?;
         Trainer::new_on(config, &args.out, &mut device).map_err(run_error)?
     };
-    if args.backend == Backend::Wgpu {
+    if args.device.backend == Backend::Wgpu {
         println!("backend: {}", device.name());
     }
     let state = trainer.state().clone();
@@ -174,39 +164,21 @@ fn run_error(e: RunError) -> anyhow::Error {
     }
 }
 
-/// The model an invocation names (`--model`, `--config`, or the default).
-fn model_of(args: &Args) -> anyhow::Result<(MaeConfig, Option<Ratio>)> {
-    if let Some(path) = &args.config {
-        let spec =
-            spec_file::load(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
-        let ModelSpec::Mae(mae) = spec else {
-            return Err(bad_input(format!(
-                "{}: pre-training supports family = \"mae\" for now",
-                path.display()
-            )));
-        };
-        let margs = mae
-            .to_args()
-            .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
-        let cfg = MaeConfig::from_args(&margs, 1e-6);
-        return Ok((cfg, Some(margs.mask_ratio)));
-    }
-    let name = args.model.as_deref().unwrap_or("mae_fmnist_small");
-    let cfg = MaeConfig::preset(name).map_err(|e| bad_input(e.to_string()))?;
-    Ok((cfg, None))
-}
-
 /// The recipe the flags describe; with `saved`, unset flags take the saved run's values.
 fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
-    let (mut model, spec_ratio) = match (saved, &args.model, &args.config) {
-        (Some(s), None, None) => (s.model.clone(), None),
-        _ => model_of(args)?,
+    let mut model = match (saved, args.model.spec()?) {
+        (_, Some(spec)) => spec,
+        (Some(s), None) => s.model,
+        (None, None) => super::model_args::preset("mae_fmnist_small")?,
     };
+    if let Some(text) = &args.mask_ratio {
+        model = with_mask_ratio(model, text)?;
+    }
     if args.norm_pix {
-        model.norm_pix_loss = true;
+        model = with_target(model, Target::NormPix)?;
     }
     if args.no_norm_pix {
-        model.norm_pix_loss = false;
+        model = with_target(model, Target::Pix)?;
     }
     let epochs = args.epochs.or(saved.map(|s| s.epochs)).unwrap_or(4);
     let batch = args.batch.or(saved.map(|s| s.batch)).unwrap_or(256);
@@ -222,16 +194,6 @@ fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
         (None, None, Some(s)) => s.warmup,
         (None, None, None) => Warmup::Epochs(epochs as f64 / 20.0),
     };
-    let mask_ratio = match (&args.mask_ratio, spec_ratio, saved) {
-        (Some(text), _, _) => {
-            let r =
-                Ratio::parse(text).map_err(|e| bad_input(format!("--mask-ratio `{text}`: {e}")))?;
-            r.to_string()
-        }
-        (None, Some(r), _) => r.to_string(),
-        (None, None, Some(s)) => s.mask_ratio.clone(),
-        (None, None, None) => "3/4".into(),
-    };
     if let Warmup::Epochs(e) = warmup {
         if !(e >= 0.0 && e.is_finite()) {
             return Err(bad_input(format!(
@@ -240,7 +202,6 @@ fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
         }
     }
     Ok(RunConfig {
-        layer_norm_eps: model.layer_norm_eps,
         model,
         data: args
             .data
@@ -258,7 +219,6 @@ fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
             .weight_decay
             .or(saved.map(|s| s.weight_decay))
             .unwrap_or(0.05),
-        mask_ratio,
         seed: args.seed.or(saved.map(|s| s.seed)).unwrap_or(0),
     })
 }
@@ -266,34 +226,17 @@ fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
 fn print_start(trainer: &Trainer, resumed: bool) {
     let s = trainer.state();
     let c = &s.config;
-    let m = trainer.model();
-    let params: usize = trainer
-        .params()
-        .map(|p| {
-            p.specs
-                .iter()
-                .filter(|s| s.trainable)
-                .map(|s| s.numel())
-                .sum()
-        })
-        .unwrap_or(0);
+    let (params, _) = tessera_models::params::ParamSet::counts(trainer.model().params());
     let verb = if resumed { "resuming" } else { "pre-training" };
     println!(
-        "{verb} MAE (img {} patch {} enc {}x{} dec {}x{}, {:.2}M params, {} targets) on {} \
-         ({} images)",
-        m.img_size,
-        m.patch_size,
-        m.embed_dim,
-        m.depth,
-        m.decoder_embed_dim,
-        m.decoder_depth,
+        "{verb} {}, {:.2}M parameters, on {} ({} images)",
+        describe(&c.model),
         params as f64 / 1e6,
-        if m.norm_pix_loss { "norm-pix" } else { "pixel" },
         c.data,
         s.data_len
     );
     println!(
-        "  {} epochs x {} steps of {} images, lr {:e} ({}), wd {}, mask {}, seed {}{}",
+        "  {} epochs x {} steps of {} images, lr {:e} ({}), wd {}, seed {}{}",
         c.epochs,
         s.steps_per_epoch,
         c.batch,
@@ -303,7 +246,6 @@ fn print_start(trainer: &Trainer, resumed: bool) {
             Warmup::Epochs(e) => format!("{e} warm-up epochs then cosine"),
         },
         c.weight_decay,
-        c.mask_ratio,
         c.seed,
         if resumed {
             format!(", from step {}", s.global_step)

@@ -7,18 +7,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tessera_dsl::spec::ImageSpec;
 use tessera_models::checkpoint;
 use tessera_models::data::{
     default_workers, Augment, Dataset, Loader, LoaderConfig, Source, Split, Transform,
 };
-use tessera_models::mae::features::{FeatureExtractor, Features};
-use tessera_models::mae::init::init_params;
-use tessera_models::mae::{param_specs, MaeConfig, MaeDims, ParamSet};
+use tessera_models::features::{FeatureExtractor, Features};
+use tessera_models::params::{init_params, ParamSet};
 use tessera_models::probe::{linear_probe, FeatureSet, LogRegOptions};
 use tessera_models::train::subset::Subset;
+use tessera_models::Model;
 
 use super::bad_input;
-use super::eval::Backend;
+use super::model_args::{model_of, DeviceChoice, ModelChoice};
 
 /// Which encoder output is the feature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -43,10 +44,10 @@ pub struct Args {
     /// Probe a randomly initialized encoder instead (official init, --seed): the floor.
     #[arg(long)]
     random_init: bool,
-    /// Architecture: a preset for --random-init (default mae_fmnist_small), or one that
-    /// overrides the checkpoint's `config` metadata.
-    #[arg(long, value_name = "PRESET")]
-    model: Option<String>,
+    /// Architecture: for --random-init (default mae_fmnist_small), or one that overrides the
+    /// checkpoint's metadata.
+    #[command(flatten)]
+    model: ModelChoice,
     /// Labelled data with a train and a test split: `fashion-mnist:DIR`, `folder:DIR`
     /// (DIR/train + DIR/val), or `fashion-mnist-embedded` (the default).
     #[arg(long, default_value = "fashion-mnist-embedded")]
@@ -71,32 +72,21 @@ pub struct Args {
     /// Seed of --random-init.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: Backend,
+    #[command(flatten)]
+    device: DeviceChoice,
 }
 
-/// The encoder to probe: architecture and values.
-fn encoder(args: &Args) -> anyhow::Result<(MaeConfig, MaeDims, ParamSet, String)> {
-    let preset = match &args.model {
-        Some(name) => Some(MaeConfig::preset(name).map_err(|e| bad_input(e.to_string()))?),
-        None => None,
-    };
+/// The encoder to probe: the model, its values and what to call it.
+fn encoder(args: &Args) -> anyhow::Result<(Box<dyn Model>, ParamSet, String)> {
+    let named = args.model.spec()?;
     if let Some(path) = &args.checkpoint {
-        let ck = checkpoint::load(path, preset.as_ref()).map_err(|e| bad_input(e.to_string()))?;
-        return Ok((ck.config, ck.dims, ck.params, path.display().to_string()));
+        let ck = checkpoint::load(path, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
+        let model = model_of(&ck.spec)?;
+        return Ok((model, ck.params, path.display().to_string()));
     }
-    let cfg = match preset {
-        Some(c) => c,
-        None => MaeConfig::preset("mae_fmnist_small").expect("built-in preset"),
-    };
-    let dims = cfg.validate().map_err(|e| bad_input(e.to_string()))?;
-    let params = init_params(&param_specs(&cfg, &dims), dims.grid, args.seed);
-    Ok((
-        cfg,
-        dims,
-        params,
-        format!("random init (seed {})", args.seed),
-    ))
+    let model = model_of(&args.model.spec_or("mae_fmnist_small")?)?;
+    let params = init_params(model.params(), args.seed);
+    Ok((model, params, format!("random init (seed {})", args.seed)))
 }
 
 /// Features and labels of one split, in the data set's order.
@@ -105,7 +95,7 @@ fn extract(
     source: &Source,
     split: Split,
     limit: Option<usize>,
-    cfg: &MaeConfig,
+    image: ImageSpec,
 ) -> anyhow::Result<(Features, Vec<u32>)> {
     let mut ds: Arc<dyn Dataset> = source
         .open(split, default_workers())
@@ -113,15 +103,15 @@ fn extract(
     if let Some(n) = limit {
         ds = Arc::new(Subset::new(ds, n));
     }
-    if ds.channels() != cfg.in_chans {
+    if ds.channels() != image.channels {
         return Err(bad_input(format!(
-            "{} has {} channel(s); the model takes in_chans = {}",
+            "{} has {} channel(s); the model takes {} (its image `channels`)",
             ds.name(),
             ds.channels(),
-            cfg.in_chans
+            image.channels
         )));
     }
-    let size = cfg.img_size;
+    let size = image.height;
     // Photos get the evaluation protocol's resize + center crop; fixed-size data sets must
     // already have the model's size (a mismatch is reported naming the image).
     let augment = match source.native_size() {
@@ -145,11 +135,6 @@ fn extract(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.backend == Backend::Wgpu {
-        return Err(bad_input(
-            "`tessera probe --backend wgpu` is not available yet; use --backend cpu",
-        ));
-    }
     if args.batch == 0 {
         return Err(bad_input("--batch must be at least 1"));
     }
@@ -157,12 +142,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .data
         .parse()
         .map_err(|e: tessera_models::data::DataError| bad_input(e.to_string()))?;
-    let (cfg, dims, params, what) = encoder(&args)?;
-    let mut ex = FeatureExtractor::new(&cfg, &dims, &params, args.batch)
+    let (model, params, what) = encoder(&args)?;
+    let mut device = args.device.open()?;
+    let mut ex = FeatureExtractor::new(model.as_ref(), &params, args.batch, &mut device)
         .map_err(|e| bad_input(e.to_string()))?;
+    if !ex.has_cls() && args.features != Pool::Mean {
+        return Err(bad_input(
+            "this model has no class token; probe its mean-pooled features with --features mean",
+        ));
+    }
+    let image = model.image();
     let t0 = Instant::now();
-    let (train, y_train) = extract(&mut ex, &source, Split::Train, args.limit_train, &cfg)?;
-    let (test, y_test) = extract(&mut ex, &source, Split::Test, args.limit_test, &cfg)?;
+    let (train, y_train) = extract(&mut ex, &source, Split::Train, args.limit_train, image)?;
+    let (test, y_test) = extract(&mut ex, &source, Split::Test, args.limit_test, image)?;
     let feature_s = t0.elapsed().as_secs_f64();
     let classes = 1 + y_train.iter().chain(&y_test).copied().max().unwrap_or(0) as usize;
     let mut opts = LogRegOptions {

@@ -4,30 +4,31 @@
 //! re-injected from the original, and the picture's legend says so.
 use std::path::{Path, PathBuf};
 
-use tessera_dsl::Ratio;
+use tessera_dsl::rng::Rng;
+use tessera_dsl::spec::{ImageSpec, ModelSpec};
 use tessera_models::checkpoint::{self, Checkpoint};
 use tessera_models::data::{
     default_workers, Augment, Image, Loader, LoaderConfig, Normalize, Source, Split, Transform,
 };
-use tessera_models::mae::eval::{evaluate, EvalBatch};
-use tessera_models::mae::MaeConfig;
-use tessera_models::tensors::{Tensor, TensorFile};
-use tessera_models::train::masks::step_noise;
+use tessera_models::eval::evaluate;
+use tessera_models::tensors::TensorFile;
 use tessera_models::train::RunConfig;
 use tessera_models::viz::{draw_recon_grid, reconstruct_one, Denormalize, GridText, PatchLayout};
+use tessera_runtime::backend::Device;
 
 use super::bad_input;
+use super::model_args::{describe, model_of, preset, with_mask_ratio};
 
 /// Stream of the reconstruction masks (distinct from training's, which use the step number).
 const RECON_STREAM: u64 = 0x5245_434f; // "RECO"
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// MAE checkpoint with its decoder (safetensors, official names).
+    /// Checkpoint with its decoder (safetensors, official names).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Architecture overriding the checkpoint's `config` metadata (official factory name or
-    /// tessera preset).
+    /// Architecture overriding the checkpoint's metadata (official factory name or tessera
+    /// preset).
     #[arg(long, value_name = "PRESET")]
     model: Option<String>,
     /// Image files (PNG/JPEG) of exactly the model's size.
@@ -40,9 +41,9 @@ pub struct Args {
     /// How many images (with --data).
     #[arg(long, default_value_t = 8)]
     count: usize,
-    /// Exact mask ratio (`3/4`, `0.75`).
-    #[arg(long, default_value = "3/4")]
-    mask_ratio: String,
+    /// Exact mask ratio (`3/4`, `0.75`) instead of the model spec's.
+    #[arg(long)]
+    mask_ratio: Option<String>,
     /// Seed of the masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -82,11 +83,11 @@ fn read_image(path: &Path, channels: usize) -> anyhow::Result<Image> {
 /// The normalized `[N, C, H, W]` images to show.
 fn images(
     args: &Args,
-    cfg: &MaeConfig,
+    image: ImageSpec,
     recipe: Option<&RunConfig>,
 ) -> anyhow::Result<(Vec<f32>, usize, Normalize)> {
-    let size = cfg.img_size;
-    let per = cfg.in_chans * size * size;
+    let (size, channels) = (image.height, image.channels);
+    let per = image.numel();
     let none = Augment::None {
         width: size,
         height: size,
@@ -94,15 +95,15 @@ fn images(
     if !args.image.is_empty() {
         // The statistics the checkpoint was trained with, else the usual ones per channel count.
         let normalize = match recipe.and_then(|r| r.data.parse::<Source>().ok()) {
-            Some(src) if src.channels() == cfg.in_chans => src.default_normalize(),
-            _ if cfg.in_chans == 1 => Normalize::fashion_mnist(),
+            Some(src) if src.channels() == channels => src.default_normalize(),
+            _ if channels == 1 => Normalize::fashion_mnist(),
             _ => Normalize::imagenet(),
         };
         let transform = Transform::new(none, normalize.clone())?;
         let mut out = vec![0.0; args.image.len() * per];
-        let mut rng = tessera_models::data::rng::SplitMix64::new(0);
+        let mut rng = Rng::seed_from_u64(0);
         for (i, path) in args.image.iter().enumerate() {
-            let img = read_image(path, cfg.in_chans)?;
+            let img = read_image(path, channels)?;
             // No resizing: a wrong size is the user's to fix, and the message says which.
             transform
                 .apply_into(
@@ -146,10 +147,10 @@ fn images(
         .next()
         .ok_or_else(|| bad_input(format!("{spec} has no images")))?
         .map_err(|e| bad_input(e.to_string()))?;
-    if batch.shape[1] != cfg.in_chans {
+    if batch.shape[1] != channels {
         return Err(bad_input(format!(
-            "{spec} has {} channel(s); the model takes in_chans = {}",
-            batch.shape[1], cfg.in_chans
+            "{spec} has {} channel(s); the model takes {channels} (its image `channels`)",
+            batch.shape[1]
         )));
     }
     Ok((batch.images, n, normalize))
@@ -162,7 +163,8 @@ pub struct Request<'a> {
     pub imgs: &'a [f32],
     pub n: usize,
     pub normalize: &'a Normalize,
-    pub ratio: Ratio,
+    /// The mask ratio, when not the model spec's own.
+    pub mask_ratio: Option<&'a str>,
     pub seed: u64,
     /// What to call the checkpoint in the legend.
     pub name: &'a str,
@@ -175,30 +177,27 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
         imgs,
         n,
         normalize,
-        ratio,
+        mask_ratio,
         seed,
         name,
     } = *req;
-    let (cfg, dims) = (&ckpt.config, &ckpt.dims);
-    let l = dims.num_patches;
-    let noise = step_noise(seed, RECON_STREAM, n, l);
-    let batch = EvalBatch {
-        imgs: Tensor::new(
-            vec![n, cfg.in_chans, cfg.img_size, cfg.img_size],
-            imgs.to_vec(),
-        )
-        .expect("images are [N, C, H, W]"),
-        noise: Tensor::new(vec![n, l], noise).expect("noise is [N, L]"),
-        mask_ratio: ratio.to_f64() as f32,
+    let spec: ModelSpec = match mask_ratio {
+        Some(text) => with_mask_ratio(ckpt.spec, text)?,
+        None => ckpt.spec,
     };
-    let result = evaluate(ckpt, &batch, false)?;
+    let model = model_of(&spec)?;
+    let mut rng = Rng::for_stream(seed, &[RECON_STREAM]);
+    let inputs = model.step_inputs(imgs, &mut rng)?;
+    let result = evaluate(model.as_ref(), &ckpt.params, &inputs, false, &mut Device::Cpu)?;
+    let geo = model.geometry();
     let layout = PatchLayout {
-        channels: cfg.in_chans,
-        img: cfg.img_size,
-        patch: cfg.patch_size,
+        channels: geo.channels,
+        img: geo.image,
+        patch: geo.patch,
     };
-    let per = cfg.in_chans * cfg.img_size * cfg.img_size;
-    let pd = dims.patch_dim;
+    let per = model.image().numel();
+    let (l, pd) = (layout.tokens(), layout.patch_dim());
+    let norm_pix = geo.target.is_norm_pix();
     let rows: Vec<_> = (0..n)
         .map(|i| {
             reconstruct_one(
@@ -206,22 +205,16 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
                 &imgs[i * per..(i + 1) * per],
                 &result.pred.data[i * l * pd..(i + 1) * l * pd],
                 &result.mask.data[i * l..(i + 1) * l],
-                cfg.norm_pix_loss,
+                norm_pix,
             )
         })
         .collect();
     let removed = result.mask.data[..l].iter().filter(|&&m| m > 0.5).count();
     let mut legend = vec![format!(
-        "{name}: img {} patch {}, encoder {}x{}, decoder {}x{}; mask {ratio} ({removed} of {l} \
-         patches removed, grey), seed {seed}.",
-        cfg.img_size,
-        cfg.patch_size,
-        cfg.embed_dim,
-        cfg.depth,
-        cfg.decoder_embed_dim,
-        cfg.decoder_depth
+        "{name}: {}; {removed} of {l} patches removed (grey), seed {seed}.",
+        describe(&spec)
     )];
-    if cfg.norm_pix_loss {
+    if norm_pix {
         legend.push(
             "norm-pix model: its prediction is per-patch normalized; each patch's mean and \
              variance were taken from the ORIGINAL image and re-injected (this uses \
@@ -232,7 +225,7 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
         legend.push("pixel-target model: the prediction is shown as it is.".into());
     }
     let text = GridText {
-        title: "MAE reconstruction".into(),
+        title: format!("{} reconstruction", spec.family().name()),
         columns: [
             "original".into(),
             "masked input".into(),
@@ -253,16 +246,12 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let ratio = Ratio::parse(&args.mask_ratio)
-        .map_err(|e| bad_input(format!("--mask-ratio `{}`: {e}", args.mask_ratio)))?;
-    let model = match &args.model {
-        Some(name) => Some(MaeConfig::preset(name).map_err(|e| bad_input(e.to_string()))?),
-        None => None,
-    };
+    let named = args.model.as_deref().map(preset).transpose()?;
     let ckpt =
-        checkpoint::load(&args.checkpoint, model.as_ref()).map_err(|e| bad_input(e.to_string()))?;
+        checkpoint::load(&args.checkpoint, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
     let recipe = recipe_of(&args.checkpoint);
-    let (imgs, n, normalize) = images(&args, &ckpt.config, recipe.as_ref())?;
+    let image = model_of(&ckpt.spec)?.image();
+    let (imgs, n, normalize) = images(&args, image, recipe.as_ref())?;
     let name = args
         .checkpoint
         .file_name()
@@ -273,7 +262,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         imgs: &imgs,
         n,
         normalize: &normalize,
-        ratio,
+        mask_ratio: args.mask_ratio.as_deref(),
         seed: args.seed,
         name: &name,
     };

@@ -1,8 +1,9 @@
 //! The checkpoint of a run: two safetensors files written as one.
 //!
-//! - `last.safetensors`: the model under its official names with `config` and
-//!   `layer_norm_eps` metadata, exactly what `checkpoint::save` writes (so `tessera eval`,
-//!   `probe`, `reconstruct` and PyTorch read it as is), plus `train_state` metadata.
+//! - `last.safetensors`: the model under its official names with its `spec` (and, where the
+//!   official code can build it, `config` and `layer_norm_eps`) metadata, exactly what
+//!   `checkpoint::save` writes (so `tessera eval`, `probe`, `reconstruct` and PyTorch read it as
+//!   is), plus `train_state` metadata.
 //! - `last.optim.safetensors`: AdamW's moments, `optim.exp_avg.<name>` and
 //!   `optim.exp_avg_sq.<name>` for every trainable parameter, and the same `train_state`.
 //!
@@ -21,9 +22,10 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::state::TrainState;
-use crate::checkpoint::{self as model_ckpt, Checkpoint, CheckpointError, CONFIG_KEY, EPS_KEY};
-use crate::mae::train_state::Moments;
-use crate::mae::{MaeConfig, ParamSet};
+use crate::checkpoint::{self as model_ckpt, Checkpoint, CheckpointError};
+use crate::model::Model;
+use crate::params::ParamSet;
+use crate::step::Moments;
 use crate::tensors::TensorFile;
 
 /// File name of the model checkpoint in a run folder.
@@ -132,7 +134,7 @@ fn serialize(
 /// Writes the run's checkpoint into `dir` through `disk` (see the module doc for the order).
 pub fn save_run(
     dir: &Path,
-    config: &MaeConfig,
+    model: &dyn Model,
     params: &ParamSet,
     moments: &[Moments],
     state: &TrainState,
@@ -147,11 +149,8 @@ pub fn save_run(
         .zip(&params.values)
         .map(|(s, v)| (s.name.clone(), s.shape.clone(), v.as_slice()))
         .collect();
-    let model_meta = HashMap::from([
-        (CONFIG_KEY.to_string(), config.to_json()),
-        (EPS_KEY.to_string(), format!("{:e}", config.layer_norm_eps)),
-        (STATE_KEY.to_string(), state_json.clone()),
-    ]);
+    let mut model_meta = model_ckpt::metadata(model);
+    model_meta.insert(STATE_KEY.to_string(), state_json.clone());
     let model_bytes = serialize(&model_path, model_tensors, model_meta)?;
     let mut optim_tensors = Vec::with_capacity(2 * moments.len());
     for m in moments {

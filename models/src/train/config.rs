@@ -1,11 +1,11 @@
-//! What a pre-training run is: the model, the data, the recipe (epochs, batch, AdamW, learning
-//! rate schedule, mask ratio) and the seed. Stored in every checkpoint so `--resume` continues
-//! the same run and refuses a different one.
+//! What a pre-training run is: the model (its spec, masking included), the data, the recipe
+//! (epochs, batch, AdamW, learning-rate schedule) and the seed. Stored in every checkpoint so
+//! `--resume` continues the same run and refuses a different one.
 use serde::{Deserialize, Serialize};
 use tessera_dsl::graph::{AdamWConfig, LrSchedule};
-use tessera_dsl::Ratio;
+use tessera_dsl::ModelSpec;
 
-use crate::mae::{MaeConfig, MaeDims};
+use crate::model::{build, Model};
 
 /// How long the learning rate ramps up linearly before the cosine decay.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,10 +21,8 @@ pub enum Warmup {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// The architecture (official constructor arguments).
-    pub model: MaeConfig,
-    /// LayerNorm epsilon (not a constructor argument, so kept beside it).
-    pub layer_norm_eps: f64,
+    /// The model's spec: architecture, masking, target, LayerNorm epsilon.
+    pub model: ModelSpec,
     /// Data source spec (`fashion-mnist:DIR`, `folder:DIR`, `fashion-mnist-embedded`).
     pub data: String,
     /// Use only the first `limit` training images (quick runs and tests).
@@ -39,8 +37,6 @@ pub struct RunConfig {
     pub min_lr: f64,
     pub warmup: Warmup,
     pub weight_decay: f64,
-    /// Exact mask ratio, `"3/4"`.
-    pub mask_ratio: String,
     pub seed: u64,
 }
 
@@ -49,32 +45,18 @@ pub struct RunConfig {
 pub enum RunConfigError {
     #[error("{what} must be positive (got {value})")]
     NotPositive { what: &'static str, value: String },
-    #[error("mask ratio `{text}`: {reason}")]
-    MaskRatio { text: String, reason: String },
     #[error("the model: {0}")]
     Model(String),
 }
 
 impl RunConfig {
-    /// Parses the JSON form; the model's LayerNorm epsilon (not a constructor argument, so not
-    /// in the model's JSON) is restored from `layer_norm_eps`.
+    /// Parses the JSON form.
     pub fn from_json(text: &str) -> Result<RunConfig, String> {
-        let mut cfg: RunConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        cfg.model.layer_norm_eps = cfg.layer_norm_eps;
-        Ok(cfg)
+        serde_json::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// The model with its epsilon restored, its derived sizes and the exact mask ratio.
-    pub fn resolve(&self) -> Result<(MaeConfig, MaeDims, Ratio), RunConfigError> {
-        let mut model = self.model.clone();
-        model.layer_norm_eps = self.layer_norm_eps;
-        let dims = model
-            .validate()
-            .map_err(|e| RunConfigError::Model(e.to_string()))?;
-        let ratio = Ratio::parse(&self.mask_ratio).map_err(|e| RunConfigError::MaskRatio {
-            text: self.mask_ratio.clone(),
-            reason: e.to_string(),
-        })?;
+    /// Checks the recipe and builds its model.
+    pub fn resolve(&self) -> Result<Box<dyn Model>, RunConfigError> {
         for (what, ok, value) in [
             ("--epochs", self.epochs > 0, self.epochs.to_string()),
             ("--batch", self.batch > 0, self.batch.to_string()),
@@ -93,7 +75,7 @@ impl RunConfig {
                 return Err(RunConfigError::NotPositive { what, value });
             }
         }
-        Ok((model, dims, ratio))
+        build(&self.model).map_err(|e| RunConfigError::Model(e.to_string()))
     }
 
     /// MAE pre-training AdamW: betas (0.9, 0.95), no decay on 1-D tensors and biases.
@@ -118,12 +100,8 @@ impl RunConfig {
     /// The first field (as a flag name) in which `other` differs, for refusing a resume that
     /// would not continue the same run.
     pub fn first_difference(&self, other: &RunConfig) -> Option<&'static str> {
-        let checks: [(&'static str, bool); 12] = [
-            ("--model/--config", self.model != other.model),
-            (
-                "layer_norm_eps",
-                self.layer_norm_eps != other.layer_norm_eps,
-            ),
+        let checks: [(&'static str, bool); 10] = [
+            ("--model/--config/--mask-ratio", self.model != other.model),
             ("--data", self.data != other.data),
             ("--limit", self.limit != other.limit),
             ("--augment", self.augment != other.augment),
@@ -138,7 +116,6 @@ impl RunConfig {
                 self.warmup != other.warmup,
             ),
             ("--weight-decay", self.weight_decay != other.weight_decay),
-            ("--mask-ratio", self.mask_ratio != other.mask_ratio),
             ("--seed", self.seed != other.seed),
         ];
         checks.iter().find(|(_, differs)| *differs).map(|(n, _)| *n)
@@ -151,8 +128,7 @@ mod tests {
 
     fn recipe() -> RunConfig {
         RunConfig {
-            model: MaeConfig::preset("mae_fmnist_small").unwrap(),
-            layer_norm_eps: 1e-6,
+            model: tessera_dsl::presets::by_name("mae_fmnist_small").unwrap(),
             data: "fashion-mnist-embedded".into(),
             limit: None,
             augment: false,
@@ -162,7 +138,6 @@ mod tests {
             min_lr: 0.0,
             warmup: Warmup::Steps(200),
             weight_decay: 0.05,
-            mask_ratio: "3/4".into(),
             seed: 0,
         }
     }
@@ -191,18 +166,10 @@ mod tests {
             ..r.clone()
         };
         assert_eq!(r.first_difference(&other), Some("--seed"));
-        let (_, dims, ratio) = r.resolve().unwrap();
-        assert_eq!(ratio.keep_of(dims.num_patches), 12);
-        let bad = RunConfig {
-            mask_ratio: "4/3".into(),
-            ..r.clone()
-        };
-        assert!(matches!(
-            bad.resolve(),
-            Err(RunConfigError::MaskRatio { .. })
-        ));
+        let model = r.resolve().unwrap();
+        assert_eq!(model.step_shape(8).keep, 12);
         let bad = RunConfig { batch: 0, ..r };
-        let msg = bad.resolve().unwrap_err().to_string();
+        let msg = bad.resolve().err().expect("batch 0 is refused").to_string();
         assert!(msg.contains("--batch"), "{msg}");
     }
 }

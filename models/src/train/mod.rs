@@ -4,7 +4,6 @@
 //! and the guards that keep work safe (non-finite loss, stop requests, failed writes).
 pub mod checkpoint;
 pub mod config;
-pub mod masks;
 pub mod metrics;
 pub mod run;
 pub mod state;
@@ -12,5 +11,7 @@ pub mod subset;
 
 pub use checkpoint::{load_run, save_run, Disk, RealDisk, RunCheckpoint, RunCheckpointError};
 pub use config::{RunConfig, RunConfigError, Warmup};
-pub use run::{open_training_data, Observer, Outcome, RunError, Silent, StepReport, Trainer};
+pub use run::{
+    open_training_data, Observer, Outcome, RunError, Silent, StepReport, Trainer, MASK_STREAM,
+};
 pub use state::TrainState;

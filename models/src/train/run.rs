@@ -8,22 +8,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tessera_dsl::graph::LrSchedule;
-use tessera_dsl::Ratio;
+use tessera_dsl::rng::Rng;
 use tessera_runtime::backend::Device;
 
 use super::checkpoint::{load_run, save_run, Disk, RealDisk, RunCheckpointError, MODEL_FILE};
 use super::config::{RunConfig, RunConfigError};
-use super::masks::step_mask;
 use super::metrics::{MetricsLog, Row};
 use super::state::TrainState;
 use super::subset::Subset;
 use crate::data::{
     default_workers, Augment, DataError, Dataset, Loader, LoaderConfig, Source, Split, Transform,
 };
-use crate::mae::init::init_params;
-use crate::mae::train::{TrainError, TrainStep};
-use crate::mae::train_state::RestoreError;
-use crate::mae::{param_specs, MaeConfig, MaeDims, ParamSet};
+use crate::model::{Model, ModelError};
+use crate::params::{init_params, ParamSet};
+use crate::step::{TrainError, TrainStep};
+
+/// Stream tag of the per-step masks ("MASK").
+pub const MASK_STREAM: u64 = 0x4d41_534b;
 
 /// File name of the per-step metrics in a run folder.
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -38,16 +39,16 @@ pub enum RunError {
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(
-        "the data set has {found} channel(s) but the model takes in_chans = {expected}; \
-         choose a model for this data"
+        "the data set has {found} channel(s) but the model takes {expected} (its image \
+         `channels`); choose a model for this data"
     )]
     Channels { expected: usize, found: usize },
+    #[error("{0}")]
+    Model(#[from] ModelError),
     #[error(transparent)]
     Checkpoint(#[from] RunCheckpointError),
     #[error("{0}")]
     Train(#[from] TrainError),
-    #[error("restoring the optimizer state: {0}")]
-    Restore(#[from] RestoreError),
     #[error(
         "the loss is {loss} at step {step} (epoch {epoch}, batch {batch} of the epoch); the \
          run stops without saving, so {kept} is left as it was. Lower --lr or check the data"
@@ -140,19 +141,20 @@ pub struct Silent;
 impl Observer for Silent {}
 
 /// The training data of a recipe: source, `limit`, augmentation and normalization.
-pub fn open_training_data(config: &RunConfig, model: &MaeConfig) -> Result<Loader, RunError> {
+pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<Loader, RunError> {
     let source: Source = config.data.parse()?;
     let mut dataset: Arc<dyn Dataset> = source.open(Split::Train, default_workers())?;
     if let Some(n) = config.limit {
         dataset = Arc::new(Subset::new(dataset, n));
     }
-    if dataset.channels() != model.in_chans {
+    let image = model.image();
+    if dataset.channels() != image.channels {
         return Err(RunError::Channels {
-            expected: model.in_chans,
+            expected: image.channels,
             found: dataset.channels(),
         });
     }
-    let size = model.img_size;
+    let size = image.height;
     let augment = if config.augment {
         Augment::mae_pretrain(size)
     } else {
@@ -172,9 +174,7 @@ pub fn open_training_data(config: &RunConfig, model: &MaeConfig) -> Result<Loade
 /// A run in progress: the planned step with its parameters and optimizer state, the data, the
 /// position, the metrics, and where checkpoints go.
 pub struct Trainer {
-    model: MaeConfig,
-    dims: MaeDims,
-    ratio: Ratio,
+    model: Box<dyn Model>,
     loader: Loader,
     schedule: LrSchedule,
     step: TrainStep,
@@ -198,18 +198,16 @@ impl Trainer {
                 dir: dir.to_path_buf(),
             });
         }
-        let (model, dims, ratio) = config.resolve()?;
-        let loader = open_training_data(&config, &model)?;
+        let model = config.resolve()?;
+        let loader = open_training_data(&config, model.as_ref())?;
         std::fs::create_dir_all(dir).map_err(|source| RunError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        let params = init_params(&param_specs(&model, &dims), dims.grid, config.seed);
+        let params = init_params(model.params(), config.seed);
         let state = TrainState::fresh(config, loader.steps_per_epoch(), loader.dataset().len());
         let metrics = MetricsLog::new(&dir.join(METRICS_FILE));
-        Self::assemble(
-            model, dims, ratio, loader, params, state, metrics, dir, device,
-        )
+        Self::assemble(model, loader, params, state, metrics, dir, device)
     }
 
     /// Continues the run saved in `dir` on the CPU backend. `expected`, when given, is the
@@ -243,13 +241,13 @@ impl Trainer {
                 )));
             }
         }
-        let (model, dims, ratio) = state.config.resolve()?;
-        if saved.model.config != model {
+        let model = state.config.resolve()?;
+        if saved.model.spec != state.config.model {
             return Err(resume_err(
                 "the model in last.safetensors differs from the recipe in its train_state".into(),
             ));
         }
-        let loader = open_training_data(&state.config, &model)?;
+        let loader = open_training_data(&state.config, model.as_ref())?;
         if loader.dataset().len() != state.data_len {
             return Err(resume_err(format!(
                 "the data set now has {} training images; the run was started with {}",
@@ -261,8 +259,6 @@ impl Trainer {
         let global_step = state.global_step;
         let mut trainer = Self::assemble(
             model,
-            dims,
-            ratio,
             loader,
             saved.model.params,
             state,
@@ -274,11 +270,8 @@ impl Trainer {
         Ok(trainer)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn assemble(
-        model: MaeConfig,
-        dims: MaeDims,
-        ratio: Ratio,
+        model: Box<dyn Model>,
         loader: Loader,
         params: ParamSet,
         state: TrainState,
@@ -287,20 +280,10 @@ impl Trainer {
         device: &mut Device,
     ) -> Result<Self, RunError> {
         let cfg = &state.config;
-        let step = TrainStep::new_on(
-            &model,
-            &dims,
-            cfg.batch,
-            ratio.keep_of(dims.num_patches),
-            &params,
-            cfg.adamw(),
-            device,
-        )?;
+        let step = TrainStep::new(model.as_ref(), cfg.batch, &params, cfg.adamw(), device)?;
         let schedule = cfg.schedule(state.steps_per_epoch);
         Ok(Trainer {
             model,
-            dims,
-            ratio,
             loader,
             schedule,
             step,
@@ -321,12 +304,8 @@ impl Trainer {
         &self.state
     }
 
-    pub fn model(&self) -> &MaeConfig {
-        &self.model
-    }
-
-    pub fn dims(&self) -> &MaeDims {
-        &self.dims
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
     }
 
     pub fn dir(&self) -> &Path {
@@ -367,7 +346,7 @@ impl Trainer {
         let session_start = Instant::now();
         let session_first_step = self.state.global_step;
         let batch = self.state.config.batch;
-        let (len, seed) = (self.dims.num_patches, self.state.config.seed);
+        let seed = self.state.config.seed;
         let mut epoch_losses: Vec<f32> = Vec::new();
         while !self.state.finished() {
             let epoch = self.state.epoch;
@@ -384,9 +363,10 @@ impl Trainer {
                     }
                 };
                 let lr = self.next_lr();
-                let mask = step_mask(seed, self.state.global_step, batch, len, self.ratio);
+                let mut rng = Rng::for_stream(seed, &[MASK_STREAM, self.state.global_step]);
+                let inputs = self.model.step_inputs(&data.images, &mut rng)?;
                 let t0 = Instant::now();
-                let loss = self.step.step(&data.images, &mask, lr)?;
+                let loss = self.step.step(&inputs, lr)?;
                 let step_s = t0.elapsed().as_secs_f64();
                 let step_no = self.state.global_step + 1;
                 if !loss.is_finite() {
@@ -476,7 +456,7 @@ impl Trainer {
         self.state.save_id = save_id(self.state.global_step);
         save_run(
             &self.dir,
-            &self.model,
+            self.model.as_ref(),
             &params,
             &moments,
             &self.state,
@@ -500,5 +480,5 @@ fn save_id(step: u64) -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    crate::data::rng::SplitMix64::for_stream(nanos, &[step, std::process::id() as u64]).next_u64()
+    Rng::for_stream(nanos, &[step, std::process::id() as u64]).next_u64()
 }

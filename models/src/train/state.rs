@@ -7,17 +7,19 @@ use serde::{Deserialize, Serialize};
 use super::config::RunConfig;
 
 /// Version tag of the JSON below; a different one is refused rather than misread.
-pub const FORMAT: &str = "tessera-train-state/1";
+pub const FORMAT: &str = "tessera-train-state/2";
 
 /// How the data order of an epoch is drawn (documentation travelling with the file).
 pub const DATA_ORDER: &str =
-    "per epoch: Fisher-Yates shuffle of 0..data_len from SplitMix64(seed, 'SHUF', epoch); \
-     step s takes positions s*batch .. (s+1)*batch, the last incomplete batch is dropped";
+    "per epoch: Fisher-Yates shuffle of 0..data_len from Rng::for_stream(seed, ['SHUF', epoch]) \
+     (xoshiro256**); step s takes positions s*batch .. (s+1)*batch, the last incomplete batch \
+     is dropped";
 
-/// How each step's masking noise is drawn.
+/// How each step's masks are drawn.
 pub const MASK_NOISE: &str =
-    "per step: noise[i, t] = uniform f32 from SplitMix64(seed, 'MASK', global_step), row-major \
-     over [batch, L]; ids_shuffle = stable argsort(noise) as official random_masking";
+    "per step: the model's masking strategy (its spec's `mask`) draws the batch's masks, sample \
+     after sample, from Rng::for_stream(seed, ['MASK', global_step]); random masking takes \
+     ids_shuffle = stable argsort(noise) as official random_masking";
 
 /// The position and history of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,9 +89,7 @@ impl TrainState {
     }
 
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let mut state: TrainState = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        // The model's epsilon is not part of its JSON; the recipe carries it.
-        state.config.model.layer_norm_eps = state.config.layer_norm_eps;
+        let state: TrainState = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if state.format != FORMAT {
             return Err(format!(
                 "train_state format `{}`; this tessera reads `{FORMAT}`",

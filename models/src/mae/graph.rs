@@ -1,0 +1,243 @@
+//! The MAE graph (`models_mae.py: forward_encoder`, `forward_decoder`, `forward_loss`) from the
+//! block library: parameters declared in the official state-dict order, the sin-cos tables as
+//! frozen parameters, the images and the host-made mask as per-step inputs, and optionally the
+//! gradients and an AdamW step. Any token-dropping mask works: the encoder sees the kept tokens
+//! in the order `ids_keep` lists them, the decoder restores raster order with `ids_restore`.
+use tessera_dsl::graph::{adamw, grad, GResult, NodeId, PatchOrder, Role};
+use tessera_dsl::spec::{MaeDims, MaeSpec};
+
+use crate::blocks::{
+    layer_norm, linear, patch_embed_2d, sincos_table, vit_stack, Builder, Built, Linear,
+    LinearInit, PatchInit, Scope, VitBlock,
+};
+use crate::model::{Extras, FeatureGraph, StepGraph, StepShape};
+use crate::params::Init;
+
+/// Names of the per-step inputs.
+pub mod inputs {
+    /// `[N, C, H, W]` f32 images (already normalized).
+    pub const IMGS: &str = "imgs";
+    /// `[N, L]` f32, 1 = removed.
+    pub const MASK: &str = "mask";
+    /// `[N, K]` u32: the kept tokens in the order the encoder sees them.
+    pub const IDS_KEEP: &str = "ids_keep";
+    /// `[N, L]` u32: where each raster token sits in the kept-then-removed order.
+    pub const IDS_RESTORE: &str = "ids_restore";
+}
+
+/// The model's own parameters, declared first as PyTorch lists them.
+struct Own {
+    cls: Option<NodeId>,
+    pos: NodeId,
+    mask_token: NodeId,
+    dec_pos: NodeId,
+}
+
+fn own_params(s: &mut Scope, spec: &MaeSpec, d: &MaeDims) -> GResult<Own> {
+    let (dim, dec) = (d.encoder.dim, d.decoder.dim);
+    let token = Init::Normal { std: 0.02 };
+    let cls = if spec.class_token {
+        Some(s.param("cls_token", &[1, 1, dim], token)?)
+    } else {
+        None
+    };
+    let pos = sincos_table(s, "pos_embed", dim, d.grid, spec.class_token)?;
+    let mask_token = s.param("mask_token", &[1, 1, dec], token)?;
+    let dec_pos = sincos_table(s, "decoder_pos_embed", dec, d.grid, spec.class_token)?;
+    Ok(Own {
+        cls,
+        pos,
+        mask_token,
+        dec_pos,
+    })
+}
+
+/// Which patch tokens the encoder sees.
+#[derive(Clone, Copy)]
+enum Visible {
+    /// Every token, in raster order (features for probing).
+    All,
+    /// The tokens `ids_keep` lists, in its order.
+    Kept(NodeId),
+    /// None (the official forward pass at mask ratio 1): the class token alone.
+    Nothing,
+}
+
+/// Patch embedding, positions, the visible tokens, the class token, the blocks and the final
+/// norm: `[N, (1 +) K, D]`.
+fn encoder(
+    s: &mut Scope,
+    spec: &MaeSpec,
+    d: &MaeDims,
+    own: &Own,
+    imgs: NodeId,
+    visible: Visible,
+    batch: usize,
+) -> GResult<NodeId> {
+    let (dim, l) = (d.encoder.dim, d.tokens);
+    let c = spec.image.channels;
+    let x = patch_embed_2d(&mut s.pp("patch_embed"), imgs, c, spec.patch, dim, PatchInit::XavierFlat)?;
+    let cls_rows = usize::from(spec.class_token);
+    let g = s.g();
+    let pos_patches = g.slice(own.pos, 1, cls_rows, l)?;
+    let x = g.add(x, pos_patches)?;
+    let kept = match visible {
+        Visible::All => Some(x),
+        Visible::Kept(ids) => Some(g.gather_rows(x, ids)?),
+        Visible::Nothing => None,
+    };
+    let x = match (own.cls, kept) {
+        (Some(cls), kept) => {
+            let pos_cls = g.slice(own.pos, 1, 0, 1)?;
+            let cls = g.add(cls, pos_cls)?;
+            let cls = g.expand(cls, &[batch, 1, dim])?;
+            match kept {
+                Some(k) => g.concat(&[cls, k], 1)?,
+                None => cls,
+            }
+        }
+        (None, Some(k)) => k,
+        (None, None) => {
+            return Err(tessera_dsl::graph::GraphError::Argument {
+                op: "mae encoder",
+                message: "a model without a class token must keep at least one token".into(),
+            })
+        }
+    };
+    let block = VitBlock::of(&d.encoder, spec.layer_norm_eps, LinearInit::Xavier);
+    let x = vit_stack(&mut s.pp("blocks"), x, d.encoder.depth, &block)?;
+    layer_norm(&mut s.pp("norm"), x, dim, spec.layer_norm_eps)
+}
+
+/// Builds the step graph for `shape`.
+pub fn build(
+    spec: &MaeSpec,
+    d: &MaeDims,
+    shape: StepShape,
+    extras: &Extras,
+) -> GResult<(StepGraph, Built)> {
+    let mut b = Builder::new();
+    let mut s = b.root();
+    let (n, l, k) = (shape.batch, d.tokens, shape.keep);
+    let (dec, cls_rows) = (d.decoder.dim, usize::from(spec.class_token));
+    let eps = spec.layer_norm_eps;
+    let own = own_params(&mut s, spec, d)?;
+    let img = spec.image;
+    let g = s.g();
+    let imgs = g.input(inputs::IMGS, &[n, img.channels, img.height, img.width])?;
+    let mask = g.input(inputs::MASK, &[n, l])?;
+    // With nothing kept (official mask_ratio 1) the encoder sees the class token alone; an
+    // empty index input would have no storage, so there is none.
+    let ids_keep = if k > 0 {
+        Some(g.index_input(inputs::IDS_KEEP, &[n, k])?)
+    } else {
+        None
+    };
+    let ids_restore = g.index_input(inputs::IDS_RESTORE, &[n, l])?;
+    let visible = ids_keep.map_or(Visible::Nothing, Visible::Kept);
+    let x = encoder(&mut s, spec, d, &own, imgs, visible, n)?;
+
+    // Decoder: embed, append mask tokens, restore raster order, add positions.
+    let dec_in = Linear::new(d.encoder.dim, dec, LinearInit::Xavier);
+    let x = linear(&mut s.pp("decoder_embed"), x, dec_in)?; // [N, (1 +) K, Dd]
+    let g = s.g();
+    let mut parts = Vec::new();
+    if k > 0 {
+        parts.push(g.slice(x, 1, cls_rows, k)?);
+    }
+    if l > k {
+        parts.push(g.expand(own.mask_token, &[n, l - k, dec])?);
+    }
+    let shuffled = if parts.len() == 1 {
+        parts[0]
+    } else {
+        g.concat(&parts, 1)?
+    };
+    let mut y = g.gather_rows(shuffled, ids_restore)?; // raster order
+    if spec.class_token {
+        let dec_cls = g.slice(x, 1, 0, 1)?;
+        y = g.concat(&[dec_cls, y], 1)?;
+    }
+    let y = g.add(y, own.dec_pos)?;
+    let block = VitBlock::of(&d.decoder, eps, LinearInit::Xavier);
+    let y = vit_stack(&mut s.pp("decoder_blocks"), y, d.decoder.depth, &block)?;
+    let y = layer_norm(&mut s.pp("decoder_norm"), y, dec, eps)?;
+    let pred_layer = Linear::new(dec, d.patch_dim, LinearInit::Xavier);
+    let y = linear(&mut s.pp("decoder_pred"), y, pred_layer)?;
+    let g = s.g();
+    let pred = g.slice(y, 1, cls_rows, l)?;
+
+    // Loss: MSE against the (per-patch normalized) pixels, over the removed patches.
+    let target = g.patchify(imgs, spec.patch, PatchOrder::Pqc)?;
+    let target = if spec.target.is_norm_pix() {
+        g.norm_pix(target, 1e-6)?
+    } else {
+        target
+    };
+    let loss = g.masked_mse(pred, target, mask)?;
+    let built = b.finish();
+    let mut step = StepGraph {
+        graph: built.graph.clone(),
+        shape,
+        loss,
+        pred,
+        grads: Vec::new(),
+        optimizer: None,
+        constants: built.constants.clone(),
+    };
+    add_extras(&mut step, extras)?;
+    Ok((step, built))
+}
+
+/// Appends the backward pass (and AdamW) that `extras` asks for.
+pub fn add_extras(step: &mut StepGraph, extras: &Extras) -> GResult<()> {
+    if matches!(extras, Extras::None) {
+        return Ok(());
+    }
+    let params = step.graph.trainable_params();
+    let grads = grad(&mut step.graph, step.loss, &params)?;
+    for &pid in &params {
+        let Role::Param { name, .. } = &step.graph.node(pid).role else {
+            continue;
+        };
+        if let Some(gid) = grads.get(pid) {
+            step.grads.push((name.clone(), gid));
+        }
+    }
+    if let Extras::TrainStep(adam) = extras {
+        step.optimizer = Some(adamw(&mut step.graph, &grads, adam)?);
+    }
+    Ok(())
+}
+
+/// The encoder over every token of `batch` images, with the [CLS] row and the mean of the
+/// patch rows of its final norm as outputs.
+pub fn features(spec: &MaeSpec, d: &MaeDims, batch: usize) -> GResult<FeatureGraph> {
+    let mut b = Builder::new();
+    let mut s = b.root();
+    let own = own_params(&mut s, spec, d)?;
+    let img = spec.image;
+    let imgs = s
+        .g()
+        .input(inputs::IMGS, &[batch, img.channels, img.height, img.width])?;
+    let x = encoder(&mut s, spec, d, &own, imgs, Visible::All, batch)?;
+    let (dim, l, cls_rows) = (d.encoder.dim, d.tokens, usize::from(spec.class_token));
+    let g = s.g();
+    let cls = if spec.class_token {
+        let c = g.slice(x, 1, 0, 1)?;
+        Some(g.reshape(c, &[batch, dim])?)
+    } else {
+        None
+    };
+    let patches = g.slice(x, 1, cls_rows, l)?;
+    let mean = g.mean(patches, 1, false)?;
+    let built = b.finish();
+    Ok(FeatureGraph {
+        graph: built.graph,
+        input: inputs::IMGS.to_string(),
+        dim,
+        cls,
+        mean,
+        constants: built.constants,
+    })
+}

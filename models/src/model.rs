@@ -1,0 +1,198 @@
+//! The interface every model family implements, and the one place that turns a spec into a
+//! model. Trainer, checkpoints, evaluation, probing, pictures, benchmarks and the CLI know only
+//! [`Model`]: a new family is one folder that implements it plus its presets.
+use tessera_dsl::graph::{AdamWConfig, GResult, GraphError, NodeId, Optimizer};
+use tessera_dsl::mask::MaskError;
+use tessera_dsl::rng::Rng;
+use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
+
+use crate::blocks::Constant;
+use crate::params::ParamSpec;
+use crate::tensors::{TensorFile, TensorFileError};
+
+/// What a step graph holds besides the forward pass and the loss.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Extras {
+    /// Forward and loss only.
+    None,
+    /// Plus the gradient of every trainable parameter.
+    Grads,
+    /// Plus gradients and an AdamW update of every trainable parameter.
+    TrainStep(AdamWConfig),
+}
+
+/// The static sizes a step graph is planned for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepShape {
+    pub batch: usize,
+    /// Tokens each sample's encoder sees (0 only when evaluating a batch that masks
+    /// everything, as the official code allows).
+    pub keep: usize,
+}
+
+/// A built step and the nodes a caller reads.
+#[derive(Debug)]
+pub struct StepGraph {
+    pub graph: tessera_dsl::graph::Graph,
+    pub shape: StepShape,
+    /// Scalar loss.
+    pub loss: NodeId,
+    /// `[N, L, P]`: the prediction of every patch token (raster order; `P` values per patch in
+    /// the layout of the model's [`Geometry`]).
+    pub pred: NodeId,
+    /// `(official name, gradient node)` of every trainable parameter the loss reaches.
+    pub grads: Vec<(String, NodeId)>,
+    pub optimizer: Option<Optimizer>,
+    /// Values the graph needs that are set once (index tables, fixed masks).
+    pub constants: Vec<(String, Constant)>,
+}
+
+impl StepGraph {
+    /// The nodes to keep readable after a run: loss, pred and the gradients.
+    pub fn outputs(&self) -> Vec<NodeId> {
+        let mut out = vec![self.loss, self.pred];
+        out.extend(self.grads.iter().map(|(_, g)| *g));
+        if let Some(opt) = &self.optimizer {
+            out.extend(&opt.updates);
+        }
+        out
+    }
+}
+
+/// One per-step input's values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputValues {
+    F32(Vec<f32>),
+    U32(Vec<u32>),
+}
+
+/// Everything a step uploads, made by [`Model::step_inputs`] or [`Model::eval_inputs`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepInputs {
+    pub shape: StepShape,
+    /// `(input name, values)` for every per-step input of the step graph.
+    pub tensors: Vec<(String, InputValues)>,
+    /// `[N, L]`, 1.0 where a token was removed: what the loss averaged over and what the
+    /// pictures grey out.
+    pub mask: Vec<f32>,
+}
+
+/// The encoder over every token, for probing: `cls` and `mean` are `[N, D]`.
+#[derive(Debug)]
+pub struct FeatureGraph {
+    pub graph: tessera_dsl::graph::Graph,
+    /// Name of the `[N, C, H, W]` image input.
+    pub input: String,
+    pub dim: usize,
+    /// The final-norm class token, when the model has one.
+    pub cls: Option<NodeId>,
+    /// The mean of the final-norm patch tokens.
+    pub mean: NodeId,
+    pub constants: Vec<(String, Constant)>,
+}
+
+/// How a prediction maps back to pixels: `[N, L, p·p·C]` over a `grid x grid` patch grid,
+/// values in MAE's `(p, q, c)` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub image: usize,
+    pub channels: usize,
+    pub patch: usize,
+    pub target: Target,
+}
+
+impl Geometry {
+    pub fn grid(&self) -> usize {
+        self.image / self.patch
+    }
+}
+
+/// Why a model could not be built, fed or evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The spec breaks a shape rule. Boxed: `ShapeError` carries its message in a buffer.
+    #[error("{0}")]
+    Shape(Box<ShapeError>),
+    #[error(
+        "{family}: this family has a spec, shape rules and masks, but no model yet; \
+         `tessera check` validates its specs and `tessera mask` draws its masks"
+    )]
+    NotBuilt { family: &'static str },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("building the graph: {0}")]
+    Graph(GraphError),
+    #[error("masking: {0}")]
+    Mask(MaskError),
+    #[error(transparent)]
+    File(#[from] TensorFileError),
+    #[error("{path}: `{name}` has shape {found:?}; this model needs {expected}")]
+    BatchShape {
+        path: String,
+        name: &'static str,
+        expected: String,
+        found: Vec<usize>,
+    },
+    #[error("{0}")]
+    Batch(String),
+}
+
+impl From<ShapeError> for ModelError {
+    fn from(e: ShapeError) -> Self {
+        ModelError::Shape(Box::new(e))
+    }
+}
+
+impl From<GraphError> for ModelError {
+    fn from(e: GraphError) -> Self {
+        ModelError::Graph(e)
+    }
+}
+
+impl From<MaskError> for ModelError {
+    fn from(e: MaskError) -> Self {
+        ModelError::Mask(e)
+    }
+}
+
+/// A masked-image model of any family.
+pub trait Model: Send + Sync {
+    /// The spec the model was built from.
+    fn spec(&self) -> ModelSpec;
+    /// The images a sample holds.
+    fn image(&self) -> ImageSpec;
+    /// Every state-dict entry, in official order, with its initialisation.
+    fn params(&self) -> &[ParamSpec];
+    /// The step shape of a training batch of `batch` samples.
+    fn step_shape(&self, batch: usize) -> StepShape;
+    /// The graph of one step: forward and loss, plus what `extras` asks for.
+    fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph>;
+    /// The inputs of one training step over `images` (`[N, C, H, W]`, normalized), with the
+    /// masks drawn from `rng`.
+    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError>;
+    /// The inputs of one evaluation batch in the family's official format (for MAE: `imgs`,
+    /// the masking `noise` and `mask_ratio`, used as the official forward pass uses them).
+    fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;
+    /// The encoder over every token of a batch of `batch` images.
+    fn feature_graph(&self, batch: usize) -> GResult<FeatureGraph>;
+    /// How predictions map back to pixels.
+    fn geometry(&self) -> Geometry;
+    /// The official constructor's arguments as JSON (a checkpoint's `config` metadata), when
+    /// the official code can express this model.
+    fn official_config(&self) -> Option<String>;
+}
+
+/// The model of `spec`, after checking its rules.
+pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
+    spec.validate()?;
+    match spec {
+        ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
+        other => Err(ModelError::NotBuilt {
+            family: family_name(other.family()),
+        }),
+    }
+}
+
+fn family_name(f: Family) -> &'static str {
+    f.name()
+}

@@ -1,0 +1,137 @@
+//! The official MAE fixtures and how a result is compared with them: loss, prediction and
+//! mask within 1e-4, every gradient within 1e-3, relative to the official numbers.
+use std::path::{Path, PathBuf};
+
+use tessera::models::checkpoint::{self, Checkpoint};
+use tessera::models::eval::{evaluate, EvalOutput};
+use tessera::models::model::StepInputs;
+use tessera::models::tensors::{Tensor, TensorFile};
+use tessera::runtime::backend::Device;
+
+/// Every fixture prefix: the shared official one (`tests/fixtures/mae-official/`) and the
+/// extra configurations made by `scripts/make_mae_fixture.py` from the official code.
+pub fn fixtures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut out = vec![root.join("mae-official/mae_public")];
+    for name in [
+        "mae_c3_p4_r06",
+        "mae_c1_p7_normpix",
+        "mae_c2_p6_eps6",
+        "mae_r1_all_masked",
+    ] {
+        out.push(root.join("mae-extra").join(name));
+    }
+    out
+}
+
+pub fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// `‖a − b‖ / ‖b‖` in f64; NaN anywhere gives infinity (NaN never passes), and an exactly zero
+/// reference must be matched exactly.
+pub fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    if a.iter().chain(b).any(|x| !x.is_finite()) {
+        return f64::INFINITY;
+    }
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum();
+    let den: f64 = b.iter().map(|&y| (y as f64).powi(2)).sum();
+    if den == 0.0 {
+        return if num == 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    (num / den).sqrt()
+}
+
+/// A fixture's checkpoint, its batch as the model's inputs, and the official results.
+pub struct Fixture {
+    pub name: String,
+    pub ckpt: Checkpoint,
+    pub inputs: StepInputs,
+    pub expected: TensorFile,
+}
+
+pub fn load(prefix: &Path) -> Fixture {
+    let name = prefix.file_name().unwrap().to_string_lossy().into_owned();
+    let ckpt = checkpoint::load(&with_suffix(prefix, ".ckpt.safetensors"), None).unwrap();
+    let batch = TensorFile::read(&with_suffix(prefix, ".batch.safetensors")).unwrap();
+    let inputs = ckpt.model().eval_inputs(&batch).unwrap();
+    let expected = TensorFile::read(&with_suffix(prefix, ".expected.safetensors")).unwrap();
+    Fixture {
+        name,
+        ckpt,
+        inputs,
+        expected,
+    }
+}
+
+/// The fixture through `evaluate` with gradients, on `device`.
+pub fn run(f: &Fixture, device: &mut Device) -> EvalOutput {
+    let model = f.ckpt.model();
+    evaluate(model.as_ref(), &f.ckpt.params, &f.inputs, true, device)
+        .unwrap_or_else(|e| panic!("{} on {}: {e}", f.name, device.name()))
+}
+
+/// An evaluation's results in the file layout of `tessera eval`.
+pub fn as_file(name: &str, out: EvalOutput) -> TensorFile {
+    let mut tensors = vec![
+        ("loss".to_string(), Tensor::scalar(out.loss)),
+        ("pred".to_string(), out.pred),
+        ("mask".to_string(), out.mask),
+    ];
+    for (n, g) in out.grads {
+        tensors.push((format!("grad.{n}"), g));
+    }
+    TensorFile {
+        path: PathBuf::from(name),
+        tensors,
+        metadata: Default::default(),
+    }
+}
+
+/// loss, pred and mask within 1e-4 and every gradient within 1e-3 of the official numbers;
+/// the gradients must be exactly the official set. Returns the worst gradient.
+pub fn check(name: &str, got: &TensorFile, expected: &TensorFile) -> (f64, String) {
+    let exp = |n: &str| expected.get(n).unwrap_or_else(|| panic!("{name}: no {n}"));
+    let got_t = |n: &str| {
+        got.get(n)
+            .unwrap_or_else(|| panic!("{name}: no {n} in output"))
+    };
+    assert_eq!(got_t("mask").data, exp("mask").data, "{name}: mask");
+    assert_eq!(got_t("mask").shape, exp("mask").shape, "{name}: mask shape");
+    for t in ["loss", "pred"] {
+        assert_eq!(got_t(t).shape, exp(t).shape, "{name}: {t} shape");
+        let e = rel_err(&got_t(t).data, &exp(t).data);
+        assert!(e < 1e-4, "{name}: {t} rel err {e:e}");
+    }
+    let names = |f: &TensorFile| -> Vec<String> {
+        let mut v: Vec<String> = f
+            .tensors
+            .iter()
+            .map(|(n, _)| n.clone())
+            .filter(|n| n.starts_with("grad."))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(got), names(expected), "{name}: set of gradients");
+    let mut worst = (0.0f64, String::new());
+    for key in names(expected) {
+        let (g, want) = (got_t(&key), exp(&key));
+        assert_eq!(g.shape, want.shape, "{name}: {key} shape");
+        let e = rel_err(&g.data, &want.data);
+        assert!(e < 1e-3, "{name}: {key} rel err {e:e}");
+        if e >= worst.0 {
+            worst = (e, key);
+        }
+    }
+    assert!(!worst.1.is_empty(), "{name}: the fixture has no gradients");
+    eprintln!("{name}: loss, pred within 1e-4; worst gradient {} at {:e}", worst.1, worst.0);
+    worst
+}
