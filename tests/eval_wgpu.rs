@@ -114,7 +114,8 @@ fn training_steps_on_wgpu_match_the_cpu() {
     let f = load(&fixtures()[0]);
     let (model, params, n) = (f.ckpt.model(), &f.ckpt.params, f.inputs.shape.batch);
     let adam = AdamWConfig::mae_pretrain(0.05);
-    let mut cpu = TrainStep::new(model.as_ref(), n, params, adam.clone(), &mut Device::Cpu).unwrap();
+    let mut cpu =
+        TrainStep::new(model.as_ref(), n, params, adam.clone(), &mut Device::Cpu).unwrap();
     let mut gpu = TrainStep::new(model.as_ref(), n, params, adam, &mut device).unwrap();
     for (t, lr) in [1e-3, 5e-4, 2e-3].into_iter().enumerate() {
         let a = cpu.step(&f.inputs, lr).unwrap();

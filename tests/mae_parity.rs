@@ -160,7 +160,10 @@ fn save_load_round_trip_is_exact_and_atomic() {
     // constructor's arguments, which PyTorch reads: MaskedAutoencoderViT(**config).
     let f = TensorFile::read(&path).unwrap();
     let meta: serde_json::Value = serde_json::from_str(&f.metadata["config"]).unwrap();
-    assert_eq!((meta["embed_dim"].as_u64(), meta["in_chans"].as_u64()), (Some(128), Some(1)));
+    assert_eq!(
+        (meta["embed_dim"].as_u64(), meta["in_chans"].as_u64()),
+        (Some(128), Some(1))
+    );
     assert_eq!(meta["mlp_ratio"].as_f64(), Some(4.0));
     assert_eq!(f.metadata["layer_norm_eps"], "1e-6");
     assert_eq!(

@@ -437,7 +437,10 @@ fn messages_read_as_the_design_promises() {
     }
     .validate()
     .unwrap_err();
-    assert!(e.as_str().contains("mask ratio 512/512 does not lie"), "{e}");
+    assert!(
+        e.as_str().contains("mask ratio 512/512 does not lie"),
+        "{e}"
+    );
 }
 
 #[test]

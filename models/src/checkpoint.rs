@@ -13,9 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tessera_dsl::spec::{
-    MaeArgs, MaeSpec, MaskSpec, ModelSpec, CONSTRUCTOR_LAYER_NORM_EPS,
-};
+use tessera_dsl::spec::{MaeArgs, MaeSpec, MaskSpec, ModelSpec, CONSTRUCTOR_LAYER_NORM_EPS};
 use tessera_dsl::Ratio;
 
 use crate::model::{build, Model, ModelError};
@@ -193,7 +191,11 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
                 .ok_or_else(|| meta(EPS_KEY, "positive number", format!("{text:?}")))?,
         ),
     };
-    let spec = match (model, file.metadata.get(SPEC_KEY), file.metadata.get(CONFIG_KEY)) {
+    let spec = match (
+        model,
+        file.metadata.get(SPEC_KEY),
+        file.metadata.get(CONFIG_KEY),
+    ) {
         (Some(m), _, _) => with_eps(*m, eps),
         (None, Some(json), _) => serde_json::from_str::<ModelSpec>(json)
             .map_err(|e| meta(SPEC_KEY, "model spec", e.to_string()))?,

@@ -54,7 +54,10 @@ pub fn evaluate(
     let sg = model.step_graph(inputs.shape, &extras)?;
     let plan = compile(&sg.graph, &sg.outputs(), &PlanOptions::default())?;
     let n = inputs.shape.batch;
-    let label = format!("evaluation (batch {n}, {} visible tokens)", inputs.shape.keep);
+    let label = format!(
+        "evaluation (batch {n}, {} visible tokens)",
+        inputs.shape.keep
+    );
     let mut ex = device.compile(&plan, &label)?;
     load_state(ex.as_mut(), params, &sg.constants)?;
     set_inputs(ex.as_mut(), inputs)?;

@@ -89,7 +89,8 @@ impl FeatureExtractor {
                 tessera_dsl::graph::Role::Param { .. } | tessera_dsl::graph::Role::Frozen { .. }
             );
             let constant = fg.constants.iter().any(|(n, _)| n == name);
-            if is_param && !constant && params.get(name).is_none() {
+            let read = plan.slot_by_name(name).is_some();
+            if is_param && read && !constant && params.get(name).is_none() {
                 return Err(FeatureError::MissingParam(name.to_string()));
             }
         }

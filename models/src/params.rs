@@ -10,17 +10,31 @@ use crate::tensors::Tensor;
 pub enum Init {
     /// `xavier_uniform_` over a `[fan_out, fan_in]` view (timm/MAE Linear weights; MAE's
     /// patch-embed weight viewed as `[D, C·p·p]`).
-    XavierUniform { fan_in: usize, fan_out: usize },
+    XavierUniform {
+        fan_in: usize,
+        fan_out: usize,
+    },
     /// `U(-bound, bound)` (PyTorch's default Linear/Conv init: bound `1/sqrt(fan_in)`).
-    Uniform { bound: f64 },
+    Uniform {
+        bound: f64,
+    },
     /// `normal_(0, std)` (MAE's class and mask tokens).
-    Normal { std: f64 },
+    Normal {
+        std: f64,
+    },
     /// `trunc_normal_(std)`, cut at `±bound` (HiViT, relative position tables).
-    TruncNormal { std: f64, bound: f64 },
+    TruncNormal {
+        std: f64,
+        bound: f64,
+    },
     Zeros,
     Ones,
     /// The fixed 2-D sin-cos table of MAE (`get_2d_sincos_pos_embed`), with a zero class row.
-    SinCos2d { dim: usize, grid: usize, cls: bool },
+    SinCos2d {
+        dim: usize,
+        grid: usize,
+        cls: bool,
+    },
 }
 
 /// One entry of the state dict.

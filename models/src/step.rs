@@ -126,7 +126,10 @@ impl TrainStep {
         outputs.extend(&opt.updates);
         let plan = compile(&graph.graph, &outputs, &PlanOptions::default())?;
         let peak_bytes = plan.peak_bytes(std::mem::size_of::<f32>());
-        let label = format!("training step (batch {batch}, {} visible tokens)", shape.keep);
+        let label = format!(
+            "training step (batch {batch}, {} visible tokens)",
+            shape.keep
+        );
         let mut exec = device.compile(&plan, &label)?;
         load_state(exec.as_mut(), params, &graph.constants)?;
         Ok(TrainStep {

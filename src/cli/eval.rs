@@ -54,7 +54,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )));
     }
     let mut device = args.device.open()?;
-    let out = evaluate(model.as_ref(), &ckpt.params, &inputs, args.grads, &mut device)?;
+    let out = evaluate(
+        model.as_ref(),
+        &ckpt.params,
+        &inputs,
+        args.grads,
+        &mut device,
+    )?;
 
     let mut tensors = vec![
         ("loss".to_string(), Tensor::scalar(out.loss)),

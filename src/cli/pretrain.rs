@@ -17,7 +17,9 @@ use tessera_models::train::{
 };
 
 use super::bad_input;
-use super::model_args::{describe, with_mask_ratio, with_target, Backend, DeviceChoice, ModelChoice};
+use super::model_args::{
+    describe, with_mask_ratio, with_target, Backend, DeviceChoice, ModelChoice,
+};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {

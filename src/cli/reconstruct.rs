@@ -188,7 +188,13 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
     let model = model_of(&spec)?;
     let mut rng = Rng::for_stream(seed, &[RECON_STREAM]);
     let inputs = model.step_inputs(imgs, &mut rng)?;
-    let result = evaluate(model.as_ref(), &ckpt.params, &inputs, false, &mut Device::Cpu)?;
+    let result = evaluate(
+        model.as_ref(),
+        &ckpt.params,
+        &inputs,
+        false,
+        &mut Device::Cpu,
+    )?;
     let geo = model.geometry();
     let layout = PatchLayout {
         channels: geo.channels,

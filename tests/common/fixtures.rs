@@ -132,6 +132,9 @@ pub fn check(name: &str, got: &TensorFile, expected: &TensorFile) -> (f64, Strin
         }
     }
     assert!(!worst.1.is_empty(), "{name}: the fixture has no gradients");
-    eprintln!("{name}: loss, pred within 1e-4; worst gradient {} at {:e}", worst.1, worst.0);
+    eprintln!(
+        "{name}: loss, pred within 1e-4; worst gradient {} at {:e}",
+        worst.1, worst.0
+    );
     worst
 }

@@ -53,7 +53,8 @@ impl MaskBatch {
                 });
             }
             out.ids_keep.extend(m.ids_keep().iter().map(|&i| i as u32));
-            out.ids_restore.extend(m.ids_restore().iter().map(|&i| i as u32));
+            out.ids_restore
+                .extend(m.ids_restore().iter().map(|&i| i as u32));
             out.mask.extend(m.mask().iter().map(|&v| v as f32));
         }
         Ok(out)

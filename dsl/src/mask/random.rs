@@ -4,7 +4,6 @@ use super::{draw_noise, keep_count, stable_argsort, Mask, MaskError};
 use crate::{rng::Rng, Ratio};
 use alloc::vec::Vec;
 
-
 /// The mask official MAE builds from `noise` (one value per token): `ids_shuffle` = stable
 /// ascending argsort of the noise, keep the first `floor(L (1 - r))`.
 pub fn random_from_noise(noise: &[f32], ratio: Ratio) -> Result<Mask, MaskError> {

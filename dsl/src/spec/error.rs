@@ -223,7 +223,9 @@ impl ShapeError {
     /// Closes the message with the rule's name and where the rules are explained.
     pub const fn done(self) -> ShapeError {
         let rule = self.rule;
-        self.s(" (rule ").s(rule.name()).s(", see docs/shape-rules.md)")
+        self.s(" (rule ")
+            .s(rule.name())
+            .s(", see docs/shape-rules.md)")
     }
 
     /// The rule that was broken.

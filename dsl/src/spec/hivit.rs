@@ -14,6 +14,8 @@ use super::table::{row, PerStage};
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use core::fmt::{self, Display, Formatter};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 const F: Family = Family::HiVit;
 
@@ -21,7 +23,7 @@ const F: Family = Family::HiVit;
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct HiVitSpec {
@@ -146,7 +148,12 @@ impl HiVitSpec {
             inner_grids[s] = self.inner_patches >> s;
             stage_dims[s] = main.dim >> (n - s);
             stage_blocks[s] = 2 * depths[s];
-            stage_mlp_hidden[s] = tri!(mlp_hidden(F, "MLP stage", stage_dims[s], self.stem_mlp_ratio));
+            stage_mlp_hidden[s] = tri!(mlp_hidden(
+                F,
+                "MLP stage",
+                stage_dims[s],
+                self.stem_mlp_ratio
+            ));
             hifeat_dim += inner_grids[s] * inner_grids[s] * stage_dims[s];
             s += 1;
         }

@@ -1,12 +1,14 @@
 //! The image every image family starts from: `height x width x channels`.
 use super::error::{Family, ShapeError};
 use super::rules::{size, square, tri};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 /// Input images, `[C, H, W]` per sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct ImageSpec {

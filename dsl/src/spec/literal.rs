@@ -31,12 +31,14 @@ pub const fn vocab_lit(family: Family, what: &str, value: u128) -> usize {
 /// A ratio literal `num / den`; its range is left to the spec's rules.
 pub const fn ratio_lit(family: Family, what: &str, num: u128, den: u128) -> Ratio {
     if num > u32::MAX as u128 || den > u32::MAX as u128 {
-        fail(ShapeError::new(family, Rule::RatioInOpenUnitInterval)
-            .s(what)
-            .s(" ratio: numerator and denominator must be at most ")
-            .n(u32::MAX as usize)
-            .s("; write the fraction in smaller terms")
-            .done())
+        fail(
+            ShapeError::new(family, Rule::RatioInOpenUnitInterval)
+                .s(what)
+                .s(" ratio: numerator and denominator must be at most ")
+                .n(u32::MAX as usize)
+                .s("; write the fraction in smaller terms")
+                .done(),
+        )
     }
     Ratio {
         num: num as u32,

@@ -12,6 +12,8 @@ use super::table::row;
 use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 const F: Family = Family::M3ae;
 
@@ -19,7 +21,7 @@ const F: Family = Family::M3ae;
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct M3aeSpec {

@@ -9,6 +9,8 @@ use super::table::row;
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use core::fmt::{self, Display, Formatter};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 const F: Family = Family::Mae;
 
@@ -16,7 +18,7 @@ const F: Family = Family::Mae;
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct MaeSpec {

@@ -162,7 +162,9 @@ mod tests {
         let mask = MaskSpec::Random {
             ratio: Ratio::of(3, 4),
         };
-        let d = MaeSpec::from_official(&frac, 1e-5, mask).validate().unwrap();
+        let d = MaeSpec::from_official(&frac, 1e-5, mask)
+            .validate()
+            .unwrap();
         assert_eq!(d.encoder.mlp_hidden, 60);
     }
 }

@@ -144,7 +144,9 @@ pub const fn uniform_even_grid(family: Family, what: &str, grid: usize) -> Resul
 impl Display for MaskSpec {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            MaskSpec::Random { ratio } => write!(f, "random {ratio} (keeps floor(L*(1-r)) per sample)"),
+            MaskSpec::Random { ratio } => {
+                write!(f, "random {ratio} (keeps floor(L*(1-r)) per sample)")
+            }
             MaskSpec::Block { ratio, cell } => write!(
                 f,
                 "block {ratio} in {cell}x{cell} cells (masks floor(C*r) cells, C = cells)"

@@ -14,6 +14,8 @@ use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 const F: Family = Family::MixMim;
 
@@ -25,7 +27,7 @@ pub const MIXMIM_STAGES: usize = 4;
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct MixMimSpec {

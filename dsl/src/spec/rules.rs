@@ -168,8 +168,9 @@ pub const fn mlp_hidden(
     mlp_ratio: f64,
 ) -> Result<usize, ShapeError> {
     let hidden = dim as f64 * mlp_ratio;
-    // `!(x >= 1.0)` also catches NaN.
-    if !(hidden >= 1.0) || hidden > (MAX_SIZE * MAX_SIZE) as f64 {
+    // NaN fails both comparisons, so it lands here too.
+    let in_range = hidden >= 1.0 && hidden <= (MAX_SIZE * MAX_SIZE) as f64;
+    if !in_range {
         return Err(ShapeError::new(family, Rule::MlpHidden)
             .s(role)
             .s(" mlp ratio gives a hidden width of int(")
@@ -184,8 +185,9 @@ pub const fn mlp_hidden(
 
 /// The LayerNorm epsilon, or the rule's error unless it is positive and finite.
 pub const fn layer_norm_eps(family: Family, eps: f64) -> Result<f64, ShapeError> {
-    // `!(eps > 0.0)` also catches NaN.
-    if !(eps > 0.0) || eps > f64::MAX {
+    // NaN fails both comparisons, so it lands here too.
+    let positive_finite = eps > 0.0 && eps <= f64::MAX;
+    if !positive_finite {
         return Err(ShapeError::new(family, Rule::LayerNormEps)
             .s("layer_norm_eps must be a positive finite number, as LayerNorm divides by ")
             .s("sqrt(var + eps)")
@@ -271,6 +273,9 @@ mod tests {
             "{e}"
         );
         let e = too_large(Family::Mae, "image height", 5_000_000_000, MAX_SIZE);
-        assert!(e.as_str().contains("image height 5000000000 exceeds 16384"), "{e}");
+        assert!(
+            e.as_str().contains("image height 5000000000 exceeds 16384"),
+            "{e}"
+        );
     }
 }

@@ -4,6 +4,8 @@
 use super::error::{Family, Rule, ShapeError};
 use super::name::{role_what, stage_name};
 use super::rules::{head_dim, size, tri};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 /// Most stages a hierarchical spec may have.
 pub const MAX_STAGES: usize = 6;
@@ -12,7 +14,7 @@ pub const MAX_STAGES: usize = 6;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct Stage {

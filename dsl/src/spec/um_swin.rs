@@ -14,6 +14,8 @@ use super::table::{row, PerStage, PerStageGrid};
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use core::fmt::{self, Display, Formatter};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 const F: Family = Family::UmSwin;
 
@@ -22,7 +24,7 @@ const F: Family = Family::UmSwin;
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct UmSwinSpec {

@@ -13,6 +13,8 @@ use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 const F: Family = Family::VideoMae;
 
@@ -20,7 +22,7 @@ const F: Family = Family::VideoMae;
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct VideoMaeSpec {

@@ -4,13 +4,15 @@
 use super::error::{Family, ShapeError};
 use super::name::role_what;
 use super::rules::{head_dim, mlp_hidden, pos_embed_width, size, tri, PosEmbed};
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
 
 /// A ViT stack as written. `mlp_ratio` is a float as in the official constructors (4, or 2.5):
 /// the hidden width is `int(dim * mlp_ratio)`, computed exactly as Python does.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(Serialize, Deserialize),
     serde(deny_unknown_fields)
 )]
 pub struct VitSpec {
@@ -105,7 +107,9 @@ mod tests {
             mlp_ratio: 2.5,
             ..ok
         };
-        let d = frac.validate(Family::Mae, "encoder", PosEmbed::Free).unwrap();
+        let d = frac
+            .validate(Family::Mae, "encoder", PosEmbed::Free)
+            .unwrap();
         assert_eq!(d.mlp_hidden, 60);
     }
 }

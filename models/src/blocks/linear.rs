@@ -55,7 +55,10 @@ impl Linear {
     }
 
     pub fn no_bias(self) -> Linear {
-        Linear { bias: false, ..self }
+        Linear {
+            bias: false,
+            ..self
+        }
     }
 }
 

@@ -22,6 +22,8 @@ mod vit;
 mod window;
 mod window_attention;
 
+#[cfg(test)]
+mod tests;
 
 pub use attention::{self_attention, Attention};
 pub use linear::{linear, Linear, LinearInit};

@@ -16,7 +16,13 @@ pub enum PatchInit {
     Torch,
 }
 
-fn proj(s: &mut Scope, weight: &[usize], fan_in: usize, dim: usize, init: PatchInit) -> GResult<(NodeId, NodeId)> {
+fn proj(
+    s: &mut Scope,
+    weight: &[usize],
+    fan_in: usize,
+    dim: usize,
+    init: PatchInit,
+) -> GResult<(NodeId, NodeId)> {
     let bound = 1.0 / (fan_in as f64).sqrt();
     let w_init = match init {
         PatchInit::XavierFlat => Init::XavierUniform {
@@ -41,7 +47,13 @@ pub fn patch_embed_2d(
     init: PatchInit,
 ) -> GResult<NodeId> {
     let fan_in = channels * patch * patch;
-    let (w, b) = proj(&mut s.pp("proj"), &[dim, channels, patch, patch], fan_in, dim, init)?;
+    let (w, b) = proj(
+        &mut s.pp("proj"),
+        &[dim, channels, patch, patch],
+        fan_in,
+        dim,
+        init,
+    )?;
     let patches = s.g().patchify(imgs, patch, PatchOrder::Cpq)?;
     s.g().linear(patches, w, Some(b))
 }
@@ -65,7 +77,13 @@ pub fn patch_embed_3d(
     };
     let (tt, hh, ww) = (t / tubelet, h / patch, w / patch);
     let fan_in = c * tubelet * patch * patch;
-    let (wt, b) = proj(&mut s.pp("proj"), &[dim, c, tubelet, patch, patch], fan_in, dim, init)?;
+    let (wt, b) = proj(
+        &mut s.pp("proj"),
+        &[dim, c, tubelet, patch, patch],
+        fan_in,
+        dim,
+        init,
+    )?;
     let g = s.g();
     // [N, C, T', t, H', p, W', p] → [N, T', H', W', C, t, p, p] → [N, L, C·t·p·p].
     let x = g.reshape(clips, &[n * c, tt, tubelet, hh, patch, ww, patch])?;

@@ -153,7 +153,10 @@ mod tests {
         root.constant_u32("index", &[3], vec![0, 1, 2]).unwrap();
         let built = b.finish();
         let names: Vec<&str> = built.params.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["cls_token", "blocks.0.attn.qkv.weight", "pos_embed"]);
+        assert_eq!(
+            names,
+            ["cls_token", "blocks.0.attn.qkv.weight", "pos_embed"]
+        );
         assert!(!built.params[2].trainable);
         assert_eq!(built.constants.len(), 1);
         assert!(built.graph.by_name("blocks.0.attn.qkv.weight").is_some());

@@ -65,7 +65,11 @@ pub fn window_attention(
             let (q, k, v) = g.split_qkv(qkv, heads)?; // [N·windows, heads, L, d]
             let d = c / heads;
             let split = [n, windows, heads, len, d];
-            let (q, k, v) = (g.reshape(q, &split)?, g.reshape(k, &split)?, g.reshape(v, &split)?);
+            let (q, k, v) = (
+                g.reshape(q, &split)?,
+                g.reshape(k, &split)?,
+                g.reshape(v, &split)?,
+            );
             let o = g.attention(q, k, v, Some(b), scale)?;
             let o = g.reshape(o, &[n * windows, heads, len, d])?;
             g.merge_heads(o)?

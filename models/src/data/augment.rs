@@ -3,8 +3,8 @@
 //! and "none" (images must already have the model's size).
 
 use super::resize::{resize_crop, Rect};
-use tessera_dsl::rng::Rng;
 use super::{DataError, Image};
+use tessera_dsl::rng::Rng;
 
 /// What happens to an image before normalization.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,12 +85,7 @@ impl Augment {
 
     /// Applies the augmentation; returns f32 HWC values in [0, 255] of `output_size()`.
     /// `name` identifies the image in errors; `rng` is this sample's own stream.
-    pub fn apply(
-        &self,
-        img: &Image,
-        name: &str,
-        rng: &mut Rng,
-    ) -> Result<Vec<f32>, DataError> {
+    pub fn apply(&self, img: &Image, name: &str, rng: &mut Rng) -> Result<Vec<f32>, DataError> {
         match *self {
             Augment::None { width, height } => {
                 if img.width != width || img.height != height {

@@ -15,8 +15,8 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tessera_dsl::rng::Rng;
 use super::{DataError, Dataset, Transform};
+use tessera_dsl::rng::Rng;
 
 const SHUFFLE_STREAM: u64 = 0x5348_5546; // "SHUF"
 const AUGMENT_STREAM: u64 = 0x4155_4753; // "AUGS"
@@ -253,8 +253,7 @@ impl Job {
         };
         for (j, pos) in (start..end).enumerate() {
             let (index, img) = self.load_or_substitute(pos)?;
-            let mut rng =
-                Rng::for_stream(self.seed, &[AUGMENT_STREAM, self.epoch, pos as u64]);
+            let mut rng = Rng::for_stream(self.seed, &[AUGMENT_STREAM, self.epoch, pos as u64]);
             let name = self.dataset.describe(index);
             self.transform.apply_into(
                 &img,

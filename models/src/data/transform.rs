@@ -1,7 +1,7 @@
 //! The per-sample transform the loader's workers run: augmentation, then normalization.
 
-use tessera_dsl::rng::Rng;
 use super::{Augment, DataError, Image, Normalize};
+use tessera_dsl::rng::Rng;
 
 /// Augmentation + normalization, for images of a known channel count.
 #[derive(Clone, Debug, PartialEq)]

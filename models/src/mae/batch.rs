@@ -21,7 +21,10 @@ pub fn inputs(images: Vec<f32>, masks: MaskBatch) -> StepInputs {
     if masks.len_keep > 0 {
         tensors.push((inputs::IDS_KEEP.into(), InputValues::U32(masks.ids_keep)));
     }
-    tensors.push((inputs::IDS_RESTORE.into(), InputValues::U32(masks.ids_restore)));
+    tensors.push((
+        inputs::IDS_RESTORE.into(),
+        InputValues::U32(masks.ids_restore),
+    ));
     StepInputs {
         shape,
         tensors,

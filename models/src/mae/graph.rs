@@ -25,15 +25,16 @@ pub mod inputs {
     pub const IDS_RESTORE: &str = "ids_restore";
 }
 
-/// The model's own parameters, declared first as PyTorch lists them.
+/// The model's own parameters, declared first as PyTorch lists them (the decoder's only when
+/// the graph has a decoder).
 struct Own {
     cls: Option<NodeId>,
     pos: NodeId,
-    mask_token: NodeId,
-    dec_pos: NodeId,
+    /// `(mask_token, decoder_pos_embed)`.
+    decoder: Option<(NodeId, NodeId)>,
 }
 
-fn own_params(s: &mut Scope, spec: &MaeSpec, d: &MaeDims) -> GResult<Own> {
+fn own_params(s: &mut Scope, spec: &MaeSpec, d: &MaeDims, decoder: bool) -> GResult<Own> {
     let (dim, dec) = (d.encoder.dim, d.decoder.dim);
     let token = Init::Normal { std: 0.02 };
     let cls = if spec.class_token {
@@ -42,14 +43,14 @@ fn own_params(s: &mut Scope, spec: &MaeSpec, d: &MaeDims) -> GResult<Own> {
         None
     };
     let pos = sincos_table(s, "pos_embed", dim, d.grid, spec.class_token)?;
-    let mask_token = s.param("mask_token", &[1, 1, dec], token)?;
-    let dec_pos = sincos_table(s, "decoder_pos_embed", dec, d.grid, spec.class_token)?;
-    Ok(Own {
-        cls,
-        pos,
-        mask_token,
-        dec_pos,
-    })
+    let decoder = if decoder {
+        let mask_token = s.param("mask_token", &[1, 1, dec], token)?;
+        let dec_pos = sincos_table(s, "decoder_pos_embed", dec, d.grid, spec.class_token)?;
+        Some((mask_token, dec_pos))
+    } else {
+        None
+    };
+    Ok(Own { cls, pos, decoder })
 }
 
 /// Which patch tokens the encoder sees.
@@ -76,7 +77,14 @@ fn encoder(
 ) -> GResult<NodeId> {
     let (dim, l) = (d.encoder.dim, d.tokens);
     let c = spec.image.channels;
-    let x = patch_embed_2d(&mut s.pp("patch_embed"), imgs, c, spec.patch, dim, PatchInit::XavierFlat)?;
+    let x = patch_embed_2d(
+        &mut s.pp("patch_embed"),
+        imgs,
+        c,
+        spec.patch,
+        dim,
+        PatchInit::XavierFlat,
+    )?;
     let cls_rows = usize::from(spec.class_token);
     let g = s.g();
     let pos_patches = g.slice(own.pos, 1, cls_rows, l)?;
@@ -121,7 +129,8 @@ pub fn build(
     let (n, l, k) = (shape.batch, d.tokens, shape.keep);
     let (dec, cls_rows) = (d.decoder.dim, usize::from(spec.class_token));
     let eps = spec.layer_norm_eps;
-    let own = own_params(&mut s, spec, d)?;
+    let own = own_params(&mut s, spec, d, true)?;
+    let (mask_token, dec_pos) = own.decoder.expect("declared with the decoder");
     let img = spec.image;
     let g = s.g();
     let imgs = g.input(inputs::IMGS, &[n, img.channels, img.height, img.width])?;
@@ -146,7 +155,7 @@ pub fn build(
         parts.push(g.slice(x, 1, cls_rows, k)?);
     }
     if l > k {
-        parts.push(g.expand(own.mask_token, &[n, l - k, dec])?);
+        parts.push(g.expand(mask_token, &[n, l - k, dec])?);
     }
     let shuffled = if parts.len() == 1 {
         parts[0]
@@ -158,7 +167,7 @@ pub fn build(
         let dec_cls = g.slice(x, 1, 0, 1)?;
         y = g.concat(&[dec_cls, y], 1)?;
     }
-    let y = g.add(y, own.dec_pos)?;
+    let y = g.add(y, dec_pos)?;
     let block = VitBlock::of(&d.decoder, eps, LinearInit::Xavier);
     let y = vit_stack(&mut s.pp("decoder_blocks"), y, d.decoder.depth, &block)?;
     let y = layer_norm(&mut s.pp("decoder_norm"), y, dec, eps)?;
@@ -215,7 +224,7 @@ pub fn add_extras(step: &mut StepGraph, extras: &Extras) -> GResult<()> {
 pub fn features(spec: &MaeSpec, d: &MaeDims, batch: usize) -> GResult<FeatureGraph> {
     let mut b = Builder::new();
     let mut s = b.root();
-    let own = own_params(&mut s, spec, d)?;
+    let own = own_params(&mut s, spec, d, false)?;
     let img = spec.image;
     let imgs = s
         .g()
