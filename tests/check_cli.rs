@@ -203,3 +203,22 @@ fn macro_specs_print_the_same_table_as_the_cli() {
     assert_eq!(table.lines().collect::<Vec<_>>(), cli);
     assert_eq!((FmnistViaFacade::GRID, FmnistViaFacade::KEEP), (7, 12));
 }
+
+/// Messages point to docs/shape-rules.md: every rule has its section there, and the doc names
+/// no rule that does not exist.
+#[test]
+fn the_shape_rules_doc_explains_every_rule() {
+    use tessera::dsl::Rule;
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/shape-rules.md"))
+            .unwrap();
+    let headings: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("### ")).collect();
+    for rule in Rule::ALL {
+        assert!(
+            headings.contains(&rule.name()),
+            "no section for {}",
+            rule.name()
+        );
+    }
+    assert_eq!(headings.len(), Rule::ALL.len(), "{headings:?}");
+}

@@ -71,6 +71,40 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule.
+    pub const ALL: [Rule; 30] = [
+        Rule::SizeAtLeastOne,
+        Rule::SizeLimit,
+        Rule::StageCount,
+        Rule::RatioInOpenUnitInterval,
+        Rule::SquareImage,
+        Rule::PatchDividesImage,
+        Rule::HeadsDivideWidth,
+        Rule::SinCos2dWidth,
+        Rule::SinCos1dWidth,
+        Rule::MlpHidden,
+        Rule::LayerNormEps,
+        Rule::KeepAtLeastOne,
+        Rule::MaskAtLeastOne,
+        Rule::UniformRatioThreeQuarters,
+        Rule::UniformEvenGrid,
+        Rule::BlockCellDividesGrid,
+        Rule::WindowedTokenDropping,
+        Rule::MaskCellMultipleOfPatch,
+        Rule::MaskCellDividesImage,
+        Rule::CompactionThroughStages,
+        Rule::WindowDividesGrid,
+        Rule::MergeDoublesWidth,
+        Rule::DecoderCoversVisibleCells,
+        Rule::StagesHalveToMaskGrid,
+        Rule::InnerPatchesDividePatch,
+        Rule::InnerPatchesCollapse,
+        Rule::WidthSplitsAcrossStages,
+        Rule::TubeletDividesFrames,
+        Rule::ThreeChannels,
+        Rule::OfficialArgs,
+    ];
+
     /// The rule's name as it appears in messages and docs.
     pub const fn name(self) -> &'static str {
         match self {
@@ -192,18 +226,23 @@ impl ShapeError {
 
     /// Appends a number in decimal.
     pub const fn n(self, value: usize) -> ShapeError {
-        let mut digits = [0u8; 20];
+        self.n_wide(value as u128)
+    }
+
+    /// Appends a 128-bit number in decimal (a macro literal as written).
+    pub const fn n_wide(self, value: u128) -> ShapeError {
+        let mut digits = [0u8; 39];
         let mut count = 0;
         let mut v = value;
         loop {
-            digits[19 - count] = b'0' + (v % 10) as u8;
+            digits[38 - count] = b'0' + (v % 10) as u8;
             count += 1;
             v /= 10;
             if v == 0 {
                 break;
             }
         }
-        let (_, tail) = digits.split_at(20 - count);
+        let (_, tail) = digits.split_at(39 - count);
         match core::str::from_utf8(tail) {
             Ok(text) => self.s(text),
             Err(_) => self,

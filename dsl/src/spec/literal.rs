@@ -1,8 +1,8 @@
 //! How the macros read the literals a user writes. Integers are taken as `u128`, so a number
 //! too large for its field is reported as written (under `#![allow(overflowing_literals)]` a
 //! narrower type would wrap it silently); decimals are read from their text, so `4` and `2.5`
-//! are both valid MLP ratios. Each helper panics, which in a macro's `const` item is a compile
-//! error carrying the rule's message.
+//! are both valid MLP ratios. Each helper returns the rule's error, which the macro's `DIMS`
+//! const turns into a compile error carrying the message (one error, not a cascade).
 use super::error::{Family, Rule, ShapeError};
 use super::rules::{too_large, MAX_SIZE, MAX_VOCAB};
 use crate::Ratio;
@@ -13,43 +13,46 @@ pub const fn fail(e: ShapeError) -> ! {
 }
 
 /// A size literal: at most [`MAX_SIZE`] (zero is left to the spec's rules).
-pub const fn size_lit(family: Family, what: &str, value: u128) -> usize {
+pub const fn size_lit(family: Family, what: &str, value: u128) -> Result<usize, ShapeError> {
     if value > MAX_SIZE as u128 {
-        fail(too_large(family, what, value, MAX_SIZE))
+        return Err(too_large(family, what, value, MAX_SIZE));
     }
-    value as usize
+    Ok(value as usize)
 }
 
 /// A vocabulary literal: at most [`MAX_VOCAB`].
-pub const fn vocab_lit(family: Family, what: &str, value: u128) -> usize {
+pub const fn vocab_lit(family: Family, what: &str, value: u128) -> Result<usize, ShapeError> {
     if value > MAX_VOCAB as u128 {
-        fail(too_large(family, what, value, MAX_VOCAB))
+        return Err(too_large(family, what, value, MAX_VOCAB));
     }
-    value as usize
+    Ok(value as usize)
 }
 
 /// A ratio literal `num / den`; its range is left to the spec's rules.
-pub const fn ratio_lit(family: Family, what: &str, num: u128, den: u128) -> Ratio {
+pub const fn ratio_lit(
+    family: Family,
+    what: &str,
+    num: u128,
+    den: u128,
+) -> Result<Ratio, ShapeError> {
     if num > u32::MAX as u128 || den > u32::MAX as u128 {
-        fail(
-            ShapeError::new(family, Rule::RatioInOpenUnitInterval)
-                .s(what)
-                .s(" ratio: numerator and denominator must be at most ")
-                .n(u32::MAX as usize)
-                .s("; write the fraction in smaller terms")
-                .done(),
-        )
+        return Err(ShapeError::new(family, Rule::RatioInOpenUnitInterval)
+            .s(what)
+            .s(" ratio: numerator and denominator must be at most ")
+            .n(u32::MAX as usize)
+            .s("; write the fraction in smaller terms")
+            .done());
     }
-    Ratio {
+    Ok(Ratio {
         num: num as u32,
         den: den as u32,
-    }
+    })
 }
 
 /// A decimal literal (`4`, `2.5`, `1e-6`, `1.5e-5`) read from its text (`stringify!`), so
 /// integers and floats are both accepted. Up to 18 significant digits; the result is the
 /// correctly rounded `f64` (one division of two exact values).
-pub const fn decimal_lit(family: Family, what: &str, text: &str) -> f64 {
+pub const fn decimal_lit(family: Family, what: &str, text: &str) -> Result<f64, ShapeError> {
     let b = text.as_bytes();
     let mut i = 0;
     let mut mant: u64 = 0;
@@ -64,7 +67,7 @@ pub const fn decimal_lit(family: Family, what: &str, text: &str) -> f64 {
             seen_point = true;
         } else if b[i] != b'_' {
             if digits >= 18 {
-                fail(unreadable(family, what, text));
+                return Err(unreadable(family, what, text));
             }
             mant = mant * 10 + (b[i] - b'0') as u64;
             digits += 1;
@@ -75,7 +78,7 @@ pub const fn decimal_lit(family: Family, what: &str, text: &str) -> f64 {
         i += 1;
     }
     if digits == 0 {
-        fail(unreadable(family, what, text));
+        return Err(unreadable(family, what, text));
     }
     if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
         i += 1;
@@ -91,16 +94,13 @@ pub const fn decimal_lit(family: Family, what: &str, text: &str) -> f64 {
             i += 1;
         }
         if i == start {
-            fail(unreadable(family, what, text));
+            return Err(unreadable(family, what, text));
         }
         exp += if neg { -e } else { e };
     }
     // A type suffix (`4f64`, `2.5_f32`) is allowed; anything else is not.
-    if i < b.len() && b[i] != b'f' {
-        fail(unreadable(family, what, text));
-    }
-    if exp < -22 || exp > 22 {
-        fail(unreadable(family, what, text));
+    if (i < b.len() && b[i] != b'f') || exp < -22 || exp > 22 {
+        return Err(unreadable(family, what, text));
     }
     let mut scale = 1.0f64;
     let mut k = 0;
@@ -109,11 +109,11 @@ pub const fn decimal_lit(family: Family, what: &str, text: &str) -> f64 {
         scale *= 10.0;
         k += 1;
     }
-    if exp < 0 {
+    Ok(if exp < 0 {
         mant as f64 / scale
     } else {
         mant as f64 * scale
-    }
+    })
 }
 
 const fn unreadable(family: Family, what: &str, text: &str) -> ShapeError {
@@ -133,18 +133,27 @@ mod tests {
     #[test]
     fn decimals_read_as_the_compiler_reads_them() {
         let f = Family::Mae;
-        assert_eq!(decimal_lit(f, "mlp", "4"), 4.0);
-        assert_eq!(decimal_lit(f, "mlp", "2.5"), 2.5);
-        assert_eq!(decimal_lit(f, "eps", "1e-6"), 1e-6);
-        assert_eq!(decimal_lit(f, "eps", "1e-5"), 1e-5);
-        assert_eq!(decimal_lit(f, "eps", "1.5e-5"), 1.5e-5);
-        assert_eq!(decimal_lit(f, "eps", "0.000001"), 0.000001);
-        assert_eq!(decimal_lit(f, "mlp", "4.0f64"), 4.0);
+        assert_eq!(decimal_lit(f, "mlp", "4"), Ok(4.0));
+        assert_eq!(decimal_lit(f, "mlp", "2.5"), Ok(2.5));
+        assert_eq!(decimal_lit(f, "eps", "1e-6"), Ok(1e-6));
+        assert_eq!(decimal_lit(f, "eps", "1e-5"), Ok(1e-5));
+        assert_eq!(decimal_lit(f, "eps", "1.5e-5"), Ok(1.5e-5));
+        assert_eq!(decimal_lit(f, "eps", "0.000001"), Ok(0.000001));
+        assert_eq!(decimal_lit(f, "mlp", "4.0f64"), Ok(4.0));
+        assert!(decimal_lit(f, "mlp", "x").is_err());
     }
 
     #[test]
     fn wide_literals_keep_their_value() {
-        assert_eq!(size_lit(Family::Mae, "patch", 16), 16);
-        assert_eq!(ratio_lit(Family::Mae, "mask", 510, 512).num, 510);
+        assert_eq!(size_lit(Family::Mae, "patch", 16), Ok(16));
+        assert_eq!(
+            ratio_lit(Family::Mae, "mask", 510, 512).map(|r| r.num),
+            Ok(510)
+        );
+        let e = size_lit(Family::Mae, "patch", 1 << 70).unwrap_err();
+        assert!(
+            e.as_str().contains("patch 1180591620717411303424 exceeds"),
+            "{e}"
+        );
     }
 }

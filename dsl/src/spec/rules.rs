@@ -43,13 +43,11 @@ pub const fn size_within(
 /// The size-limit message, shared by specs and macro literals (which are read as `u128`, so
 /// the number appears as written, not wrapped to the field's width).
 pub const fn too_large(family: Family, what: &str, value: u128, limit: usize) -> ShapeError {
-    let e = ShapeError::new(family, Rule::SizeLimit).s(what).s(" ");
-    let e = if value > usize::MAX as u128 {
-        e.s("larger than ").n(usize::MAX)
-    } else {
-        e.n(value as usize)
-    };
-    e.s(" exceeds ")
+    ShapeError::new(family, Rule::SizeLimit)
+        .s(what)
+        .s(" ")
+        .n_wide(value)
+        .s(" exceeds ")
         .n(limit)
         .s(", the largest value a spec may state")
         .done()

@@ -37,7 +37,7 @@ macro_rules! hivit {
             patch: $crate::__tessera_size!($crate::spec::Family::HiVit, "patch", $p),
             inner_patches: $crate::__tessera_size!($crate::spec::Family::HiVit, "inner patches", $inner),
             mlp_depths: $crate::spec::SizeList::new(&[$($crate::__tessera_size!($crate::spec::Family::HiVit, "MLP stage depth", $md)),+]),
-            stem_mlp_ratio: $crate::spec::decimal_lit($crate::spec::Family::HiVit, "stem mlp ratio", ::core::stringify!($stem)),
+            stem_mlp_ratio: $crate::__tessera_decimal!($crate::spec::Family::HiVit, "stem mlp ratio", $stem),
             main: $crate::__tessera_vit!($crate::spec::Family::HiVit, "main stage", $ed, $edp, $eh, $em),
             hifeat: $hifeat,
             decoder: $crate::__tessera_vit!($crate::spec::Family::HiVit, "decoder", $dd, $ddp, $dh, $dm),

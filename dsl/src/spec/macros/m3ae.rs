@@ -31,7 +31,7 @@ macro_rules! m3ae {
             image: $crate::__tessera_image!($crate::spec::Family::M3ae, $h, $w, $c),
             patch: $crate::__tessera_size!($crate::spec::Family::M3ae, "patch", $p),
             text_len: $crate::__tessera_size!($crate::spec::Family::M3ae, "text length", $tl),
-            vocab: $crate::spec::vocab_lit($crate::spec::Family::M3ae, "text vocabulary", $voc),
+            vocab: $crate::__tessera_try!($crate::spec::vocab_lit($crate::spec::Family::M3ae, "text vocabulary", $voc)),
             encoder: $crate::__tessera_vit!($crate::spec::Family::M3ae, "encoder", $ed, $edp, $eh, $em),
             decoder: $crate::__tessera_vit!($crate::spec::Family::M3ae, "decoder", $dd, $ddp, $dh, $dm),
             image_ratio: $crate::__tessera_ratio!($crate::spec::Family::M3ae, "image mask", $in / $id),

@@ -40,7 +40,7 @@ macro_rules! mixmim {
                     window: $crate::__tessera_size!($crate::spec::Family::MixMim, "stage window", $sw),
                 }
             ),+]),
-            mlp_ratio: $crate::spec::decimal_lit($crate::spec::Family::MixMim, "mlp ratio", ::core::stringify!($mlp)),
+            mlp_ratio: $crate::__tessera_decimal!($crate::spec::Family::MixMim, "mlp ratio", $mlp),
             decoder: $crate::__tessera_vit!($crate::spec::Family::MixMim, "decoder", $dd, $ddp, $dh, $dm),
             ratio: $crate::__tessera_or!(
                 [$($crate::__tessera_ratio!($crate::spec::Family::MixMim, "mixing", $rn / $rd))?]

@@ -28,19 +28,34 @@ macro_rules! __tessera_spec_item {
 
         #[allow(dead_code)]
         impl $name {
+            /// The spec from the literals as written (a literal too wide for its field is an
+            /// error here, reported by `DIMS`).
+            #[doc(hidden)]
+            pub const fn __build() -> ::core::result::Result<$crate::spec::$spec_ty, $crate::spec::ShapeError> {
+                ::core::result::Result::Ok($spec)
+            }
             /// The spec as written.
-            pub const SPEC: $crate::spec::$spec_ty = $spec;
+            pub const SPEC: $crate::spec::$spec_ty = match Self::__build() {
+                ::core::result::Result::Ok(spec) => spec,
+                ::core::result::Result::Err(_) => $stand_in.spec,
+            };
             /// Every derived size; a broken shape rule stops compilation here with its message.
-            pub const DIMS: $crate::spec::$dims_ty = match Self::SPEC.validate() {
-                ::core::result::Result::Ok(dims) => dims,
+            pub const DIMS: $crate::spec::$dims_ty = match Self::__build() {
                 ::core::result::Result::Err(err) => $crate::spec::fail(err),
+                ::core::result::Result::Ok(spec) => match spec.validate() {
+                    ::core::result::Result::Ok(dims) => dims,
+                    ::core::result::Result::Err(err) => $crate::spec::fail(err),
+                },
             };
             /// `DIMS` when the spec is valid, else a valid stand-in: the derived consts read
             /// this so a broken rule gives one error with its message, not a cascade of notes
             /// from every derived const (the build fails on `DIMS` either way).
             #[doc(hidden)]
-            pub const __DERIVED: $crate::spec::$dims_ty = match Self::SPEC.validate() {
-                ::core::result::Result::Ok(dims) => dims,
+            pub const __DERIVED: $crate::spec::$dims_ty = match Self::__build() {
+                ::core::result::Result::Ok(spec) => match spec.validate() {
+                    ::core::result::Result::Ok(dims) => dims,
+                    ::core::result::Result::Err(_) => $stand_in,
+                },
                 ::core::result::Result::Err(_) => $stand_in,
             };
         }
@@ -83,12 +98,37 @@ macro_rules! __tessera_or {
     };
 }
 
+/// `?` inside a spec's `__build` (a `const fn`, where the `Try` trait is not available).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tessera_try {
+    ($e:expr) => {
+        match $e {
+            ::core::result::Result::Ok(v) => v,
+            ::core::result::Result::Err(e) => return ::core::result::Result::Err(e),
+        }
+    };
+}
+
 /// A size literal read wide (`u128`) and range-checked.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tessera_size {
     ($fam:expr, $what:expr, $v:literal) => {
-        $crate::spec::size_lit($fam, $what, $v)
+        $crate::__tessera_try!($crate::spec::size_lit($fam, $what, $v))
+    };
+}
+
+/// A decimal literal (`4`, `2.5`, `1e-6`) read from its text.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tessera_decimal {
+    ($fam:expr, $what:expr, $v:literal) => {
+        $crate::__tessera_try!($crate::spec::decimal_lit(
+            $fam,
+            $what,
+            ::core::stringify!($v)
+        ))
     };
 }
 
@@ -97,7 +137,7 @@ macro_rules! __tessera_size {
 #[macro_export]
 macro_rules! __tessera_ratio {
     ($fam:expr, $what:expr, $num:literal / $den:literal) => {
-        $crate::spec::ratio_lit($fam, $what, $num, $den)
+        $crate::__tessera_try!($crate::spec::ratio_lit($fam, $what, $num, $den))
     };
 }
 
@@ -123,11 +163,7 @@ macro_rules! __tessera_vit {
             dim: $crate::__tessera_size!($fam, ::core::concat!($role, " width"), $dim),
             depth: $crate::__tessera_size!($fam, ::core::concat!($role, " depth"), $depth),
             heads: $crate::__tessera_size!($fam, ::core::concat!($role, " heads"), $heads),
-            mlp_ratio: $crate::spec::decimal_lit(
-                $fam,
-                ::core::concat!($role, " mlp ratio"),
-                ::core::stringify!($mlp),
-            ),
+            mlp_ratio: $crate::__tessera_decimal!($fam, ::core::concat!($role, " mlp ratio"), $mlp),
         }
     };
 }
@@ -140,7 +176,7 @@ macro_rules! __tessera_eps {
         $default
     };
     ($fam:expr, [$eps:literal] $default:expr) => {
-        $crate::spec::decimal_lit($fam, "layer_norm_eps", ::core::stringify!($eps))
+        $crate::__tessera_decimal!($fam, "layer_norm_eps", $eps)
     };
 }
 

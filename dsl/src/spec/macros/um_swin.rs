@@ -46,7 +46,7 @@ macro_rules! um_swin {
                     window: $crate::__tessera_size!($crate::spec::Family::UmSwin, "window", $win),
                 }
             ),+]),
-            mlp_ratio: $crate::spec::decimal_lit($crate::spec::Family::UmSwin, "mlp ratio", ::core::stringify!($mlp)),
+            mlp_ratio: $crate::__tessera_decimal!($crate::spec::Family::UmSwin, "mlp ratio", $mlp),
             mask: $crate::__tessera_mask!($crate::spec::Family::UmSwin, $mask, $mn, $md, [$($bc)?], [$($sn / $sdd)?]),
             decoder: $crate::__tessera_vit!($crate::spec::Family::UmSwin, "decoder", $dd, $ddp, $dh, $dm),
             target: $crate::__tessera_target!($target),

@@ -1,0 +1,101 @@
+//! The model layer from the command line: a variant declared in Rust (`examples/block_mae.rs`)
+//! is the same spec as its TOML twin and pre-trains from the CLI; `--model`/`--config` take any
+//! family's presets and specs, and a family whose model is not built yet stops with one line.
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tessera::dsl::ModelSpec;
+
+#[path = "../examples/block_mae.rs"]
+#[allow(dead_code)]
+mod block_mae;
+
+fn tessera(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run tessera")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn the_rust_declared_variant_is_its_toml_twin_and_trains_from_the_cli() {
+    let twin = tessera::spec_file::load(Path::new("examples/block_mae.toml")).unwrap();
+    assert_eq!(twin, ModelSpec::Mae(block_mae::BlockMaeFmnist::SPEC));
+    assert_eq!(block_mae::BlockMaeFmnist::KEEP, 30);
+
+    let out = std::env::temp_dir().join(format!("tessera-block-mae-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = tessera(&[
+        "pretrain",
+        "--config",
+        "examples/block_mae.toml",
+        "--limit",
+        "96",
+        "--batch",
+        "32",
+        "--epochs",
+        "2",
+        "--lr",
+        "1e-3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("mask block 2/5"), "{stdout}");
+    // 96 images at batch 32 for 2 epochs; the checkpoint carries the composed spec.
+    let ckpt = tessera::models::checkpoint::load(&out.join("last.safetensors"), None).unwrap();
+    assert_eq!(ckpt.spec, twin);
+    let last = stdout.lines().last().unwrap();
+    let summary: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(summary["steps"], 6);
+    assert!(summary["last_loss"].as_f64().unwrap().is_finite());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn families_without_a_model_stop_with_one_line_naming_them() {
+    for (args, family) in [
+        (vec!["pretrain", "--model", "um_swin_tiny_256"], "UM-Swin"),
+        (
+            vec![
+                "pretrain",
+                "--config",
+                "examples/specs/videomae_vit_base_16x224.toml",
+            ],
+            "VideoMAE",
+        ),
+        (vec!["bench", "--model", "m3ae_base"], "M3AE"),
+        (
+            vec!["probe", "--random-init", "--model", "hivit_base_224"],
+            "HiViT",
+        ),
+    ] {
+        let mut full = args.clone();
+        if args[0] == "pretrain" {
+            full.extend(["--out", "/nonexistent/never-written"]);
+        }
+        let o = tessera(&full);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(&format!("{family}: this family has a spec")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+    // An unknown preset lists the known ones.
+    let o = tessera(&["bench", "--model", "mae_vit_gigantic"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("mae_block_tiny_32"));
+}
