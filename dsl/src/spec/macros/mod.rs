@@ -31,6 +31,7 @@ macro_rules! __tessera_spec_item {
             /// The spec from the literals as written (a literal too wide for its field is an
             /// error here, reported by `DIMS`).
             #[doc(hidden)]
+            #[allow(clippy::result_large_err)]
             pub const fn __build() -> ::core::result::Result<$crate::spec::$spec_ty, $crate::spec::ShapeError> {
                 ::core::result::Result::Ok($spec)
             }
