@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Compare a `tessera eval --grads` output file with an official fixture's expected file:
+loss/pred within 1e-4 and every gradient within 1e-3 relative error (the parity tests' bars),
+the mask exactly. Prints one line per file and exits 1 on any failure.
+
+Usage: compare_eval.py OUT.safetensors EXPECTED.safetensors
+"""
+import sys
+
+import numpy as np
+from safetensors.numpy import load_file
+
+
+def rel(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")
+    den = np.linalg.norm(b)
+    num = np.linalg.norm(a - b)
+    return (0.0 if num == 0 else float("inf")) if den == 0 else num / den
+
+
+def main():
+    got, want = load_file(sys.argv[1]), load_file(sys.argv[2])
+    ok = np.array_equal(got["mask"], want["mask"])
+    worst = {"loss": rel(got["loss"], want["loss"]), "pred": rel(got["pred"], want["pred"])}
+    ok &= worst["loss"] < 1e-4 and worst["pred"] < 1e-4
+    grads = sorted(k for k in want if k.startswith("grad."))
+    ok &= sorted(k for k in got if k.startswith("grad.")) == grads
+    g_worst = max((rel(got[k], want[k]), k) for k in grads)
+    ok &= g_worst[0] < 1e-3
+    print(f"{sys.argv[2]}: mask {'=' if np.array_equal(got['mask'], want['mask']) else '!='}, "
+          f"loss {worst['loss']:.1e}, pred {worst['pred']:.1e}, worst grad {g_worst[0]:.1e} "
+          f"({g_worst[1]}) -> {'ok' if ok else 'FAIL'}")
+    sys.exit(0 if ok else 1)
+
+
+main()
