@@ -4,8 +4,9 @@
 //!
 //! Without an adapter these tests print SKIPPED and pass, unless `TESSERA_REQUIRE_GPU=1`
 //! (CI, on lavapipe).
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use tessera::dsl::graph::AdamWConfig;
@@ -18,7 +19,7 @@ use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 /// Every fixture prefix: the shared official one and the extra configurations.
 fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = common::repo_root().join("tests/fixtures");
     let mut out = vec![root.join("mae-official/mae_public")];
     for name in [
         "mae_c3_p4_r06",
@@ -143,7 +144,7 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
         "tessera-eval-wgpu-{}.safetensors",
         std::process::id()
     ));
-    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let o = common::tessera()
         .arg("eval")
         .arg("--checkpoint")
         .arg(with_suffix(prefix, ".ckpt.safetensors"))
@@ -170,7 +171,7 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
 #[test]
 fn an_unknown_adapter_is_bad_input() {
     let prefix = &fixtures()[0];
-    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let o = common::tessera()
         .arg("eval")
         .arg("--checkpoint")
         .arg(with_suffix(prefix, ".ckpt.safetensors"))

@@ -4,6 +4,8 @@
 //!
 //! Fixtures: `tests/fixtures/mae-official/` (a copy of the shared official fixture) and
 //! `tests/fixtures/mae-extra/` (made by `scripts/make_mae_fixture.py` from the official code).
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -14,7 +16,7 @@ use tessera::models::mae::{param_specs, MaeConfig};
 use tessera::models::tensors::{temp_path_for, write_atomic, Tensor, TensorFile};
 
 fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = common::repo_root().join("tests/fixtures");
     let mut out = vec![root.join("mae-official/mae_public")];
     for name in [
         "mae_c3_p4_r06",
