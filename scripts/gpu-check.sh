@@ -23,6 +23,7 @@
 #              `tests`; the bundle and adapters parts always run
 #   --bundle   the archive (default gpu-bundle.tar.xz in the repository root)
 set -uo pipefail # no -e: a failing part is recorded and the check goes on
+PATH=$PATH:/usr/sbin:/sbin # ldconfig, for users whose PATH lacks them
 
 QUICK=0
 BUDGET=
@@ -215,7 +216,7 @@ have_lib() {
 # containers often put the driver, e.g. /usr/local/nvidia/lib64) or the usual directories.
 find_nvidia_glx() {
   local lib d dirs
-  lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libGLX_nvidia.so.0" {print $NF; exit}')
+  lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libGLX_nvidia.so.0" && !p {p = $NF} END {print p}')
   if [ -n "$lib" ]; then echo "$lib"; return; fi
   IFS=: read -ra dirs <<<"${LD_LIBRARY_PATH:-}"
   for d in "${dirs[@]}" /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
@@ -270,6 +271,11 @@ check_adapters() {
     fi
   fi
   cat "$OUT/adapters.txt"
+  # The card and driver as NVIDIA names them, for the record.
+  local smi
+  smi=$(timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader \
+    2>/dev/null | head -1)
+  [ -z "$smi" ] || notes+=("nvidia-smi: $smi")
   # "NAME (backend, type)" for each adapter, from the text listing.
   local names
   names=$(awk '/^adapter [0-9]+:/ {sub(/^adapter [0-9]+: /, ""); sub(/  \[default\]$/, ""); n = $0}

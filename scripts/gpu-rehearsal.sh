@@ -13,6 +13,7 @@
 #   - the bundle's CLI replaced by one that fails `eval`: the tests must run it (TESSERA_BIN).
 # Exit status 0 only when all of that holds. CI runs it after the tests (.ci/run).
 set -euo pipefail
+PATH=$PATH:/usr/sbin:/sbin # ldconfig, for users whose PATH lacks them
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 START=$SECONDS
@@ -55,18 +56,20 @@ for v in $(compgen -e | grep -E '^(CARGO|RUSTUP|TESSERA_BIN$|TESSERA_ROOT$)' || 
 done
 
 # gpu_check DIR OUT ARGS...: gpu-check.sh run from DIR as the device tool runs it, with the
-# variables of EXTRA_ENV (NAME=VALUE ...) added.
+# variables of EXTRA_ENV (NAME=VALUE ...) added. Its temporary files (the unpacked bundle, what
+# the tests write, also when they fail on purpose below) go to $WORK/tmp.
 EXTRA_ENV=()
+mkdir -p "$WORK/tmp"
 gpu_check() {
   local dir=$1 out=$2
   shift 2
-  (cd "$dir" && env "${UNSET[@]}" PATH="$CLEAN_PATH" OUT="$out" "${EXTRA_ENV[@]}" \
-    bash scripts/gpu-check.sh "$@")
+  (cd "$dir" && env "${UNSET[@]}" PATH="$CLEAN_PATH" OUT="$out" TMPDIR="$WORK/tmp" \
+    "${EXTRA_ENV[@]}" bash scripts/gpu-check.sh "$@")
 }
 
 # part_status RESULTS_JSON PART: the part's status in gpu-check's results.json.
 part_status() {
-  sed -n "s/.*{\"part\":\"$2\",\"status\":\"\([A-Za-z]*\)\".*/\1/p" "$1" | head -1
+  sed -n "s/.*{\"part\":\"$2\",\"status\":\"\([A-Za-z]*\)\".*/\1/p" "$1" | tail -1
 }
 
 fail() {
@@ -141,7 +144,7 @@ tail -3 "$WORK/stub.txt"
 
 echo
 echo "== rehearsal: the NVIDIA ICD fallback, with lavapipe's library posing as the driver's"
-lvp=$(ldconfig -p 2>/dev/null | awk '$1 == "libvulkan_lvp.so" {print $NF; exit}')
+lvp=$(ldconfig -p 2>/dev/null | awk '$1 == "libvulkan_lvp.so" && !p {p = $NF} END {print p}')
 [ -n "$lvp" ] || fail "no lavapipe (libvulkan_lvp.so) to rehearse with; apt-get install mesa-vulkan-drivers"
 mkdir -p "$WORK/fake-nvidia"
 ln -s "$lvp" "$WORK/fake-nvidia/libGLX_nvidia.so.0"
