@@ -110,6 +110,6 @@ size=$(stat -c %s "$ARCHIVE")
 awk -v s="$size" -v l="$LIMIT" -v a="$ARCHIVE" \
   'BEGIN {printf "gpu-build: %s is %.1f MiB (%d bytes); the carry limit is %.0f MiB\n", a, s / 1048576, s, l / 1048576}'
 if [ "$size" -gt "$LIMIT" ]; then
-  echo "gpu-build: $ARCHIVE does not fit in the 64 MiB the device tool carries" >&2
+  echo "gpu-build: $ARCHIVE does not fit in the $((LIMIT / 1048576)) MiB the device tool carries" >&2
   exit 1
 fi
