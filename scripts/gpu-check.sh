@@ -7,7 +7,8 @@
 #   adapters         what wgpu sees (`tessera devices`); NVIDIA ICD fallback when it sees no GPU
 #   matmul-N         WGSL matmul GFLOP/s at 4096³ and 8192³
 #   mae-bN           MAE ViT-B/16 training step (forward, backward, AdamW) at batch 64
-#   mae-max-batch    the largest batch that trains: doubling from 128 until one fails
+#   mae-max-batch    the largest batch that trains: doubling from 128 until one fails (halving
+#                    from 32 when batch 64 failed)
 #   cpu-...          the CPU backend on the same machine's cores, for the ratio
 #   <test name>      the GPU test executables of scripts/gpu-tests.txt (equivalence with the
 #                    CPU backend, parity with the official MAE numbers)
@@ -345,40 +346,69 @@ for n in $MATMUL_SIZES; do
     --matmul "$n" --backend wgpu
 done
 BASE=mae-$(short "$MODEL")-b$BATCH
+RC=skipped
 wanted "$BASE" bench && bench_part "$BASE" 150 1 \
   --model "$MODEL" --batch "$BATCH" --backend wgpu --warmup "$WARMUP" --iters "$ITERS"
+BASE_RC=$RC
 
-# The largest batch that trains: double from twice the base batch until a batch fails (too
-# large for the device's limits or memory), times out, the next one cannot finish within what
-# is left (a doubled batch takes about twice as long), or the cap is reached.
+# One try of the largest-batch search: a short run at batch $1 within $2 seconds. Sets RC and
+# DT, and adds the try to ATTEMPTS (JSON).
+try_batch() {
+  local try=mae-max-batch-b$1
+  run_limited "$2" "$OUT/$try.json" "$OUT/$try.log" "$B/tessera" bench --model "$MODEL" \
+    --batch "$1" --backend wgpu --warmup 1 --iters 2 --json
+  local err=""
+  [ "$RC" = 0 ] || err=$(last_line "$OUT/$try.log")
+  ATTEMPTS+="${ATTEMPTS:+,}{\"batch\":$1,\"status\":\"$(status_of "$RC")\",\"seconds\":$DT,\"result\":$(json_or_null "$OUT/$try.json"),\"error\":\"$(json_escape "$err")\"}"
+}
+
+# The largest batch that trains. From the base batch: double until a batch fails (too large for
+# the device's limits or memory), times out, the next one cannot finish within what is left (a
+# doubled batch takes about twice as long), or the cap is reached. When the base batch itself
+# failed (not timed out), halve instead until one trains: that step time is then the only one.
 max_batch() {
   local name=mae-max-batch
   start_part "$name" 150 1 || return 0
-  if [ "$(json_num "$OUT/$BASE.json" batch)" != "$BATCH" ]; then
-    record "$name" SKIPPED 0 "the batch-$BATCH step ($BASE) did not run"
+  local t0=$SECONDS end=$((SECONDS + LIMIT)) largest="" best="" stop="" b left last_dt=0
+  ATTEMPTS=""
+  if [ "$BASE_RC" = 0 ]; then
+    largest=$BATCH best=$OUT/$BASE.json b=$((BATCH * 2)) stop="cap $MAX_BATCH_CAP reached"
+    while [ "$b" -le "$MAX_BATCH_CAP" ]; do
+      left=$((end - SECONDS))
+      if [ "$left" -lt $((2 * last_dt)) ] || [ "$left" -lt "$MIN_PART" ]; then
+        stop="time limit (batch $b would not finish)"
+        break
+      fi
+      try_batch "$b" "$left"
+      if [ "$RC" != 0 ]; then
+        stop="batch $b $(status_of "$RC"): $(last_line "$OUT/mae-max-batch-b$b.log")"
+        break
+      fi
+      largest=$b best=$OUT/mae-max-batch-b$b.json last_dt=$DT b=$((b * 2))
+    done
+  elif [ "$BASE_RC" != 124 ] && [ "$BASE_RC" != skipped ]; then
+    b=$((BATCH / 2)) stop="batch $BATCH failed"
+    while [ "$b" -ge 1 ]; do
+      left=$((end - SECONDS))
+      [ "$left" -ge "$MIN_PART" ] || { stop="time limit"; break; }
+      try_batch "$b" "$left"
+      if [ "$RC" = 0 ]; then
+        largest=$b best=$OUT/mae-max-batch-b$b.json
+        break
+      fi
+      stop="batch $b $(status_of "$RC"): $(last_line "$OUT/mae-max-batch-b$b.log")"
+      b=$((b / 2))
+    done
+  else
+    record "$name" SKIPPED 0 "the batch-$BATCH step ($BASE) did not run or timed out"
     return 0
   fi
-  local t0=$SECONDS end=$((SECONDS + LIMIT)) b=$((BATCH * 2)) largest=$BATCH last_dt=0
-  local best=$OUT/$BASE.json attempts="" stop="cap $MAX_BATCH_CAP reached"
-  while [ "$b" -le "$MAX_BATCH_CAP" ]; do
-    local left=$((end - SECONDS))
-    if [ "$left" -lt $((2 * last_dt)) ] || [ "$left" -lt "$MIN_PART" ]; then
-      stop="time limit (batch $b would not finish)"
-      break
-    fi
-    local try=$name-b$b
-    run_limited "$left" "$OUT/$try.json" "$OUT/$try.log" "$B/tessera" bench --model "$MODEL" \
-      --batch "$b" --backend wgpu --warmup 1 --iters 2 --json
-    attempts+="${attempts:+,}{\"batch\":$b,\"status\":\"$(status_of "$RC")\",\"seconds\":$DT,\"result\":$(json_or_null "$OUT/$try.json"),\"error\":\"$(json_escape "$([ "$RC" = 0 ] || last_line "$OUT/$try.log")")\"}"
-    if [ "$RC" != 0 ]; then
-      stop="batch $b $(status_of "$RC"): $(last_line "$OUT/$try.log")"
-      [ "$RC" = 124 ] && stop="batch $b did not finish in ${left}s"
-      break
-    fi
-    largest=$b best=$OUT/$try.json last_dt=$DT b=$((b * 2))
-  done
-  local result="{\"largest_batch\":$largest,\"stopped\":\"$(json_escape "$stop")\",\"attempts\":[$attempts]}"
-  record "$name" ok $((SECONDS - t0)) "largest $largest: $(bench_text "$best"); stopped: $stop" "$result"
+  local result="{\"largest_batch\":${largest:-null},\"stopped\":\"$(json_escape "$stop")\",\"attempts\":[$ATTEMPTS]}"
+  if [ -n "$largest" ]; then
+    record "$name" ok $((SECONDS - t0)) "largest $largest: $(bench_text "$best"); stopped: $stop" "$result"
+  else
+    record "$name" FAIL $((SECONDS - t0)) "no batch trained" "$result" "$stop"
+  fi
 }
 wanted mae-max-batch bench && max_batch
 
