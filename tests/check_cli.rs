@@ -1,12 +1,14 @@
 //! `tessera check` end to end: the built binary on the shipped example specs, a broken one,
 //! bad keys, and presets; derived sizes are compared with the reference's numbers.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
 
 fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(common::repo_root())
         .output()
         .expect("run tessera")
 }
@@ -29,7 +31,7 @@ fn row<'a>(table: &'a str, name: &str) -> &'a str {
 }
 
 fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/specs");
+    let dir = common::repo_root().join("examples/specs");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("examples/specs")
         .map(|e| e.expect("entry").path())
@@ -137,7 +139,7 @@ fn bad_input_exits_2_and_names_the_problem() {
     let dir = std::env::temp_dir().join(format!("tessera-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/specs/videomae_vit_base_16x224.toml"),
+        common::repo_root().join("examples/specs/videomae_vit_base_16x224.toml"),
     )
     .unwrap();
     let cases = [
@@ -209,9 +211,7 @@ fn macro_specs_print_the_same_table_as_the_cli() {
 #[test]
 fn the_shape_rules_doc_explains_every_rule() {
     use tessera::dsl::Rule;
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/shape-rules.md"))
-            .unwrap();
+    let doc = std::fs::read_to_string(common::repo_root().join("docs/shape-rules.md")).unwrap();
     let headings: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("### ")).collect();
     for rule in Rule::ALL {
         assert!(

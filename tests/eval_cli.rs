@@ -1,12 +1,14 @@
 //! `tessera eval` from the outside: the binary on official fixtures (outputs against the official
 //! numbers), its stdout JSON, and exit status 2 with a message naming the problem for bad input.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
 
 use tessera::models::tensors::{write_atomic, Tensor, TensorFile};
 
 fn fixture(prefix: &str, kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::repo_root()
         .join("tests/fixtures")
         .join(format!("{prefix}.{kind}.safetensors"))
 }
@@ -18,7 +20,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn eval(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .arg("eval")
         .args(args)
         .output()

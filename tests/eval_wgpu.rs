@@ -4,7 +4,6 @@
 //!
 //! Without an adapter these tests print SKIPPED and pass, unless `TESSERA_REQUIRE_GPU=1`
 //! (CI, on lavapipe).
-use std::process::Command;
 use std::sync::Arc;
 
 use tessera::dsl::graph::AdamWConfig;
@@ -45,7 +44,7 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
         "tessera-eval-wgpu-{}.safetensors",
         std::process::id()
     ));
-    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let o = common::tessera()
         .arg("eval")
         .arg("--checkpoint")
         .arg(with_suffix(prefix, ".ckpt.safetensors"))
@@ -72,7 +71,7 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
 #[test]
 fn an_unknown_adapter_is_bad_input() {
     let prefix = &fixtures()[0];
-    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let o = common::tessera()
         .arg("eval")
         .arg("--checkpoint")
         .arg(with_suffix(prefix, ".ckpt.safetensors"))

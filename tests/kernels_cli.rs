@@ -1,10 +1,10 @@
 //! `tessera kernels --check` from the outside: every registered kernel is listed with the four
 //! targets it translated to, and the command succeeds.
-use std::process::Command;
+mod common;
 
 #[test]
 fn every_kernel_translates_to_every_target() {
-    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let o = common::tessera()
         .args(["kernels", "--check"])
         .output()
         .expect("the tessera binary runs");
@@ -28,7 +28,7 @@ fn every_kernel_translates_to_every_target() {
 
 #[test]
 fn without_check_the_kernels_are_listed() {
-    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let o = common::tessera()
         .arg("kernels")
         .output()
         .expect("the tessera binary runs");

@@ -1,7 +1,9 @@
 //! `tessera mask` checked from outside: run the binary, read the safetensors back and recompute
 //! every invariant from the raw tensors, without the masking library.
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use safetensors::tensor::{Dtype, SafeTensors};
 use tessera::mask_png::{cell_px_for, colour, Cell, GUTTER};
@@ -13,7 +15,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .args(args)
         .output()
         .expect("the tessera binary runs")

@@ -1,19 +1,20 @@
 //! The model layer from the command line: a variant declared in Rust (`examples/block_mae.rs`)
 //! is the same spec as its TOML twin and pre-trains from the CLI; `--model`/`--config` take any
 //! family's presets and specs, and a family whose model is not built yet stops with one line.
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tessera::dsl::ModelSpec;
+
+mod common;
 
 #[path = "../examples/block_mae.rs"]
 #[allow(dead_code)]
 mod block_mae;
 
 fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(common::repo_root())
         .output()
         .expect("run tessera")
 }
@@ -24,7 +25,8 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn the_rust_declared_variant_is_its_toml_twin_and_trains_from_the_cli() {
-    let twin = tessera::spec_file::load(Path::new("examples/block_mae.toml")).unwrap();
+    let twin =
+        tessera::spec_file::load(&common::repo_root().join("examples/block_mae.toml")).unwrap();
     assert_eq!(twin, ModelSpec::Mae(block_mae::BlockMaeFmnist::SPEC));
     assert_eq!(block_mae::BlockMaeFmnist::KEEP, 30);
 

@@ -1,14 +1,14 @@
 //! `tessera demo` (the README's first command), shortened with its own flags: it pre-trains
 //! on the embedded slice and leaves the reconstruction grid, the loss plot, the checkpoint and
 //! the mask pictures in its folder; run again, it reuses the finished run.
-use std::process::Command;
+mod common;
 
 #[test]
 fn the_demo_writes_its_pictures_and_checkpoint_and_reruns() {
     let dir = std::env::temp_dir().join(format!("tessera-demo-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let run = || {
-        Command::new(env!("CARGO_BIN_EXE_tessera"))
+        common::tessera()
             .args(["demo", "--epochs", "1", "--limit", "128", "--out"])
             .arg(&dir)
             .output()

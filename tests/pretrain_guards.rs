@@ -1,10 +1,12 @@
 //! Bad input never loses work: a non-finite loss stops the run naming the step and leaves the
 //! last good checkpoint as it was; a full disk while saving leaves the previous checkpoint
 //! readable and intact; images of the wrong size for a model without resizing are named.
+mod common;
+
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tessera::models::checkpoint;
@@ -169,7 +171,7 @@ fn a_full_disk_while_saving_leaves_the_previous_checkpoint_intact() {
 }
 
 fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .args(args)
         .output()
         .expect("the tessera binary runs")

@@ -1,6 +1,8 @@
 //! `tessera pretrain` from the outside: a run stopped mid-epoch and resumed ends with exactly
 //! the parameters and optimizer state of the uninterrupted run (bit for bit, on the CPU
 //! backend); Ctrl-C saves before exiting; a resume with different settings is refused.
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -18,7 +20,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .args(args)
         .output()
         .expect("the tessera binary runs")
@@ -157,7 +159,7 @@ fn ctrl_c_saves_a_checkpoint_before_exiting() {
     let at = args.iter().position(|a| *a == "--epochs").unwrap();
     args[at + 1] = "50";
     args.extend(["--out", d]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let mut child = common::tessera()
         .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

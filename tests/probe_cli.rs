@@ -1,10 +1,12 @@
 //! `tessera probe` from the outside: a JSON line with `top1`, far above chance for a random
 //! encoder on Fashion-MNIST (random ViT features are informative), reproducible, and the
 //! same features read from a checkpoint of that encoder.
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .args(args)
         .output()
         .expect("the tessera binary runs")

@@ -1,8 +1,10 @@
 //! `tessera reconstruct` from the outside: the grid picture for data and for image files, the
 //! legend that says when patch statistics were re-injected, and the messages for a checkpoint
 //! that does not fit the model and for an image of the wrong size.
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir()
@@ -14,7 +16,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    common::tessera()
         .args(args)
         .output()
         .expect("the tessera binary runs")

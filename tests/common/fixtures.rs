@@ -11,7 +11,7 @@ use tessera::runtime::backend::Device;
 /// Every fixture prefix: the shared official one (`tests/fixtures/mae-official/`) and the
 /// extra configurations made by `scripts/make_mae_fixture.py` from the official code.
 pub fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = super::repo_root().join("tests/fixtures");
     let mut out = vec![root.join("mae-official/mae_public")];
     for name in [
         "mae_c3_p4_r06",
