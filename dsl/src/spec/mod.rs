@@ -23,6 +23,7 @@ mod stages;
 mod table;
 mod target;
 mod um_swin;
+mod um_swin_args;
 mod videomae;
 mod vit;
 
@@ -38,7 +39,8 @@ pub use mixmim::{MixMimDims, MixMimSpec, MIXMIM_RATIO, MIXMIM_STAGES};
 pub use rules::{PosEmbed, MAX_SIZE, MAX_VOCAB};
 pub use stages::{take, SizeList, Stage, Stages, MAX_STAGES};
 pub use target::Target;
-pub use um_swin::{UmSwinDims, UmSwinSpec};
+pub use um_swin::{DecoderPositions, UmSwinDims, UmSwinSpec, UM_SWIN_POSMLP};
+pub use um_swin_args::UmSwinArgs;
 pub use videomae::{VideoMaeDims, VideoMaeSpec};
 pub use vit::{VitDims, VitSpec};
 

@@ -35,13 +35,46 @@ pub struct UmSwinSpec {
     pub mask_cell: usize,
     pub stages: Stages,
     pub mlp_ratio: f64,
+    /// Hidden width of the continuous relative-position MLP of every window attention
+    /// (official `posmlp_dim`: 32; Swin-L 64).
+    #[cfg_attr(feature = "serde", serde(default = "posmlp_32"))]
+    pub posmlp_dim: usize,
     /// Uniform sampling over the mask cells (ratio 3/4), with optional secondary masking of
     /// the visible cells (official 1/4). Other masks break rule `windowed_token_dropping`.
     pub mask: MaskSpec,
     pub decoder: VitSpec,
+    /// Which decoder position embedding each visible token gets (see [`DecoderPositions`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub decoder_positions: DecoderPositions,
     pub target: Target,
     #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
     pub layer_norm_eps: f64,
+}
+
+/// The decoder's visible tokens come out of the final map's pixel shuffle in 2x2-block
+/// order. Which decoder position embedding does each get?
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum DecoderPositions {
+    /// Its own cell's embedding (geometrically correct; the default for new models).
+    #[default]
+    Cells,
+    /// The official code's: the embeddings of the visible cells in cell raster order, added
+    /// to tokens in block order, so a token can get another cell's embedding. Checkpoints of
+    /// the official code were trained this way and reproduce only with it.
+    OfficialRaster,
+}
+
+/// The official `posmlp_dim`.
+pub const UM_SWIN_POSMLP: usize = 32;
+
+#[cfg(feature = "serde")]
+fn posmlp_32() -> usize {
+    UM_SWIN_POSMLP
 }
 
 /// Every size derived from a [`UmSwinSpec`]; per-stage arrays hold `num_stages` entries.
@@ -94,6 +127,7 @@ impl UmSwinSpec {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
         tri!(size(F, "mask cell", self.mask_cell));
+        tri!(size(F, "posmlp width", self.posmlp_dim));
         tri!(layer_norm_eps(F, self.layer_norm_eps));
         if !self.mask.window_balanced(2) {
             return Err(ShapeError::new(F, Rule::WindowedTokenDropping)
@@ -252,6 +286,14 @@ impl Display for UmSwinDims {
         row(f, "decoder visible", self.decoder_visible)?;
         row(f, "decoder", self.decoder)?;
         row(f, "decoder sequence", self.decoder_seq)?;
+        let positions = match s.decoder_positions {
+            DecoderPositions::Cells => "each visible token its own cell's",
+            DecoderPositions::OfficialRaster => {
+                "official (cell raster order on block-order tokens)"
+            }
+        };
+        row(f, "decoder positions", positions)?;
+        row(f, "relative pos MLP", s.posmlp_dim)?;
         row(f, "prediction width", self.pred_dim)?;
         row(f, "target", s.target)?;
         row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))

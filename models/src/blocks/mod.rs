@@ -6,9 +6,10 @@
 //!   [`vit_stack`]: the timm ViT pieces of every encoder and decoder.
 //! - [`patch_embed_2d`] (images) and [`patch_embed_3d`] (tubelets of clips); [`sincos_table`].
 //! - The pyramid pieces: [`window_attention`] (windows, cyclic shift via [`shift_mask`],
-//!   [`relative_position_bias`], an optional extra mask), [`patch_merging`], HiViT's
-//!   [`mlp_block`].
+//!   [`relative_position_bias`] or UM-MAE's position MLP, an optional extra mask),
+//!   [`patch_merging`] (Swin) and [`patch_merge_conv`] (UM-MAE), HiViT's [`mlp_block`].
 mod attention;
+mod conv;
 mod linear;
 mod mlp;
 mod mlp_block;
@@ -26,6 +27,7 @@ mod window_attention;
 mod tests;
 
 pub use attention::{self_attention, Attention};
+pub use conv::{conv1x1, patch_merge_conv, ConvInit};
 pub use linear::{linear, Linear, LinearInit};
 pub use mlp::{mlp, Activation, Mlp};
 pub use mlp_block::mlp_block;
@@ -37,4 +39,4 @@ pub use rel_pos::{relative_position_bias, relative_position_index};
 pub use scope::{Builder, Built, Constant, Scope};
 pub use vit::{vit_block, vit_stack, VitBlock};
 pub use window::shift_mask;
-pub use window_attention::{window_attention, WindowAttention};
+pub use window_attention::{window_attention, RelPos, WindowAttention};

@@ -399,7 +399,7 @@ fn shifted_window_attention_with_relative_bias_and_a_mask_follows_swin() {
             heads,
             window: w,
             shift,
-            rel_pos: true,
+            rel_pos: RelPos::Table,
             init: LinearInit::Xavier,
         };
         let (x, r) = run(&[n, grid, grid, c], 9 + shift as u64, |s, x| {
@@ -426,7 +426,7 @@ fn shifted_window_attention_with_relative_bias_and_a_mask_follows_swin() {
         heads,
         window: w,
         shift: 0,
-        rel_pos: true,
+        rel_pos: RelPos::Table,
         init: LinearInit::Xavier,
     };
     let (x, r) = run(&[n, grid, grid, c], 12, |s, x| {

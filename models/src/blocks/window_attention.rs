@@ -1,10 +1,29 @@
 //! Window attention: multi-head self-attention inside non-overlapping `w x w` windows of a
-//! `[N, H, W, C]` map, optionally after a cyclic shift (Swin's SW-MSA), with an optional
-//! relative position bias and an optional extra additive mask per window (MixMIM keeps the
-//! two mixed images apart with one).
+//! `[N, H, W, C]` map, optionally after a cyclic shift (Swin's SW-MSA), with a relative
+//! position bias (a learned table as Swin, or UM-MAE's MLP of the true coordinates) and an
+//! optional extra additive mask per window (MixMIM keeps the two mixed images apart with one).
 use tessera_dsl::graph::{GResult, NodeId};
 
-use super::{linear, relative_position_bias, shift_mask, Linear, LinearInit, Scope};
+use super::{
+    conv1x1, linear, relative_position_bias, shift_mask, ConvInit, Linear, LinearInit, Scope,
+};
+
+/// The relative position bias of a window attention.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RelPos {
+    None,
+    /// Swin's learned table `relative_position_bias_table` indexed by the offset.
+    Table,
+    /// UM-MAE's continuous bias `posmlp`: `Conv1x1(2 → hidden) → ReLU → Conv1x1(hidden →
+    /// heads)` on the log-spaced coordinate differences `sign(d)·log(1 + |d|)` of every
+    /// (query, key) pair, given per window as `coords` `[N·windows, w²·w², 2]` (query-major,
+    /// channels `(dh, dw)` = key minus query). Per sample, since the tokens' true positions
+    /// depend on the mask.
+    Mlp {
+        hidden: usize,
+        coords: NodeId,
+    },
+}
 
 /// A window-attention layer's sizes and choices.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -15,8 +34,7 @@ pub struct WindowAttention {
     pub window: usize,
     /// Cyclic shift of the map before partitioning (0: none).
     pub shift: usize,
-    /// A learned relative position bias (Swin, MixMIM).
-    pub rel_pos: bool,
+    pub rel_pos: RelPos,
     pub init: LinearInit,
 }
 
@@ -33,11 +51,21 @@ pub fn window_attention(
     let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3]);
     let (ws, heads) = (a.window, a.heads);
     let (windows, len) = ((h / ws) * (w / ws), ws * ws);
-    let mut bias = if a.rel_pos {
-        let b = relative_position_bias(s, ws, heads)?; // [heads, L, L]
-        Some(s.g().reshape(b, &[1, heads, len, len])?)
-    } else {
-        None
+    let mut bias = match a.rel_pos {
+        RelPos::None => None,
+        RelPos::Table => {
+            let b = relative_position_bias(s, ws, heads)?; // [heads, L, L]
+            Some(s.g().reshape(b, &[1, heads, len, len])?)
+        }
+        RelPos::Mlp { hidden, coords } => {
+            let mut mlp = s.pp("posmlp");
+            let h = conv1x1(&mut mlp.pp(0), coords, 2, hidden, ConvInit::KaimingOut)?;
+            let h = mlp.g().relu(h)?;
+            let b = conv1x1(&mut mlp.pp(2), h, hidden, heads, ConvInit::KaimingOut)?;
+            let g = s.g();
+            let b = g.reshape(b, &[n, windows, len, len, heads])?;
+            Some(g.permute(b, &[0, 1, 4, 2, 3])?) // [N, windows, heads, L, L]
+        }
     };
     if a.shift > 0 {
         let m = shift_mask(h, ws, a.shift);

@@ -16,6 +16,10 @@
 /// assert_eq!(UmSwinTiny256::STAGE_GRIDS, [32, 16, 8, 4]);
 /// ```
 ///
+/// `posmlp: 64,` after `window` sets the relative-position MLP's width (default 32);
+/// `decoder_positions: official_raster` at the end reproduces the official decoder's position
+/// order (see `DecoderPositions`; default `cells`).
+///
 /// Random or block-wise masks are compile errors (rule `windowed_token_dropping`): the Swin
 /// stages attend inside windows of visible tokens only, which need equal counts.
 #[macro_export]
@@ -28,10 +32,12 @@ macro_rules! um_swin {
             stages: [ $( ($sd:literal, $sdp:literal, $sh:literal) ),+ $(,)? ],
             mlp: $mlp:literal,
             window: $win:literal,
+            $(posmlp: $pm:literal,)?
             mask: $mask:ident ( $mn:literal / $md:literal $(, cell: $bc:literal)? ) $(+ secondary ( $sn:literal / $sdd:literal ))?,
             decoder: vit { dim: $dd:literal, depth: $ddp:literal, heads: $dh:literal, mlp: $dm:literal $(,)? },
             target: $target:ident
-            $(, layer_norm_eps: $eps:literal)? $(,)?
+            $(, layer_norm_eps: $eps:literal)?
+            $(, decoder_positions: $dp:ident)? $(,)?
         }
     ) => {
         $crate::__tessera_spec_item!($(#[$meta])* $vis $name, UmSwinSpec, UmSwinDims, $crate::presets::UmSwinTiny256::DIMS, $crate::spec::UmSwinSpec {
@@ -47,8 +53,16 @@ macro_rules! um_swin {
                 }
             ),+]),
             mlp_ratio: $crate::__tessera_decimal!($crate::spec::Family::UmSwin, "mlp ratio", $mlp),
+            posmlp_dim: $crate::__tessera_or!(
+                [$($crate::__tessera_size!($crate::spec::Family::UmSwin, "posmlp width", $pm))?]
+                $crate::spec::UM_SWIN_POSMLP
+            ),
             mask: $crate::__tessera_mask!($crate::spec::Family::UmSwin, $mask, $mn, $md, [$($bc)?], [$($sn / $sdd)?]),
             decoder: $crate::__tessera_vit!($crate::spec::Family::UmSwin, "decoder", $dd, $ddp, $dh, $dm),
+            decoder_positions: $crate::__tessera_or!(
+                [$($crate::__tessera_decoder_positions!($dp))?]
+                $crate::spec::DecoderPositions::Cells
+            ),
             target: $crate::__tessera_target!($target),
             layer_norm_eps: $crate::__tessera_eps!($crate::spec::Family::UmSwin, [$($eps)?] 1e-6),
         });
@@ -81,5 +95,24 @@ macro_rules! um_swin {
             pub const DEC_SEQ: usize = Self::__DERIVED.decoder_seq;
             pub const PRED_DIM: usize = Self::__DERIVED.pred_dim;
         }
+    };
+}
+
+/// `cells` / `official_raster` as a `DecoderPositions`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tessera_decoder_positions {
+    (cells) => {
+        $crate::spec::DecoderPositions::Cells
+    };
+    (official_raster) => {
+        $crate::spec::DecoderPositions::OfficialRaster
+    };
+    ($other:ident) => {
+        ::core::compile_error!(::core::concat!(
+            "unknown decoder_positions `",
+            ::core::stringify!($other),
+            "`; expected `cells` or `official_raster`"
+        ))
     };
 }
