@@ -10,7 +10,6 @@ use tessera_models::mae::eval::{evaluate_on, EvalBatch, EvalError};
 use tessera_models::mae::MaeConfig;
 use tessera_models::tensors::{write_atomic, Tensor, TensorFile};
 use tessera_runtime::backend::{BackendChoice, BackendError, Device};
-use tessera_runtime::gpu::GpuError;
 
 use super::bad_input;
 
@@ -36,7 +35,7 @@ pub fn open_device(backend: Backend, adapter: Option<&str>) -> anyhow::Result<De
         },
     };
     Device::open(&choice).map_err(|e| match e {
-        BackendError::Gpu(GpuError::NoMatchingAdapter { .. }) => bad_input(e.to_string()),
+        BackendError::NoMatchingAdapter { .. } => bad_input(e.to_string()),
         other => anyhow::Error::new(other).context("opening the wgpu backend"),
     })
 }

@@ -3,7 +3,6 @@
 //! (optionally) the gradient of every trainable parameter under its official name.
 use tessera_dsl::graph::{compile, GraphError, PlanOptions};
 use tessera_runtime::backend::{BackendError, Device};
-use tessera_runtime::cpu::CpuError;
 
 use super::config::{MaeConfig, MaeDims};
 use super::masking::{mask_from_noise, BatchMask, MaskingError};
@@ -49,8 +48,6 @@ pub enum EvalError {
     Masking { path: String, error: MaskingError },
     #[error("building the MAE graph: {0}")]
     Graph(GraphError),
-    #[error("CPU backend: {0}")]
-    Cpu(CpuError),
     #[error("{0}")]
     Backend(BackendError),
 }
@@ -66,12 +63,6 @@ impl From<BackendError> for EvalError {
 impl From<GraphError> for EvalError {
     fn from(e: GraphError) -> Self {
         EvalError::Graph(e)
-    }
-}
-
-impl From<CpuError> for EvalError {
-    fn from(e: CpuError) -> Self {
-        EvalError::Cpu(e)
     }
 }
 

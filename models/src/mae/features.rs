@@ -4,7 +4,8 @@
 //! are used, so an encoder-only checkpoint works too.
 use super::model::{block, layer_norm};
 use tessera_dsl::graph::{compile, GResult, Graph, GraphError, NodeId, PatchOrder, PlanOptions};
-use tessera_runtime::cpu::{CpuError, CpuExecutor};
+use tessera_runtime::backend::BackendError;
+use tessera_runtime::cpu::CpuExecutor;
 
 use super::config::{MaeConfig, MaeDims};
 use super::params::{param_specs, ParamSet, ParamSpec};
@@ -18,7 +19,7 @@ pub enum FeatureError {
     #[error("building the encoder graph: {0}")]
     Graph(#[from] GraphError),
     #[error("CPU backend: {0}")]
-    Cpu(#[from] CpuError),
+    Cpu(#[from] BackendError),
     #[error("the encoder needs parameter `{0}`, which the checkpoint does not hold")]
     MissingParam(String),
     #[error("{found} images were given; this extractor takes 1 to {batch} at a time")]

@@ -2,7 +2,6 @@
 //! loss, backward and AdamW (official parameter groups: no decay for 1-D tensors and biases).
 use tessera_dsl::graph::{compile, AdamWConfig, GraphError, Optimizer, PlanOptions};
 use tessera_runtime::backend::{BackendError, Device, Executor};
-use tessera_runtime::cpu::CpuError;
 
 use super::config::{MaeConfig, MaeDims};
 use super::masking::BatchMask;
@@ -14,8 +13,6 @@ use super::params::ParamSet;
 pub enum TrainError {
     #[error("building the MAE training graph: {0}")]
     Graph(GraphError),
-    #[error("CPU backend: {0}")]
-    Cpu(CpuError),
     #[error("{0}")]
     Backend(BackendError),
     #[error("the mask keeps {found} tokens per image; this step was planned for {expected}")]
@@ -29,12 +26,6 @@ pub enum TrainError {
 impl From<GraphError> for TrainError {
     fn from(e: GraphError) -> Self {
         TrainError::Graph(e)
-    }
-}
-
-impl From<CpuError> for TrainError {
-    fn from(e: CpuError) -> Self {
-        TrainError::Cpu(e)
     }
 }
 

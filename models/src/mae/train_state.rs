@@ -1,7 +1,6 @@
 //! The AdamW state of a [`TrainStep`] as named tensors, to save and restore a run exactly:
 //! `exp_avg` (m) and `exp_avg_sq` (v) of every trainable parameter, plus the step count.
 use tessera_runtime::backend::BackendError;
-use tessera_runtime::cpu::CpuError;
 
 use super::train::{TrainError, TrainStep};
 
@@ -12,8 +11,6 @@ pub enum RestoreError {
     Missing(String),
     #[error("the optimizer state has moments for `{0}`, which this model does not train")]
     Extra(String),
-    #[error("CPU backend: {0}")]
-    Cpu(#[from] CpuError),
     #[error("{0}")]
     Backend(#[from] BackendError),
 }

@@ -3,7 +3,7 @@
 //! step's outputs overlap neither each other nor its inputs; this checks it.
 use std::ops::Range;
 
-use super::CpuError;
+use crate::BackendError;
 
 /// Most inputs / outputs of one step.
 pub const MAX_IN: usize = 8;
@@ -17,9 +17,9 @@ pub fn split<'a, E>(
     arena: &'a mut [E],
     writes: &[Range<usize>],
     reads: &[Range<usize>],
-) -> Result<Borrowed<'a, E>, CpuError> {
+) -> Result<Borrowed<'a, E>, BackendError> {
     if writes.len() > MAX_OUT || reads.len() > MAX_IN {
-        return Err(CpuError::Plan("too many operands for one step".into()));
+        return Err(BackendError::Plan("too many operands for one step".into()));
     }
     let mut order = [0usize; MAX_OUT];
     for (i, o) in order.iter_mut().enumerate().take(writes.len()) {
@@ -34,7 +34,9 @@ pub fn split<'a, E>(
     for (k, &i) in order.iter().enumerate() {
         let w = &writes[i];
         if w.start < base || w.end > base + rest.len() {
-            return Err(CpuError::Plan("overlapping or out-of-range outputs".into()));
+            return Err(BackendError::Plan(
+                "overlapping or out-of-range outputs".into(),
+            ));
         }
         let (gap, tail) = rest.split_at_mut(w.start - base);
         let (out, tail) = tail.split_at_mut(w.end - w.start);
@@ -53,7 +55,9 @@ pub fn split<'a, E>(
         let found = gaps
             .iter()
             .find(|(b, g)| *b <= r.start && r.end <= b + g.len())
-            .ok_or_else(|| CpuError::Plan("an input overlaps an output of the same step".into()))?;
+            .ok_or_else(|| {
+                BackendError::Plan("an input overlaps an output of the same step".into())
+            })?;
         ins[j] = &found.1[r.start - found.0..r.end - found.0];
     }
     Ok((ins, outs))

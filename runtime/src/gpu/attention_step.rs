@@ -9,7 +9,7 @@ use super::ops::attention::{
     attention_grad_bias_scratch, prepare_attention, prepare_attention_grad,
     prepare_attention_grad_bias_with_scratch, AttentionDims, BiasMap,
 };
-use super::{GpuContext, GpuError, PipelineCache};
+use super::{BackendError, GpuContext, PipelineCache};
 
 /// The geometry of one attention node.
 struct Geometry {
@@ -22,7 +22,7 @@ struct Geometry {
     saved: usize,
 }
 
-fn geometry(g: &Graph, node: &Node) -> Result<Geometry, GpuError> {
+fn geometry(g: &Graph, node: &Node) -> Result<Geometry, BackendError> {
     let sq = g.shape(node.inputs[0]);
     let (dims, scores, has_bias, packed) = match node.op {
         Op::SelfAttention {
@@ -122,7 +122,7 @@ pub(super) fn lower(
     step: &Step,
     arena: &Arena,
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let node = plan.graph.node(step.node);
     let geo = geometry(&plan.graph, node)?;
     let input = |j: usize| arena.view(step.inputs[j]);

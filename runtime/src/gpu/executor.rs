@@ -8,14 +8,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tessera_dsl::graph::{BufSlot, DType, FusedInstr, NodeId, Op, Plan, Role, Space, Step};
+use tessera_dsl::graph::{BufSlot, DType, FusedInstr, NodeId, Op, Plan, Space, Step};
 
 use super::arena::Arena;
 use super::attention_step;
 use super::launch::{record, Dispatch, View};
 use super::ops;
-use super::{profile, GpuContext, GpuError, GpuOptions, PipelineCache};
-use crate::backend::{BackendError, Executor, KernelTime};
+use super::{profile, GpuContext, GpuOptions, PipelineCache};
+use crate::backend::{Executor, KernelTime};
+use crate::leaves::{self, LeafKind};
+use crate::BackendError;
 
 /// An opened wgpu device with its pipeline cache: compiles plans into [`GpuExecutor`]s.
 #[derive(Debug)]
@@ -26,7 +28,7 @@ pub struct GpuBackend {
 
 impl GpuBackend {
     /// Opens the adapter `options` picks.
-    pub fn new(options: &GpuOptions) -> Result<Self, GpuError> {
+    pub fn new(options: &GpuOptions) -> Result<Self, BackendError> {
         Ok(Self::with_context(Arc::new(GpuContext::new(options)?)))
     }
 
@@ -64,17 +66,6 @@ pub struct GpuExecutor {
     /// Exclusive upper bound and consuming op of the values of each index leaf, checked when
     /// the host sets it (a kernel cannot report a bad index).
     index_bounds: HashMap<NodeId, (usize, &'static str)>,
-}
-
-/// What a leaf is, in the words of the errors (the CPU backend's words).
-fn kind(role: &Role) -> &'static str {
-    match role {
-        Role::Input { .. } => "input",
-        Role::Param { .. } => "parameter",
-        Role::Frozen { .. } => "frozen tensor",
-        Role::State { .. } => "optimizer state",
-        Role::Computed => "computed tensor",
-    }
 }
 
 /// Rows and row length of a row-wise op over `shape` (the last dim is the row).
@@ -174,7 +165,7 @@ impl GpuExecutor {
             let Some(slot) = slot else { continue };
             let bytes = slot.len as u64 * 4;
             if bytes > limits.max_storage_buffer_binding_size {
-                return Err(GpuError::Limit {
+                return Err(BackendError::Limit {
                     what: format!(
                         "tensor {} of {label} in one storage binding on {}",
                         describe(plan, id),
@@ -182,8 +173,7 @@ impl GpuExecutor {
                     ),
                     needed: bytes,
                     allowed: limits.max_storage_buffer_binding_size,
-                }
-                .into());
+                });
             }
         }
         let scratch: Vec<Vec<usize>> = plan.steps.iter().map(|s| scratch_need(plan, s)).collect();
@@ -213,54 +203,10 @@ impl GpuExecutor {
         self.arena.layout.size
     }
 
-    fn leaf(&self, name: &str, wanted: &'static str) -> Result<(NodeId, BufSlot), BackendError> {
-        let (id, slot) = self
-            .plan
-            .slot_by_name(name)
-            .ok_or_else(|| BackendError::UnknownName(name.into()))?;
-        let found = kind(&self.plan.graph.node(id).role);
-        if wanted != "any" && found != wanted {
-            return Err(BackendError::WrongKind {
-                name: name.into(),
-                found,
-                wanted,
-            });
-        }
-        Ok((id, slot))
-    }
-
-    fn write(&mut self, name: &str, wanted: &'static str, v: &[f32]) -> Result<(), BackendError> {
-        let (id, slot) = self.leaf(name, wanted)?;
-        if self.plan.graph.node(id).dtype != DType::Data {
-            return Err(BackendError::WrongKind {
-                name: name.into(),
-                found: "index tensor",
-                wanted: "float tensor",
-            });
-        }
-        if v.len() != slot.len {
-            return Err(BackendError::WrongLength {
-                name: name.into(),
-                expected: slot.len,
-                got: v.len(),
-            });
-        }
+    fn write(&mut self, name: &str, wanted: LeafKind, v: &[f32]) -> Result<(), BackendError> {
+        let (_, slot) = leaves::writable(&self.plan, name, wanted, DType::Data, v.len())?;
         self.arena.write(&self.ctx, slot, bytemuck::cast_slice(v));
         Ok(())
-    }
-
-    fn readable(&self, original: NodeId) -> Result<Option<BufSlot>, BackendError> {
-        let id = self
-            .plan
-            .resolve(original)
-            .ok_or(BackendError::NotReadable(original.0))?;
-        let pinned = self.plan.outputs.contains(&id)
-            || !matches!(self.plan.graph.node(id).role, Role::Computed);
-        match self.plan.slots[id.0 as usize] {
-            _ if !pinned => Err(BackendError::NotReadable(original.0)),
-            Some(s) if s.space == Space::Index => Err(BackendError::NotReadable(original.0)),
-            s => Ok(s),
-        }
     }
 
     fn read_slots(&self, slots: &[BufSlot]) -> Result<Vec<Vec<f32>>, BackendError> {
@@ -306,37 +252,23 @@ impl Executor for GpuExecutor {
     }
 
     fn set_param(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "parameter", v)
+        self.write(name, LeafKind::Param, v)
     }
 
     fn set_frozen(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "frozen tensor", v)
+        self.write(name, LeafKind::Frozen, v)
     }
 
     fn set_input(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "input", v)
+        self.write(name, LeafKind::Input, v)
     }
 
     fn set_any(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "any", v)
+        self.write(name, LeafKind::Any, v)
     }
 
     fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), BackendError> {
-        let (id, slot) = self.leaf(name, "any")?;
-        if self.plan.graph.node(id).dtype != DType::Index {
-            return Err(BackendError::WrongKind {
-                name: name.into(),
-                found: "float tensor",
-                wanted: "index tensor",
-            });
-        }
-        if v.len() != slot.len {
-            return Err(BackendError::WrongLength {
-                name: name.into(),
-                expected: slot.len,
-                got: v.len(),
-            });
-        }
+        let (id, slot) = leaves::writable(&self.plan, name, LeafKind::Any, DType::Index, v.len())?;
         if let Some(&(len, op)) = self.index_bounds.get(&id) {
             if let Some(&bad) = v.iter().find(|&&i| i as usize >= len) {
                 return Err(BackendError::IndexOutOfRange {
@@ -366,21 +298,18 @@ impl Executor for GpuExecutor {
         };
         let slots = originals
             .iter()
-            .map(|&o| Ok(self.readable(o)?.unwrap_or(empty)))
+            .map(|&o| Ok(leaves::readable(&self.plan, o)?.unwrap_or(empty)))
             .collect::<Result<Vec<_>, BackendError>>()?;
         self.read_slots(&slots)
     }
 
     fn read_name(&self, name: &str) -> Result<Vec<f32>, BackendError> {
-        let (id, slot) = self.leaf(name, "any")?;
-        if slot.space == Space::Index {
-            return Err(BackendError::NotReadable(id.0));
-        }
+        let slot = leaves::readable_leaf(&self.plan, name, LeafKind::Any)?;
         Ok(self.read_slots(&[slot])?.pop().unwrap_or_default())
     }
 
     fn profile(&mut self) -> Result<Vec<KernelTime>, BackendError> {
-        Ok(profile::profile(&self.ctx, &self.dispatches, &self.label)?)
+        profile::profile(&self.ctx, &self.dispatches, &self.label)
     }
 }
 
@@ -405,7 +334,7 @@ fn lower(
             .collect();
         ops::elementwise::prepare_elementwise(ctx, cache, prog, &inputs, output(0), out_shape)
     };
-    let one = |d: Result<Dispatch, GpuError>| Ok(vec![d?]);
+    let one = |d: Result<Dispatch, BackendError>| Ok(vec![d?]);
     match &node.op {
         Op::Leaf | Op::Reshape | Op::Extra { .. } => Ok(Vec::new()),
         Op::Fill { value } => one(ops::fill::prepare_fill(

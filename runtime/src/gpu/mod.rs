@@ -9,7 +9,6 @@ mod arena;
 mod attention_step;
 mod axpy;
 mod context;
-mod error;
 mod executor;
 pub mod launch;
 pub mod ops;
@@ -17,13 +16,14 @@ mod pipeline;
 mod profile;
 mod require;
 
+use crate::BackendError;
+
 pub use adapter::{
     adapter_reports, backend_names, backends, choose, enumerate, instance, AdapterReport,
     KeyLimits, WANTED_FEATURES,
 };
 pub use axpy::{axpy, grid};
 pub use context::{GpuContext, GpuOptions, DEFAULT_TIMEOUT};
-pub use error::GpuError;
 pub use executor::{GpuBackend, GpuExecutor};
 pub use pipeline::{Pipeline, PipelineCache, PipelineKey};
 pub use require::{gpu_required, require_gpu, ADAPTER_VAR, REQUIRE_GPU_VAR};

@@ -1,7 +1,8 @@
 //! Losses and their gradients.
 use rayon::prelude::*;
 
-use crate::cpu::{CpuError, Element};
+use crate::cpu::Element;
+use crate::BackendError;
 
 /// `Σ_r mask[r] · mean_p (pred − t)² / Σ mask` over rows of length `p`.
 pub fn masked_mse<E: Element>(pred: &[E], t: &[E], mask: &[E], p: usize) -> E {
@@ -41,9 +42,9 @@ pub fn masked_mse_grad<E: Element>(
         });
 }
 
-fn check_labels(labels: &[u32], v: usize) -> Result<(), CpuError> {
+fn check_labels(labels: &[u32], v: usize) -> Result<(), BackendError> {
     match labels.iter().find(|&&l| l as usize >= v) {
-        Some(&bad) => Err(CpuError::IndexOutOfRange {
+        Some(&bad) => Err(BackendError::IndexOutOfRange {
             op: "cross_entropy",
             index: bad,
             len: v,
@@ -63,7 +64,7 @@ pub fn cross_entropy<E: Element>(
     labels: &[u32],
     w: &[E],
     v: usize,
-) -> Result<E, CpuError> {
+) -> Result<E, BackendError> {
     check_labels(labels, v)?;
     let num: E = logits
         .par_chunks(v)
@@ -81,7 +82,7 @@ pub fn cross_entropy_grad<E: Element>(
     dy: E,
     v: usize,
     out: &mut [E],
-) -> Result<(), CpuError> {
+) -> Result<(), BackendError> {
     check_labels(labels, v)?;
     let k = dy / w.iter().copied().sum::<E>();
     out.par_chunks_mut(v)

@@ -14,7 +14,8 @@ use std::ops::Range;
 use tessera_dsl::graph::{FusedInstr, Graph, Node, Op, Space, Step};
 
 use super::views::{split, MAX_IN, MAX_OUT};
-use super::{CpuError, Element};
+use super::Element;
+use crate::BackendError;
 use elementwise::{Access, Operand};
 
 /// Scratch elements (outside the arena) that the kernel of `node` needs.
@@ -63,7 +64,7 @@ pub fn launch<E: Element>(
     data: &mut [E],
     index: &[u32],
     scratch: &mut [E],
-) -> Result<(), CpuError> {
+) -> Result<(), BackendError> {
     let node = g.node(step.node);
     let empty = 0..0;
     let mut reads: [Range<usize>; MAX_IN] = core::array::from_fn(|_| empty.clone());

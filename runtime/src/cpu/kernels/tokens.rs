@@ -1,7 +1,8 @@
 //! Row gather/scatter by u32 index and axis-wise concat/slice/pad copies.
 use rayon::prelude::*;
 
-use crate::cpu::{CpuError, Element};
+use crate::cpu::Element;
+use crate::BackendError;
 
 /// `out[b, k] = x[b', idx[b'', k]]` (batch 1 operands broadcast); `x [bx, l, d]`, `idx [bi, kk]`.
 pub fn gather_rows<E: Element>(
@@ -10,10 +11,10 @@ pub fn gather_rows<E: Element>(
     idx: &[u32],
     bi: usize,
     out: &mut [E],
-) -> Result<(), CpuError> {
+) -> Result<(), BackendError> {
     let kk = idx.len() / bi.max(1);
     if let Some(&bad) = idx.iter().find(|&&i| i as usize >= l) {
-        return Err(CpuError::IndexOutOfRange {
+        return Err(BackendError::IndexOutOfRange {
             op: "gather_rows",
             index: bad,
             len: l,
@@ -38,9 +39,9 @@ pub fn scatter_rows<E: Element>(
     bi: usize,
     out: &mut [E],
     len: usize,
-) -> Result<(), CpuError> {
+) -> Result<(), BackendError> {
     if let Some(&bad) = idx.iter().find(|&&i| i as usize >= len) {
-        return Err(CpuError::IndexOutOfRange {
+        return Err(BackendError::IndexOutOfRange {
             op: "scatter_rows",
             index: bad,
             len,

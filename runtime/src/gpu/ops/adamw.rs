@@ -1,7 +1,7 @@
 //! Launcher of `adamw` (`shaders/wgsl/adamw.wgsl`): the in-place AdamW update of one
 //! parameter with its two moments.
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
 use super::{registered, word};
 
@@ -16,7 +16,7 @@ pub struct AdamWHyper {
 }
 
 /// The uniform words (see `Params` in adamw.wgsl): constants rounded once from f64.
-pub fn words(n: usize, h: &AdamWHyper) -> Result<Vec<Word>, GpuError> {
+pub fn words(n: usize, h: &AdamWHyper) -> Result<Vec<Word>, BackendError> {
     let f = |x: f64| Word::F(x as f32);
     Ok(vec![
         Word::U(word("adamw length", n)?),
@@ -44,7 +44,7 @@ pub fn prepare_adamw(
     lr: View<'_>,
     step: View<'_>,
     h: &AdamWHyper,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let n = param.len;
     let groups = groups_1d(ctx, "adamw", n, WG)?;
     let views = [param, grad, exp_avg, exp_avg_sq, lr, step];

@@ -8,7 +8,7 @@
 
 use super::{check_view, grid_2d, registered, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// Where group (b, h)'s rows of one operand live: row i at `off + b·bs + h·hs + i·rs`
 /// (elements), its columns contiguous.
@@ -29,7 +29,7 @@ impl Place {
         self.off + (batch - 1) * self.bs + (heads - 1) * self.hs + (rows - 1) * self.rs + cols
     }
 
-    fn words(&self) -> Result<[Word; 4], GpuError> {
+    fn words(&self) -> Result<[Word; 4], BackendError> {
         Ok([
             Word::U(word("attention operand offset", self.off)?),
             Word::U(word("attention batch stride", self.bs)?),
@@ -143,10 +143,10 @@ pub struct BiasMap {
 impl BiasMap {
     /// `bias` must broadcast (NumPy rules) to `scores`, which has at most
     /// [`MAX_LEAD_DIMS`] leading dims.
-    pub fn new(bias: &[usize], scores: &[usize]) -> Result<Self, GpuError> {
+    pub fn new(bias: &[usize], scores: &[usize]) -> Result<Self, BackendError> {
         let r = scores.len();
         if !(2..=MAX_LEAD_DIMS + 2).contains(&r) || bias.len() > r {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("attention bias {bias:?} over scores {scores:?} (leading dims)"),
                 needed: r.saturating_sub(2) as u64,
                 allowed: MAX_LEAD_DIMS as u64,
@@ -284,12 +284,12 @@ impl AttentionTile {
         kernel: AttentionKernel,
         dims: &AttentionDims,
         ctx: &GpuContext,
-    ) -> Result<Self, GpuError> {
+    ) -> Result<Self, BackendError> {
         let limit = u64::from(ctx.device.limits().max_compute_workgroup_storage_size);
         let width = dims.d.max(dims.dv);
         let t = match tile {
             Some(t) => t,
-            None => Self::choose(kernel, dims.d, dims.dv, limit).ok_or(GpuError::Limit {
+            None => Self::choose(kernel, dims.d, dims.dv, limit).ok_or(BackendError::Limit {
                 what: format!("attention head dims {} and {}", dims.d, dims.dv),
                 needed: width as u64,
                 allowed: MAX_HEAD_DIM as u64,
@@ -302,7 +302,7 @@ impl AttentionTile {
             && t.bq.div_ceil(t.tpr) <= MAX_S
             && t.bkv.div_ceil(t.tpr) <= MAX_S;
         if !valid {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!(
                     "attention tile {t:?} for head dims {} and {} (dmax ≥ both, a multiple of \
                      tpr; dmax / tpr columns and bq / tpr, bkv / tpr scores per thread at most)",
@@ -313,7 +313,7 @@ impl AttentionTile {
             });
         }
         if t.workgroup_bytes(kernel) > limit {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("workgroup memory of attention tile {t:?} ({kernel:?})"),
                 needed: t.workgroup_bytes(kernel),
                 allowed: limit,
@@ -335,7 +335,7 @@ fn params(
     g0: usize,
     count: usize,
     parts: usize,
-) -> Result<Vec<Word>, GpuError> {
+) -> Result<Vec<Word>, BackendError> {
     let u = |what: &str, n: usize| word(what, n).map(Word::U);
     let mut w = vec![
         u("attention query length", dims.lq)?,
@@ -408,7 +408,7 @@ fn per_groups(
     bias: Option<&BiasMap>,
     views: &[View<'_>],
     x: usize,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let max = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
     let x = word("attention tiles", x)?;
     let groups = dims.groups();
@@ -447,7 +447,7 @@ pub fn prepare_attention(
     bias: Bias<'_, '_>,
     o: View<'_>,
     lse: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_operands(dims, &q, &k, &v);
     check_bias(dims, &bias);
     let (b, h) = (dims.batch, dims.heads);
@@ -489,7 +489,7 @@ pub fn prepare_attention_grad(
     dq: View<'_>,
     dk: View<'_>,
     dv: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_operands(dims, &q, &k, &v);
     check_operands(dims, &dq, &dk, &dv);
     check_bias(dims, &bias);
@@ -502,7 +502,7 @@ pub fn prepare_attention_grad(
     }
     let allowed = ctx.device.limits().max_storage_buffers_per_shader_stage;
     if allowed < GRAD_KV_STORAGE_BUFFERS {
-        return Err(GpuError::Limit {
+        return Err(BackendError::Limit {
             what: "storage buffers of the attention backward".into(),
             needed: GRAD_KV_STORAGE_BUFFERS.into(),
             allowed: allowed.into(),
@@ -587,7 +587,7 @@ pub fn prepare_attention_grad_bias(
     lse: View<'_>,
     d_o: View<'_>,
     dbias: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     prepare_attention_grad_bias_with_scratch(
         ctx, cache, dims, q, k, v, bias, o, lse, d_o, dbias, None,
     )
@@ -611,7 +611,7 @@ pub fn prepare_attention_grad_bias_with_scratch(
     d_o: View<'_>,
     dbias: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_operands(dims, &q, &k, &v);
     check_bias(dims, &Some(bias));
     let (b, h) = (dims.batch, dims.heads);
@@ -690,7 +690,7 @@ mod tests {
         let deep = [1, 1, 1, 1, 1, 5, 7];
         assert!(matches!(
             BiasMap::new(&[5, 7], &deep),
-            Err(GpuError::Limit { .. })
+            Err(BackendError::Limit { .. })
         ));
     }
 

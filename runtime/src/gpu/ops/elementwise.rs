@@ -5,7 +5,7 @@ use tessera_dsl::graph::shape::broadcast_strides;
 use tessera_dsl::graph::{BinaryOp, FusedInstr, UnaryOp, MAX_FUSED_REGS};
 
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, groups_1d, push_u32s, u32s, MAX_RANK, WG};
 use super::{registered, word};
 
@@ -64,8 +64,8 @@ fn encode(ins: FusedInstr) -> ([u32; 4], [f32; 2]) {
 
 /// Checks a program's shape: 1..=16 instructions, operands naming earlier registers, loads
 /// naming one of `n_inputs` inputs.
-fn check_program(prog: &[FusedInstr], n_inputs: usize) -> Result<(), GpuError> {
-    let bad = |message: String| GpuError::Limit {
+fn check_program(prog: &[FusedInstr], n_inputs: usize) -> Result<(), BackendError> {
+    let bad = |message: String| BackendError::Limit {
         what: format!("elementwise program: {message}"),
         needed: prog.len() as u64,
         allowed: MAX_FUSED_REGS as u64,
@@ -94,10 +94,10 @@ pub fn encode_params(
     prog: &[FusedInstr],
     input_shapes: &[&[usize]],
     out_shape: &[usize],
-) -> Result<Vec<Word>, GpuError> {
+) -> Result<Vec<Word>, BackendError> {
     check_program(prog, input_shapes.len())?;
     if input_shapes.len() > MAX_INPUTS {
-        return Err(GpuError::Limit {
+        return Err(BackendError::Limit {
             what: "inputs of one elementwise launch".into(),
             needed: input_shapes.len() as u64,
             allowed: MAX_INPUTS as u64,
@@ -110,7 +110,7 @@ pub fn encode_params(
     for (j, shape) in input_shapes.iter().enumerate() {
         let m: usize = shape.iter().product();
         if shape.len() > out_shape.len() {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("dims of elementwise input {j} (output has {out_shape:?})"),
                 needed: shape.len() as u64,
                 allowed: out_shape.len() as u64,
@@ -156,7 +156,7 @@ pub fn prepare_elementwise(
     inputs: &[(View<'_>, &[usize])],
     out: View<'_>,
     out_shape: &[usize],
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let shapes: Vec<&[usize]> = inputs.iter().map(|(_, s)| *s).collect();
     let params = encode_params(prog, &shapes, out_shape)?;
     // Unused input bindings still need a buffer: they alias the output and are never read.

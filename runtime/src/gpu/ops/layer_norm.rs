@@ -4,7 +4,7 @@
 
 use super::{check_view, grid_2d, registered, row_tiling, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// Threads of a `layer_norm_grad_w` workgroup, and columns each of them owns (`CPT` in the
 /// WGSL): a workgroup covers 1024 columns.
@@ -23,7 +23,7 @@ pub fn prepare_layer_norm(
     w: View<'_>,
     b: View<'_>,
     y: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_view("layer_norm x", &x, rows * d);
     check_view("layer_norm w", &w, d);
     check_view("layer_norm b", &b, d);
@@ -43,7 +43,7 @@ pub fn prepare_layer_norm_grad_x(
     w: View<'_>,
     dy: View<'_>,
     dx: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_view("layer_norm_grad_x x", &x, rows * d);
     check_view("layer_norm_grad_x w", &w, d);
     check_view("layer_norm_grad_x dy", &dy, rows * d);
@@ -67,7 +67,7 @@ fn row_launch(
     d: usize,
     eps: f64,
     views: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     if rows == 0 || d == 0 {
         return Ok(Vec::new());
     }
@@ -91,7 +91,7 @@ fn row_launch(
     Ok(vec![d])
 }
 
-fn params(rows: usize, d: usize, eps: f64, chunk: usize) -> Result<[Word; 4], GpuError> {
+fn params(rows: usize, d: usize, eps: f64, chunk: usize) -> Result<[Word; 4], BackendError> {
     Ok([
         Word::U(word("layer norm rows", rows)?),
         Word::U(word("layer norm row length", d)?),
@@ -129,7 +129,7 @@ pub fn prepare_layer_norm_grad_w(
     dy: View<'_>,
     dw: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_view("layer_norm_grad_w x", &x, rows * d);
     check_view("layer_norm_grad_w dy", &dy, rows * d);
     check_view("layer_norm_grad_w dw", &dw, d);

@@ -3,7 +3,7 @@
 use tessera_dsl::graph::shape::broadcast_strides;
 
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::fill::prepare_fill;
 use super::support::{check_rank, contiguous_strides, groups_1d, push_u32s, u32s, WG};
 use super::{registered, word};
@@ -87,7 +87,7 @@ impl StridedMap {
     }
 
     /// The uniform words (see `Params` in layout.wgsl).
-    pub fn words(&self) -> Result<Vec<Word>, GpuError> {
+    pub fn words(&self) -> Result<Vec<Word>, BackendError> {
         check_rank("a layout op", self.dims.len())?;
         let mut w = vec![
             Word::U(word("layout op length", self.len())?),
@@ -128,7 +128,7 @@ pub fn prepare_strided_copy(
     map: &StridedMap,
     x: View<'_>,
     out: View<'_>,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let groups = groups_1d(ctx, "a layout op", map.len(), WG)?;
     prepare(
         ctx,
@@ -149,7 +149,7 @@ pub fn prepare_concat(
     out: View<'_>,
     out_shape: &[usize],
     axis: usize,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let mut at = 0;
     let mut out_d = Vec::with_capacity(inputs.len());
     for (x, shape) in inputs {
@@ -173,7 +173,7 @@ pub fn prepare_pad(
     out_shape: &[usize],
     axis: usize,
     before: usize,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let mut d = vec![prepare_fill(ctx, cache, out, 0.0)?];
     let map = StridedMap::into_block(x_shape, out_shape, axis, before);
     if !map.is_empty() {

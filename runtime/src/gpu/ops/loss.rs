@@ -5,7 +5,7 @@
 use tessera_dsl::graph::{BinaryOp, FusedInstr};
 
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::elementwise::{binary_program, prepare_elementwise};
 use super::reduce::{prepare_sum_to, sum_to_scratch};
 use super::support::{groups_1d, WG};
@@ -23,7 +23,7 @@ pub fn loss_grad_scratch(rows: usize) -> Vec<usize> {
     vec![1, sum_to_scratch(&[rows], &[])]
 }
 
-fn mse_params(rows: usize, p: usize) -> Result<Vec<Word>, GpuError> {
+fn mse_params(rows: usize, p: usize) -> Result<Vec<Word>, BackendError> {
     Ok(vec![
         Word::U(word("masked_mse elements", rows * p)?),
         Word::U(word("masked_mse rows", rows)?),
@@ -42,7 +42,7 @@ fn total(
     out: View<'_>,
     rows: usize,
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let [terms, num, den, partial] = scratch else {
         panic!("a loss takes the scratch views of loss_scratch");
     };
@@ -83,7 +83,7 @@ pub fn prepare_masked_mse(
     rows: usize,
     p: usize,
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let w = mse_params(rows, p)?;
     let groups = groups_1d(ctx, "masked_mse rows", rows, WG)?;
     let views = [pred, target, mask, scratch[0]];
@@ -113,7 +113,7 @@ pub fn prepare_masked_mse_grad(
     rows: usize,
     p: usize,
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let msum = scratch[0];
     let mut d = prepare_sum_to(
         ctx,
@@ -139,7 +139,7 @@ pub fn prepare_masked_mse_grad(
     Ok(d)
 }
 
-fn ce_params(rows: usize, v: usize) -> Result<Vec<Word>, GpuError> {
+fn ce_params(rows: usize, v: usize) -> Result<Vec<Word>, BackendError> {
     Ok(vec![
         Word::U(word("cross_entropy rows", rows)?),
         Word::U(word("cross_entropy classes", v)?),
@@ -159,7 +159,7 @@ pub fn prepare_cross_entropy(
     rows: usize,
     v: usize,
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let w = ce_params(rows, v)?;
     let groups = groups_1d(ctx, "cross_entropy rows", rows, WG)?;
     let views = [logits, labels, weights, scratch[0]];
@@ -181,7 +181,7 @@ pub fn prepare_cross_entropy_grad(
     rows: usize,
     v: usize,
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let wsum = scratch[0];
     let mut d = prepare_sum_to(
         ctx,

@@ -3,7 +3,7 @@
 
 use super::{check_view, grid_2d, registered, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// The geometry of one batched matmul: `batch` products of `op(a) [m, k]` by `op(b) [k, n]`.
 /// `a` is stored `[batch, m, k]` (`[batch, k, m]` with `trans_a`), `b` `[batch, k, n]`
@@ -149,7 +149,7 @@ impl MatmulTile {
         ]
     }
 
-    fn check(&self, ctx: &GpuContext) -> Result<(), GpuError> {
+    fn check(&self, ctx: &GpuContext) -> Result<(), BackendError> {
         let t = self;
         let valid = t.wg_x > 0
             && t.wg_y > 0
@@ -158,7 +158,7 @@ impl MatmulTile {
                 .iter()
                 .all(|&v| v > 0 && v.is_multiple_of(4) && v <= MAX_THREAD_TILE);
         if !valid {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!(
                     "matmul tile {t:?} (threads and depth ≥ 1; tm and tn multiples of 4, at most)"
                 ),
@@ -168,7 +168,7 @@ impl MatmulTile {
         }
         let allowed = ctx.device.limits().max_compute_workgroup_storage_size;
         if t.workgroup_bytes() > u64::from(allowed) {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("workgroup memory of matmul tile {t:?}"),
                 needed: t.workgroup_bytes(),
                 allowed: allowed.into(),
@@ -186,7 +186,7 @@ pub fn prepare_matmul(
     a: View<'_>,
     b: View<'_>,
     c: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     prepare_matmul_scratch(ctx, cache, dims, a, b, None, c, None)
 }
 
@@ -200,7 +200,7 @@ pub fn prepare_matmul_bias(
     b: View<'_>,
     bias: View<'_>,
     c: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     prepare_matmul_scratch(ctx, cache, dims, a, b, Some(bias), c, None)
 }
 
@@ -217,7 +217,7 @@ pub fn prepare_matmul_scratch(
     bias: Option<View<'_>>,
     c: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let tile = MatmulTile::choose(dims);
     prepare_matmul_with(ctx, cache, dims, tile, a, b, bias, c, scratch)
 }
@@ -262,7 +262,7 @@ pub fn prepare_matmul_with(
     bias: Option<View<'_>>,
     c: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     tile.check(ctx)?;
     let d = dims.folded();
     let b_batches = if d.b_shared { 1 } else { d.batch };

@@ -20,7 +20,7 @@ pub mod tokens;
 use tessera_shaders::Kernel;
 
 use super::launch::View;
-use super::GpuError;
+use super::BackendError;
 
 /// The registered kernel `name`. Launchers only name kernels that the registry lists, so a
 /// miss is a bug in this crate, not a run-time condition.
@@ -30,8 +30,8 @@ pub(crate) fn registered(name: &str) -> &'static Kernel {
 }
 
 /// `n` as a u32 uniform word, or a limit error naming `what`.
-pub(crate) fn word(what: &str, n: usize) -> Result<u32, GpuError> {
-    u32::try_from(n).map_err(|_| GpuError::Limit {
+pub(crate) fn word(what: &str, n: usize) -> Result<u32, BackendError> {
+    u32::try_from(n).map_err(|_| BackendError::Limit {
         what: what.to_string(),
         needed: n as u64,
         allowed: u32::MAX.into(),
@@ -63,10 +63,10 @@ pub(crate) fn grid_2d(
     ctx: &super::GpuContext,
     what: &str,
     groups: usize,
-) -> Result<[u32; 3], GpuError> {
+) -> Result<[u32; 3], BackendError> {
     let max = ctx.device.limits().max_compute_workgroups_per_dimension;
     let needed = word(what, groups)?;
-    super::grid(needed, max).ok_or_else(|| GpuError::Limit {
+    super::grid(needed, max).ok_or_else(|| BackendError::Limit {
         what: what.to_string(),
         needed: needed.into(),
         allowed: u64::from(max).pow(2),

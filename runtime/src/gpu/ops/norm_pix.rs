@@ -1,6 +1,6 @@
 //! Launcher of `norm_pix` (`shaders/wgsl/norm_pix.wgsl`): per-row target normalization.
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
 use super::{registered, word};
 
@@ -15,7 +15,7 @@ pub fn prepare_norm_pix(
     d: usize,
     eps: f64,
     eps_on_std: bool,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let w = [
         Word::U(word("norm_pix rows", rows)?),
         Word::U(word("norm_pix row length", d)?),

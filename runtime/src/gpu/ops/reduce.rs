@@ -1,7 +1,7 @@
 //! Launcher of `sum_to` (`shaders/wgsl/reduce.wgsl`): x summed over its broadcast dims down
 //! to the output's shape, one workgroup per output element.
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, push_u32s, u32s};
 use super::{registered, word};
 
@@ -65,7 +65,7 @@ fn launch(
     parts: usize,
     part_len: usize,
     out: View<'_>,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     check_rank("a sum_to output", kd.len())?;
     check_rank("the reduced dims of a sum_to", rd.len())?;
     let n_out: usize = kd.iter().product();
@@ -99,7 +99,7 @@ pub fn prepare_sum_to(
     out: View<'_>,
     out_shape: &[usize],
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let dims = split_dims(in_shape, out_shape);
     let n_out: usize = dims[0].0.iter().product();
     let n_red: usize = dims[1].0.iter().product();
@@ -110,7 +110,7 @@ pub fn prepare_sum_to(
     let scratch = match scratch {
         Some(s) if s.len >= n_out * parts => s,
         _ => {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("scratch elements of a sum_to over {in_shape:?}"),
                 needed: (n_out * parts) as u64,
                 allowed: scratch.map_or(0, |s| s.len as u64),

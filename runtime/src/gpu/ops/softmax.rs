@@ -3,7 +3,7 @@
 
 use super::{check_view, grid_2d, registered, row_tiling, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// `y = softmax(x)` over rows of length `d` (`rows · d` elements).
 pub fn prepare_softmax(
@@ -13,7 +13,7 @@ pub fn prepare_softmax(
     d: usize,
     x: View<'_>,
     y: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_view("softmax x", &x, rows * d);
     check_view("softmax y", &y, rows * d);
     launch(ctx, cache, "softmax", rows, d, &[x, y])
@@ -28,7 +28,7 @@ pub fn prepare_softmax_grad(
     y: View<'_>,
     dy: View<'_>,
     dx: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     for (what, v) in [
         ("softmax_grad y", &y),
         ("softmax_grad dy", &dy),
@@ -46,7 +46,7 @@ fn launch(
     rows: usize,
     d: usize,
     views: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     if rows == 0 || d == 0 {
         return Ok(Vec::new());
     }

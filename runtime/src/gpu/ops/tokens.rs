@@ -1,6 +1,6 @@
 //! Launchers of `gather_rows` and `scatter_rows` (`shaders/wgsl/tokens.wgsl`).
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
 use super::{registered, word};
 
@@ -27,7 +27,7 @@ fn params(
     rows_in: usize,
     b_idx: usize,
     k: usize,
-) -> Result<Vec<Word>, GpuError> {
+) -> Result<Vec<Word>, BackendError> {
     [n, b_out, rows_out, d, b_in, rows_in, b_idx, k]
         .iter()
         .map(|&v| word("a token-row size", v).map(Word::U))
@@ -45,7 +45,7 @@ pub fn prepare_gather_rows(
     idx_shape: &[usize],
     out: View<'_>,
     out_shape: &[usize],
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let (bx, l, d) = rows3(x_shape);
     let (b, k, _) = rows3(out_shape);
     let bi = if idx_shape.len() == 2 {
@@ -78,7 +78,7 @@ pub fn prepare_scatter_rows(
     idx_shape: &[usize],
     out: View<'_>,
     out_shape: &[usize],
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let (bs, k, d) = rows3(src_shape);
     let (bo, len, _) = rows3(out_shape);
     let bi = if idx_shape.len() == 2 {

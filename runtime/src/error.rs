@@ -1,11 +1,37 @@
-//! Errors of the wgpu backend: what went wrong, on which adapter, and what to do about it.
-
+//! The one error type of both backends. A caller's mistake (a wrong name, kind, length or
+//! index) reads the same on the CPU and on wgpu; the device variants say what went wrong on
+//! which adapter and what to do about it.
 use std::time::Duration;
 
-/// Everything the GPU path can fail with. Device loss and wgpu validation errors are captured
-/// and returned here instead of reaching wgpu's default handler, which panics.
+/// Why setting up, running or reading a plan failed, on either backend. Device loss and wgpu
+/// validation errors are captured and returned here instead of reaching wgpu's default
+/// handler, which panics.
 #[derive(Debug, thiserror::Error)]
-pub enum GpuError {
+pub enum BackendError {
+    #[error("no tensor named {0:?} in the plan")]
+    UnknownName(String),
+    #[error("{name}: expected {expected} values, got {got}")]
+    WrongLength {
+        name: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{name} is a {found}, not a {wanted}")]
+    WrongKind {
+        name: String,
+        found: &'static str,
+        wanted: &'static str,
+    },
+    #[error("node {0} is not readable in this plan (request it as an output of compile)")]
+    NotReadable(u32),
+    #[error("{op}: index {index} out of range 0..{len}")]
+    IndexOutOfRange {
+        op: &'static str,
+        index: u32,
+        len: usize,
+    },
+    #[error("invalid plan: {0}")]
+    Plan(String),
     #[error(
         "no GPU adapter with compute shaders found (backends tried: {backends}); for a \
          software Vulkan adapter install Mesa's lavapipe (`apt-get install \
