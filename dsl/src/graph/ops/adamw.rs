@@ -1,10 +1,11 @@
-//! AdamW appended to the graph, exactly as `torch.optim.AdamW`, with parameter groups.
+//! AdamW appended to the graph, exactly as `torch.optim.AdamW`, with parameter groups: one
+//! `AdamW` op per parameter, updating it and its two moments in place. No gradient.
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{DType, GResult, Gradients, Graph, NodeId, Op, Role};
+use crate::graph::{DType, GResult, Gradients, Graph, NodeId, Op, Role};
 
 /// Hyper-parameters shared by all groups.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,9 +1,12 @@
-//! Fused scaled-dot-product attention.
+//! Fused scaled-dot-product attention over separate q, k, v (`Attention`) or one packed qkv
+//! projection (`SelfAttention`), with an optional additive bias, and the kernels of their
+//! gradients (`*Grad`: dq, dk, dv; `*GradBias`: the bias gradient).
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::graph::autodiff::{Contributions, Vjp, VjpRule};
 use crate::graph::shape::{broadcasts_to, shape_err};
-use crate::graph::{DType, GResult, Graph, NodeId, Op, Role};
+use crate::graph::{misrouted, GResult, Graph, GraphError, NodeId, Op};
 
 impl Graph {
     /// `softmax(scale · q kᵀ + bias) · v` as one op. `q [.., Lq, d]`, `k [.., Lk, d]`,
@@ -99,26 +102,84 @@ impl Graph {
         self.extra(o, 1, vec![b, heads, l]);
         Ok(o)
     }
+}
 
-    /// Appends extra output `slot` of `producer` (must directly follow the producer or its
-    /// earlier extras).
-    pub(crate) fn extra(&mut self, producer: NodeId, slot: u8, shape: Vec<usize>) -> NodeId {
-        self.push(
-            Op::Extra { slot },
-            vec![producer],
-            shape,
-            DType::Data,
-            Role::Computed,
-        )
-    }
+/// `Attention`: one kernel for dq, dk, dv (the latter two as its extra outputs) and one for
+/// the bias gradient, both recomputing the probabilities from the saved log-sum-exp.
+pub(crate) const ATTENTION_VJP: VjpRule = VjpRule {
+    through: |op, _| match op {
+        Op::Attention { has_bias, .. } => 0..3 + usize::from(*has_bias),
+        op => misrouted(op),
+    },
+    vjp: attention_vjp,
+};
 
-    /// The node holding extra output `slot` of `producer`.
-    pub fn extra_of(&self, producer: NodeId, slot: u8) -> Option<NodeId> {
-        let start = producer.0 as usize + 1;
-        self.nodes()[start..]
-            .iter()
-            .take(4)
-            .position(|n| n.op == Op::Extra { slot } && n.inputs[0] == producer)
-            .map(|i| NodeId((start + i) as u32))
+fn attention_vjp(g: &mut Graph, v: &Vjp<'_>) -> GResult<Contributions> {
+    let Op::Attention { scale, has_bias } = v.node.op else {
+        misrouted(&v.node.op)
+    };
+    let ins = saved_inputs(g, v, "attention without its lse output")?;
+    let mut out = Vec::new();
+    if v.need(0) || v.need(1) || v.need(2) {
+        let op = Op::AttentionGrad { scale, has_bias };
+        let dq = g.op(op, ins.clone(), v.shape(g, 0))?;
+        let dk = g.extra(dq, 1, v.shape(g, 1));
+        let dv = g.extra(dq, 2, v.shape(g, 2));
+        for (j, d) in [dq, dk, dv].into_iter().enumerate() {
+            if v.need(j) {
+                out.push((v.x(j), d));
+            }
+        }
     }
+    if has_bias && v.need(3) {
+        let db = g.op(Op::AttentionGradBias { scale }, ins, v.shape(g, 3))?;
+        out.push((v.x(3), db));
+    }
+    Ok(out)
+}
+
+/// `SelfAttention`: one kernel for d qkv and one for the bias gradient.
+pub(crate) const SELF_ATTENTION_VJP: VjpRule = VjpRule {
+    through: |op, _| match op {
+        Op::SelfAttention { has_bias, .. } => 0..1 + usize::from(*has_bias),
+        op => misrouted(op),
+    },
+    vjp: self_attention_vjp,
+};
+
+fn self_attention_vjp(g: &mut Graph, v: &Vjp<'_>) -> GResult<Contributions> {
+    let Op::SelfAttention {
+        heads,
+        scale,
+        has_bias,
+    } = v.node.op
+    else {
+        misrouted(&v.node.op)
+    };
+    let ins = saved_inputs(g, v, "self_attention without its lse output")?;
+    let mut out = Vec::new();
+    if v.need(0) {
+        let op = Op::SelfAttentionGrad {
+            heads,
+            scale,
+            has_bias,
+        };
+        out.push((v.x(0), g.op(op, ins.clone(), v.shape(g, 0))?));
+    }
+    if has_bias && v.need(1) {
+        let op = Op::SelfAttentionGradBias { heads, scale };
+        out.push((v.x(1), g.op(op, ins, v.shape(g, 1))?));
+    }
+    Ok(out)
+}
+
+/// The inputs of the backward kernels: the forward's inputs, its output, its log-sum-exp
+/// and the output gradient.
+fn saved_inputs(g: &Graph, v: &Vjp<'_>, missing: &'static str) -> GResult<Vec<NodeId>> {
+    let lse = g
+        .extra_of(v.id, 1)
+        .ok_or(GraphError::NotDifferentiable { op: missing })?;
+    let mut ins = v.node.inputs.clone();
+    ins.extend_from_slice(&[v.id, lse, v.dy]);
+    Ok(ins)
 }

@@ -1,8 +1,12 @@
-//! Normalizations over the last dim.
+//! Layer norm over the last dim (`LayerNorm`) and the two kernels of its gradient:
+//! `LayerNormGradX` (dx, row statistics recomputed) and `LayerNormGradW` (dw); the bias
+//! gradient is a plain `sum_to`.
 use alloc::vec;
+use alloc::vec::Vec;
 
+use crate::graph::autodiff::{every_input, Contributions, Vjp, VjpRule};
 use crate::graph::shape::shape_err;
-use crate::graph::{GResult, Graph, NodeId, Op};
+use crate::graph::{misrouted, GResult, Graph, NodeId, Op};
 
 impl Graph {
     /// LayerNorm over the last dim with affine `w`, `b` (both `[D]`).
@@ -20,33 +24,31 @@ impl Graph {
         }
         self.op(Op::LayerNorm { eps }, vec![x, w, b], sx)
     }
+}
 
-    /// Softmax over the last dim.
-    pub fn softmax(&mut self, x: NodeId) -> GResult<NodeId> {
-        let sx = self.data_shape("softmax", x)?;
-        if sx.is_empty() {
-            return Err(shape_err("softmax", &[&sx], "needs at least 1 dim".into()));
-        }
-        self.op(Op::Softmax, vec![x], sx)
-    }
+/// `LayerNorm`: dx and dw by their own kernels, db as the sum of dy over the rows.
+pub(crate) const LAYER_NORM_VJP: VjpRule = VjpRule {
+    through: every_input,
+    vjp: layer_norm_vjp,
+};
 
-    /// MAE's norm-pix target per row of the last dim: `(x − mean) / sqrt(var_unbiased + eps)`.
-    /// The result carries no gradient.
-    pub fn norm_pix(&mut self, x: NodeId, eps: f64) -> GResult<NodeId> {
-        self.norm_pix_with(x, eps, false)
+fn layer_norm_vjp(g: &mut Graph, v: &Vjp<'_>) -> GResult<Contributions> {
+    let Op::LayerNorm { eps } = v.node.op else {
+        misrouted(&v.node.op)
+    };
+    let (x, w, dy) = (v.x(0), v.x(1), v.dy);
+    let mut out = Vec::new();
+    if v.need(0) {
+        let shape = v.node.shape.clone();
+        out.push((x, g.op(Op::LayerNormGradX { eps }, vec![x, w, dy], shape)?));
     }
-
-    /// Norm-pix with the eps placement chosen: `eps_on_std` gives VideoMAE's
-    /// `(x − mean) / (sqrt(var_unbiased) + eps)`.
-    pub fn norm_pix_with(&mut self, x: NodeId, eps: f64, eps_on_std: bool) -> GResult<NodeId> {
-        let sx = self.data_shape("norm_pix", x)?;
-        if sx.last().copied().unwrap_or(0) < 2 {
-            return Err(shape_err(
-                "norm_pix",
-                &[&sx],
-                "the last dim needs at least 2 values (unbiased variance)".into(),
-            ));
-        }
-        self.op(Op::NormPix { eps, eps_on_std }, vec![x], sx)
+    let dsh = v.shape(g, 1);
+    if v.need(1) {
+        let d = g.op(Op::LayerNormGradW { eps }, vec![x, dy], dsh.clone())?;
+        out.push((w, d));
     }
+    if v.need(2) {
+        out.push((v.x(2), g.sum_to(dy, &dsh)?));
+    }
+    Ok(out)
 }

@@ -1,6 +1,8 @@
-//! Losses: MAE's masked MSE and weighted cross-entropy.
+//! Losses: MAE's masked MSE (`MaskedMse`) and the weighted cross-entropy (`CrossEntropy`),
+//! each with its gradient kernel. Only the prediction (logits) gets a gradient.
 use alloc::vec;
 
+use crate::graph::autodiff::{first_input, VjpRule};
 use crate::graph::shape::shape_err;
 use crate::graph::{GResult, Graph, NodeId, Op};
 
@@ -42,3 +44,23 @@ impl Graph {
         self.op(Op::CrossEntropy, vec![logits, labels, weights], vec![])
     }
 }
+
+/// `MaskedMse`: d pred by its own kernel.
+pub(crate) const MASKED_MSE_VJP: VjpRule = VjpRule {
+    through: first_input,
+    vjp: |g, v| {
+        let ins = vec![v.x(0), v.x(1), v.x(2), v.dy];
+        let d = g.op(Op::MaskedMseGrad, ins, v.shape(g, 0))?;
+        Ok(vec![(v.x(0), d)])
+    },
+};
+
+/// `CrossEntropy`: d logits by its own kernel.
+pub(crate) const CROSS_ENTROPY_VJP: VjpRule = VjpRule {
+    through: first_input,
+    vjp: |g, v| {
+        let ins = vec![v.x(0), v.x(1), v.x(2), v.dy];
+        let d = g.op(Op::CrossEntropyGrad, ins, v.shape(g, 0))?;
+        Ok(vec![(v.x(0), d)])
+    },
+};

@@ -1,9 +1,12 @@
-//! Matrix products.
+//! Matrix products: `MatMul` (with the `linear` layer built on it) and `MatMulBias`, the
+//! matmul + bias that fusion makes (it has no gradient rule: `grad` runs before fusion).
 use alloc::format;
 use alloc::vec;
+use alloc::vec::Vec;
 
-use crate::graph::shape::shape_err;
-use crate::graph::{GResult, Graph, NodeId, Op};
+use crate::graph::autodiff::{every_input, Contributions, Vjp, VjpRule};
+use crate::graph::shape::{numel, shape_err};
+use crate::graph::{misrouted, GResult, Graph, NodeId, Op};
 
 impl Graph {
     /// `op(a) · op(b)` batched over the leading dims of `a`, where `op` transposes the last two
@@ -90,4 +93,54 @@ impl Graph {
             None => Ok(y),
         }
     }
+}
+
+/// `MatMul`: `da = dy · op(b)ᵀ`, `db = op(a)ᵀ · dy`, each with the transposes folded into the
+/// product's flags; a shared 2-D `b` gets one GEMM over the batch folded into rows.
+pub(crate) const MATMUL_VJP: VjpRule = VjpRule {
+    through: every_input,
+    vjp: matmul_vjp,
+};
+
+fn matmul_vjp(g: &mut Graph, v: &Vjp<'_>) -> GResult<Contributions> {
+    let Op::MatMul {
+        trans_a: ta,
+        trans_b: tb,
+        alpha,
+    } = v.node.op
+    else {
+        misrouted(&v.node.op)
+    };
+    let (a, b, dy) = (v.x(0), v.x(1), v.dy);
+    let (sa, sb) = (v.shape(g, 0), v.shape(g, 1));
+    let mut out = Vec::new();
+    if v.need(0) {
+        let da = if ta {
+            g.matmul_scaled(b, dy, tb, true, alpha)?
+        } else {
+            g.matmul_scaled(dy, b, false, !tb, alpha)?
+        };
+        out.push((a, da));
+    }
+    if v.need(1) {
+        let db = if sb.len() == 2 && sa.len() > 2 {
+            // Shared weight: fold the batch into rows, one GEMM sums over it.
+            let k = sa[sa.len() - 1];
+            let rows = numel(&sa) / k;
+            let nn = v.node.shape[v.node.shape.len() - 1];
+            let a2 = g.reshape(a, &[rows, k])?;
+            let d2 = g.reshape(dy, &[rows, nn])?;
+            if tb {
+                g.matmul_scaled(d2, a2, true, false, alpha)?
+            } else {
+                g.matmul_scaled(a2, d2, true, false, alpha)?
+            }
+        } else if tb {
+            g.matmul_scaled(dy, a, true, ta, alpha)?
+        } else {
+            g.matmul_scaled(a, dy, !ta, false, alpha)?
+        };
+        out.push((b, db));
+    }
+    Ok(out)
 }

@@ -1,7 +1,9 @@
-//! Reductions.
+//! Reductions: `SumTo` (the sum over broadcast dims, adjoint of `expand`) and the sums and
+//! means built on it.
 use alloc::format;
 use alloc::vec;
 
+use crate::graph::autodiff::{first_input, VjpRule};
 use crate::graph::shape::{broadcasts_to, numel, shape_err};
 use crate::graph::{GResult, Graph, NodeId, Op};
 
@@ -65,3 +67,12 @@ impl Graph {
         self.scale(s, 1.0 / n as f64)
     }
 }
+
+/// `SumTo`: the gradient broadcast back.
+pub(crate) const SUM_TO_VJP: VjpRule = VjpRule {
+    through: first_input,
+    vjp: |g, v| {
+        let shape = v.shape(g, 0);
+        Ok(vec![(v.x(0), g.expand(v.dy, &shape)?)])
+    },
+};

@@ -1,9 +1,9 @@
-//! Token selection and assembly: gather/scatter by index, concat, slice, pad, expand.
-use alloc::format;
+//! Token selection by u32 index: `GatherRows` (MAE's `ids_keep` selection and `ids_restore`
+//! unshuffle) and its adjoint `ScatterRows`, each the other's gradient.
 use alloc::vec;
-use alloc::vec::Vec;
 
-use crate::graph::shape::{arg_err, broadcasts_to, shape_err};
+use crate::graph::autodiff::{first_input, VjpRule};
+use crate::graph::shape::{broadcasts_to, shape_err};
 use crate::graph::{GResult, Graph, NodeId, Op};
 
 impl Graph {
@@ -56,83 +56,35 @@ impl Graph {
         };
         self.op(Op::ScatterRows { len }, vec![src, idx], out)
     }
-
-    /// Concatenation along `axis`; all other dims must agree.
-    pub fn concat(&mut self, xs: &[NodeId], axis: usize) -> GResult<NodeId> {
-        let shapes: Vec<Vec<usize>> = xs
-            .iter()
-            .map(|&x| self.data_shape("concat", x))
-            .collect::<GResult<_>>()?;
-        let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
-        let Some(first) = shapes.first() else {
-            return Err(arg_err("concat", "needs at least one input".into()));
-        };
-        if axis >= first.len() {
-            return Err(shape_err(
-                "concat",
-                &refs,
-                format!("axis {axis} out of range"),
-            ));
-        }
-        let mut out = first.clone();
-        out[axis] = 0;
-        for s in &shapes {
-            let same_rank = s.len() == first.len();
-            if !same_rank || (0..s.len()).any(|i| i != axis && s[i] != first[i]) {
-                return Err(shape_err(
-                    "concat",
-                    &refs,
-                    format!("all dims except axis {axis} must agree"),
-                ));
-            }
-            out[axis] += s[axis];
-        }
-        self.op(Op::Concat { axis }, xs.to_vec(), out)
-    }
-
-    /// `x[.., start..start+len, ..]` along `axis`.
-    pub fn slice(&mut self, x: NodeId, axis: usize, start: usize, len: usize) -> GResult<NodeId> {
-        let sx = self.data_shape("slice", x)?;
-        if axis >= sx.len() || start + len > sx[axis] {
-            return Err(shape_err(
-                "slice",
-                &[&sx],
-                format!(
-                    "range {start}..{} on axis {axis} out of bounds",
-                    start + len
-                ),
-            ));
-        }
-        let mut out = sx.clone();
-        out[axis] = len;
-        self.op(Op::Slice { axis, start }, vec![x], out)
-    }
-
-    /// Zero padding along `axis`: `before` zeros, then x, then zeros up to `total`.
-    pub fn pad(&mut self, x: NodeId, axis: usize, before: usize, total: usize) -> GResult<NodeId> {
-        let sx = self.data_shape("pad", x)?;
-        if axis >= sx.len() || before + sx[axis] > total {
-            return Err(shape_err(
-                "pad",
-                &[&sx],
-                format!("{before} + dim does not fit in {total} on axis {axis}"),
-            ));
-        }
-        let mut out = sx.clone();
-        out[axis] = total;
-        self.op(Op::Pad { axis, before }, vec![x], out)
-    }
-
-    /// Broadcast copy of `x` to `shape` (MAE's `mask_token.repeat(N, L + 1 − T, 1)`).
-    pub fn expand(&mut self, x: NodeId, shape: &[usize]) -> GResult<NodeId> {
-        let sx = self.data_shape("expand", x)?;
-        if !broadcasts_to(&sx, shape) {
-            return Err(shape_err(
-                "expand",
-                &[&sx, shape],
-                "x must broadcast to the target shape".into(),
-            ));
-        }
-        self.op(Op::Expand, vec![x], shape.to_vec())
-    }
 }
+
+/// `GatherRows`: the rows' gradients scattered back (summed over the batch for a shared
+/// table).
+pub(crate) const GATHER_ROWS_VJP: VjpRule = VjpRule {
+    through: first_input,
+    vjp: |g, v| {
+        let sx = v.shape(g, 0);
+        let d = if sx.len() == 3 {
+            let sum_batches = sx[0] == 1 && v.node.shape[0] > 1;
+            g.scatter_rows(v.dy, v.x(1), sx[1], sum_batches)?
+        } else {
+            g.scatter_rows(v.dy, v.x(1), sx[0], false)?
+        };
+        Ok(vec![(v.x(0), d)])
+    },
+};
+
+/// `ScatterRows`: the gradient gathered at the same rows, brought to the source's shape.
+pub(crate) const SCATTER_ROWS_VJP: VjpRule = VjpRule {
+    through: first_input,
+    vjp: |g, v| {
+        let d = g.gather_rows(v.dy, v.x(1))?;
+        let src = v.shape(g, 0);
+        let d = if broadcasts_to(g.shape(d), &src) {
+            g.expand(d, &src)?
+        } else {
+            g.sum_to(d, &src)?
+        };
+        Ok(vec![(v.x(0), d)])
+    },
+};
