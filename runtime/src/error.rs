@@ -3,6 +3,8 @@
 //! which adapter and what to do about it.
 use std::time::Duration;
 
+use tessera_dsl::graph::cpu::KernelError;
+
 /// Why setting up, running or reading a plan failed, on either backend. Device loss and wgpu
 /// validation errors are captured and returned here instead of reaching wgpu's default
 /// handler, which panics.
@@ -65,4 +67,15 @@ pub enum BackendError {
         needed: u64,
         allowed: u64,
     },
+}
+
+impl From<KernelError> for BackendError {
+    fn from(e: KernelError) -> Self {
+        match e {
+            KernelError::IndexOutOfRange { op, index, len } => {
+                BackendError::IndexOutOfRange { op, index, len }
+            }
+            KernelError::Plan(m) => BackendError::Plan(m),
+        }
+    }
 }

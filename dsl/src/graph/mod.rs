@@ -71,6 +71,8 @@
 //! - Fused ops (`Fused`, `MatMulBias`) exist only after [`compile`]; `grad` runs before.
 mod autodiff;
 mod builder;
+#[cfg(feature = "cpu")]
+pub mod cpu;
 mod error;
 mod fused;
 mod node;
@@ -92,7 +94,7 @@ pub use node::{DType, Node, Role};
 pub use node_id::NodeId;
 pub use op::{misrouted, BinaryOp, Op, OpKind, UnaryOp};
 pub use ops::adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
-pub use ops::PatchOrder;
+pub use ops::{attention, PatchOrder};
 pub use plan::{compile, BufSlot, Plan, PlanOptions, Space, Step};
 pub use schedule::LrSchedule;
 pub use typed_ops::Param2;

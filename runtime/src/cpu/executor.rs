@@ -1,8 +1,7 @@
 //! [`CpuExecutor`]: a plan compiled for the CPU, with its arena allocated once.
+use tessera_dsl::graph::cpu::{run_step, scratch_need, Element};
 use tessera_dsl::graph::{DType, NodeId, Plan};
 
-use super::kernels;
-use super::Element;
 use crate::leaves::{self, LeafKind};
 use crate::BackendError;
 
@@ -23,7 +22,7 @@ impl<E: Element> CpuExecutor<E> {
         let scratch = plan
             .steps
             .iter()
-            .map(|s| kernels::scratch_need(g, g.node(s.node)))
+            .map(|s| scratch_need(g, g.node(s.node)))
             .max()
             .unwrap_or(0);
         Ok(Self {
@@ -76,7 +75,7 @@ impl<E: Element> CpuExecutor<E> {
     pub fn run(&mut self) -> Result<(), BackendError> {
         let g = &self.plan.graph;
         for step in &self.plan.steps {
-            kernels::launch(g, step, &mut self.data, &self.index, &mut self.scratch)?;
+            run_step(g, step, &mut self.data, &self.index, &mut self.scratch)?;
         }
         Ok(())
     }
@@ -88,7 +87,7 @@ impl<E: Element> CpuExecutor<E> {
         let mut acc: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
         for step in &self.plan.steps {
             let t = std::time::Instant::now();
-            kernels::launch(g, step, &mut self.data, &self.index, &mut self.scratch)?;
+            run_step(g, step, &mut self.data, &self.index, &mut self.scratch)?;
             let node = g.node(step.node);
             let key = match &node.op {
                 tessera_dsl::graph::Op::MatMul {

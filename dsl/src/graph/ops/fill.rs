@@ -15,3 +15,20 @@ impl Graph {
         )
     }
 }
+
+#[cfg(feature = "cpu")]
+pub(crate) mod cpu {
+    use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
+    use crate::graph::{misrouted, Op};
+
+    pub(crate) const FILL: CpuKernel = CpuKernel::new(fill::<f32>, fill::<f64>);
+
+    fn fill<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::Fill { value } = a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let [out, ..] = a.outs;
+        out.fill(E::from_f64(value));
+        Ok(())
+    }
+}

@@ -234,3 +234,174 @@ pub(crate) const PAD_VJP: VjpRule = VjpRule {
         Ok(vec![(v.x(0), g.slice(v.dy, axis, before, len)?)])
     },
 };
+
+#[cfg(feature = "cpu")]
+pub(crate) mod cpu {
+    //! Strided copies done a contiguous run at a time.
+    use rayon::prelude::*;
+
+    use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
+    use crate::graph::{misrouted, Op, MAX_RANK};
+
+    pub(crate) const PERMUTE: CpuKernel = CpuKernel::new(permute::<f32>, permute::<f64>);
+    pub(crate) const ROLL: CpuKernel = CpuKernel::new(roll::<f32>, roll::<f64>);
+    pub(crate) const CONCAT: CpuKernel = CpuKernel::new(concat::<f32>, concat::<f64>);
+    pub(crate) const SLICE: CpuKernel = CpuKernel::new(slice::<f32>, slice::<f64>);
+    pub(crate) const PAD: CpuKernel = CpuKernel::new(pad::<f32>, pad::<f64>);
+
+    /// Row-major strides.
+    fn strides(shape: &[usize]) -> [usize; MAX_RANK] {
+        let mut s = [0; MAX_RANK];
+        let mut acc = 1;
+        for i in (0..shape.len()).rev() {
+            s[i] = acc;
+            acc *= shape[i];
+        }
+        s
+    }
+
+    /// Output axis j is input axis `axes[j]`. Copies one output row (last dim) at a time.
+    fn permute<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::Permute { axes } = &a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let in_shape = a.in_shape(0);
+        let ([x, ..], [out, ..]) = (a.ins, a.outs);
+        let r = in_shape.len();
+        let ist = strides(in_shape);
+        let mut od = [1; MAX_RANK];
+        let mut os = [0; MAX_RANK];
+        for (j, &ax) in axes.iter().enumerate() {
+            od[j] = in_shape[ax];
+            os[j] = ist[ax];
+        }
+        let inner = od[r - 1];
+        let step = os[r - 1];
+        let rows_per = (4096 / inner.max(1)).max(1);
+        out.par_chunks_mut(rows_per * inner)
+            .enumerate()
+            .for_each(|(t, o)| {
+                for (ri, orow) in o.chunks_mut(inner).enumerate() {
+                    let (mut rem, mut base) = (t * rows_per + ri, 0);
+                    for d in (0..r - 1).rev() {
+                        base += (rem % od[d]) * os[d];
+                        rem /= od[d];
+                    }
+                    if step == 1 {
+                        orow.copy_from_slice(&x[base..base + inner]);
+                    } else {
+                        for (c, v) in orow.iter_mut().enumerate() {
+                            *v = x[base + c * step];
+                        }
+                    }
+                }
+            });
+        Ok(())
+    }
+
+    /// `out[.., (i + s) mod n, ..] = x[.., i, ..]` for every `(axis, s)` (s already in 0..n).
+    fn roll<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::Roll { shifts } = &a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let shape = a.in_shape(0);
+        let ([x, ..], [out, ..]) = (a.ins, a.outs);
+        let r = shape.len();
+        let st = strides(shape);
+        let mut sh = [0usize; MAX_RANK];
+        for &(ax, s) in shifts {
+            sh[ax] = s as usize;
+        }
+        let inner = shape[r - 1];
+        let last_shift = sh[r - 1];
+        let rows_per = (4096 / inner.max(1)).max(1);
+        out.par_chunks_mut(rows_per * inner)
+            .enumerate()
+            .for_each(|(t, o)| {
+                for (ri, orow) in o.chunks_mut(inner).enumerate() {
+                    let (mut rem, mut base) = (t * rows_per + ri, 0);
+                    for d in (0..r - 1).rev() {
+                        let i = rem % shape[d];
+                        rem /= shape[d];
+                        // Output index i reads input index (i − s) mod n.
+                        base += ((i + shape[d] - sh[d]) % shape[d]) * st[d];
+                    }
+                    let src = &x[base..base + inner];
+                    // out[c] = src[(c − s) mod n]: two contiguous pieces.
+                    let s = last_shift;
+                    orow[s..].copy_from_slice(&src[..inner - s]);
+                    orow[..s].copy_from_slice(&src[inner - s..]);
+                }
+            });
+        Ok(())
+    }
+
+    /// Each input copied into its block of the output along the axis.
+    fn concat<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::Concat { axis } = a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let (_, n_dst, inner) = around(a.out_shape(), axis);
+        let mut off = 0;
+        let [out, ..] = a.outs;
+        for (j, input) in a.ins.iter().enumerate().take(a.node.inputs.len()) {
+            let n = a.graph.shape(a.node.inputs[j])[axis];
+            copy_blocks(input, n, 0, out, n_dst, off, n, inner);
+            off += n;
+        }
+        Ok(())
+    }
+
+    fn slice<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::Slice { axis, start } = a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let (_, n_src, inner) = around(a.in_shape(0), axis);
+        let n = a.out_shape()[axis];
+        let ([x, ..], [out, ..]) = (a.ins, a.outs);
+        copy_blocks(x, n_src, start, out, n, 0, n, inner);
+        Ok(())
+    }
+
+    fn pad<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::Pad { axis, before } = a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let (_, n_dst, inner) = around(a.out_shape(), axis);
+        let n = a.in_shape(0)[axis];
+        let ([x, ..], [out, ..]) = (a.ins, a.outs);
+        out.fill(E::zero());
+        copy_blocks(x, n, 0, out, n_dst, before, n, inner);
+        Ok(())
+    }
+
+    /// Splits `shape` around `axis` into (outer, axis length, inner).
+    fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+        let outer = shape[..axis].iter().product();
+        let inner = shape[axis + 1..].iter().product();
+        (outer, shape[axis], inner)
+    }
+
+    /// Copies `n` entries along the axis from `src` (viewed `[outer, n_src·inner]`) at
+    /// `src_off` into `dst` (viewed `[outer, n_dst·inner]`) at `dst_off`: one block copy per
+    /// outer index.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_blocks<E: Element>(
+        src: &[E],
+        n_src: usize,
+        src_off: usize,
+        dst: &mut [E],
+        n_dst: usize,
+        dst_off: usize,
+        n: usize,
+        inner: usize,
+    ) {
+        let outer = dst.len() / (n_dst * inner).max(1);
+        let row = n * inner;
+        for o in 0..outer {
+            let s = (o * n_src + src_off) * inner;
+            let d = (o * n_dst + dst_off) * inner;
+            dst[d..d + row].copy_from_slice(&src[s..s + row]);
+        }
+    }
+}

@@ -16,7 +16,7 @@
 //! 5. in tessera-shaders, its WGSL file `wgsl/<op>.wgsl` and its kernel constant in the
 //!    registry.
 pub(crate) mod adamw;
-mod attention;
+pub mod attention;
 mod elementwise;
 mod extra;
 mod fill;
@@ -33,6 +33,8 @@ mod vision;
 pub use vision::PatchOrder;
 
 use super::autodiff::VjpRule;
+#[cfg(feature = "cpu")]
+use super::cpu::CpuKernel;
 use super::OpKind;
 
 /// The gradient rule of every op kind.
@@ -74,4 +76,45 @@ pub(crate) static VJP: [VjpRule; OpKind::COUNT] = OpKind::table([
     (OpKind::CrossEntropy, loss::CROSS_ENTROPY_VJP),
     (OpKind::CrossEntropyGrad, VjpRule::MISSING),
     (OpKind::AdamW, VjpRule::MISSING),
+]);
+
+/// The CPU kernel of every op kind (feature `cpu`).
+#[cfg(feature = "cpu")]
+pub(crate) static CPU: [CpuKernel; OpKind::COUNT] = OpKind::table([
+    (OpKind::Leaf, CpuKernel::NOTHING),
+    (OpKind::Fill, fill::cpu::FILL),
+    (OpKind::Unary, elementwise::cpu::UNARY),
+    (OpKind::UnaryGrad, elementwise::cpu::UNARY_GRAD),
+    (OpKind::Binary, elementwise::cpu::BINARY),
+    (OpKind::Expand, elementwise::cpu::EXPAND),
+    (OpKind::Fused, elementwise::cpu::FUSED),
+    (OpKind::MatMul, matmul::cpu::MATMUL),
+    (OpKind::MatMulBias, matmul::cpu::MATMUL),
+    (OpKind::LayerNorm, layer_norm::cpu::LAYER_NORM),
+    (OpKind::LayerNormGradX, layer_norm::cpu::LAYER_NORM_GRAD_X),
+    (OpKind::LayerNormGradW, layer_norm::cpu::LAYER_NORM_GRAD_W),
+    (OpKind::Softmax, softmax::cpu::SOFTMAX),
+    (OpKind::SoftmaxGrad, softmax::cpu::SOFTMAX_GRAD),
+    (OpKind::Attention, attention::cpu::FORWARD),
+    (OpKind::AttentionGrad, attention::cpu::BACKWARD),
+    (OpKind::AttentionGradBias, attention::cpu::BACKWARD_BIAS),
+    (OpKind::SelfAttention, attention::cpu::FORWARD),
+    (OpKind::SelfAttentionGrad, attention::cpu::BACKWARD),
+    (OpKind::SelfAttentionGradBias, attention::cpu::BACKWARD_BIAS),
+    (OpKind::Extra, CpuKernel::NOTHING),
+    (OpKind::GatherRows, tokens::cpu::GATHER_ROWS),
+    (OpKind::ScatterRows, tokens::cpu::SCATTER_ROWS),
+    (OpKind::Concat, layout::cpu::CONCAT),
+    (OpKind::Slice, layout::cpu::SLICE),
+    (OpKind::Pad, layout::cpu::PAD),
+    (OpKind::Reshape, CpuKernel::NOTHING),
+    (OpKind::Permute, layout::cpu::PERMUTE),
+    (OpKind::Roll, layout::cpu::ROLL),
+    (OpKind::SumTo, reduce::cpu::SUM_TO),
+    (OpKind::NormPix, norm_pix::cpu::NORM_PIX),
+    (OpKind::MaskedMse, loss::cpu::MASKED_MSE),
+    (OpKind::MaskedMseGrad, loss::cpu::MASKED_MSE_GRAD),
+    (OpKind::CrossEntropy, loss::cpu::CROSS_ENTROPY),
+    (OpKind::CrossEntropyGrad, loss::cpu::CROSS_ENTROPY_GRAD),
+    (OpKind::AdamW, adamw::cpu::ADAMW),
 ]);

@@ -25,3 +25,43 @@ impl Graph {
         self.op(Op::NormPix { eps, eps_on_std }, vec![x], sx)
     }
 }
+
+#[cfg(feature = "cpu")]
+pub(crate) mod cpu {
+    use rayon::prelude::*;
+
+    use crate::graph::cpu::{rows_per_task, CpuKernel, Element, KernelArgs, KernelError};
+    use crate::graph::{misrouted, Op};
+
+    pub(crate) const NORM_PIX: CpuKernel = CpuKernel::new(norm_pix::<f32>, norm_pix::<f64>);
+
+    /// `(x − mean) / sqrt(var_unbiased + eps)` per row, or `/ (sqrt(var_unbiased) + eps)`.
+    fn norm_pix<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::NormPix { eps, eps_on_std } = a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let d = a.row_len();
+        let ([x, ..], [out, ..]) = (a.ins, a.outs);
+        let eps = E::from_f64(eps);
+        let rpt = rows_per_task(d);
+        let n = E::from_f64(d as f64);
+        let n1 = E::from_f64(d as f64 - 1.0);
+        out.par_chunks_mut(rpt * d)
+            .zip(x.par_chunks(rpt * d))
+            .for_each(|(o, xs)| {
+                for (orow, xrow) in o.chunks_mut(d).zip(xs.chunks(d)) {
+                    let mean = xrow.iter().copied().sum::<E>() / n;
+                    let var = xrow.iter().map(|&v| (v - mean) * (v - mean)).sum::<E>() / n1;
+                    let inv = if eps_on_std {
+                        (var.sqrt() + eps).recip()
+                    } else {
+                        (var + eps).sqrt().recip()
+                    };
+                    for j in 0..d {
+                        orow[j] = (xrow[j] - mean) * inv;
+                    }
+                }
+            });
+        Ok(())
+    }
+}

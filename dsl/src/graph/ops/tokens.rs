@@ -88,3 +88,77 @@ pub(crate) const SCATTER_ROWS_VJP: VjpRule = VjpRule {
         Ok(vec![(v.x(0), d)])
     },
 };
+
+#[cfg(feature = "cpu")]
+pub(crate) mod cpu {
+    use rayon::prelude::*;
+
+    use crate::graph::cpu::{check_indices, CpuKernel, Element, KernelArgs, KernelError};
+    use crate::graph::{misrouted, Op};
+
+    pub(crate) const GATHER_ROWS: CpuKernel =
+        CpuKernel::new(gather_rows::<f32>, gather_rows::<f64>);
+    pub(crate) const SCATTER_ROWS: CpuKernel =
+        CpuKernel::new(scatter_rows::<f32>, scatter_rows::<f64>);
+
+    /// `[B, L, D]` of a row tensor (batch 1 when 2-D) and the batch of its index `[Bi, K]`.
+    fn rows_and_index_batch(a: &KernelArgs<'_, impl Element>) -> ((usize, usize, usize), usize) {
+        match *a.in_shape(0) {
+            [l, d] => ((1, l, d), 1),
+            [b, l, d] => ((b, l, d), a.in_shape(1)[0]),
+            _ => unreachable!("the builders make 2-D or 3-D row tensors"),
+        }
+    }
+
+    /// `out[b, k] = x[b', idx[b'', k]]` (batch 1 operands broadcast); `x [bx, l, d]`,
+    /// `idx [bi, kk]`.
+    fn gather_rows<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let ((bx, l, d), bi) = rows_and_index_batch(&a);
+        let ([x, ..], [out, ..], idx) = (a.ins, a.outs, a.idx[1]);
+        let kk = idx.len() / bi.max(1);
+        check_indices("gather_rows", idx, l)?;
+        out.par_chunks_mut(kk * d).enumerate().for_each(|(b, ob)| {
+            let xb = if bx == 1 { 0 } else { b };
+            let ib = if bi == 1 { 0 } else { b };
+            for (k, orow) in ob.chunks_mut(d).enumerate() {
+                let r = idx[ib * kk + k] as usize;
+                orow.copy_from_slice(&x[(xb * l + r) * d..(xb * l + r + 1) * d]);
+            }
+        });
+        Ok(())
+    }
+
+    /// Zero `out [bo, len, d]`, then `out[b, idx[b, k]] += src[b, k]` (bo = 1 sums all
+    /// batches); `src [bs, kk, d]`.
+    fn scatter_rows<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::ScatterRows { len } = a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let ((bs, kk, d), bi) = rows_and_index_batch(&a);
+        let ([src, ..], [out, ..], idx) = (a.ins, a.outs, a.idx[1]);
+        check_indices("scatter_rows", idx, len)?;
+        let bo = out.len() / (len * d).max(1);
+        let add_batch = |ob: &mut [E], b: usize| {
+            let ib = if bi == 1 { 0 } else { b };
+            for k in 0..kk {
+                let r = idx[ib * kk + k] as usize;
+                let s = &src[(b * kk + k) * d..(b * kk + k + 1) * d];
+                for (o, &v) in ob[r * d..(r + 1) * d].iter_mut().zip(s) {
+                    *o = *o + v;
+                }
+            }
+        };
+        if bo == bs {
+            out.par_chunks_mut(len * d).enumerate().for_each(|(b, ob)| {
+                ob.fill(E::zero());
+                add_batch(ob, b);
+            });
+        } else {
+            out.fill(E::zero());
+            for b in 0..bs {
+                add_batch(out, b);
+            }
+        }
+        Ok(())
+    }
+}

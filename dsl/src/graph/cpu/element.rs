@@ -1,10 +1,13 @@
 //! The float type a CPU executor computes in: f32 (fast path) or f64 (gradient checks).
-use tessera_dsl::graph::scalar::Real;
+use super::kernel::{CpuKernel, KernelFn};
+use crate::graph::scalar::Real;
 
 /// f32 or f64.
 pub trait Element: Real + Default + core::fmt::Debug + core::iter::Sum {
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
+    /// A CPU kernel's instance for this type.
+    fn kernel(k: &CpuKernel) -> KernelFn<Self>;
     /// `c = alpha·a·b + beta·c` through `matrixmultiply` (`sgemm` / `dgemm`); the caller
     /// (`gemm::gemm`) has bounds-checked every view.
     #[allow(clippy::too_many_arguments)]
@@ -63,6 +66,9 @@ impl Element for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    fn kernel(k: &CpuKernel) -> KernelFn<f32> {
+        k.f32
+    }
     matmul_raw_impl!(matrixmultiply::sgemm);
 }
 
@@ -72,6 +78,9 @@ impl Element for f64 {
     }
     fn to_f64(self) -> f64 {
         self
+    }
+    fn kernel(k: &CpuKernel) -> KernelFn<f64> {
+        k.f64
     }
     matmul_raw_impl!(matrixmultiply::dgemm);
 }
