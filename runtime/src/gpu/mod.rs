@@ -6,11 +6,11 @@
 
 mod adapter;
 mod arena;
-mod attention_step;
 mod axpy;
 mod context;
 mod executor;
 pub mod launch;
+mod lowering;
 pub mod ops;
 mod pipeline;
 mod profile;

@@ -1,6 +1,9 @@
 //! Launcher of `adamw` (`shaders/wgsl/adamw.wgsl`): the in-place AdamW update of one
 //! parameter with its two moments.
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::super::launch::{prepare, Dispatch, View, Word};
+use super::super::lowering::GpuLowering;
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
 use super::{registered, word};
@@ -58,3 +61,26 @@ pub fn prepare_adamw(
         groups,
     )
 }
+
+/// `AdamW`: updates its inputs param, exp_avg and exp_avg_sq in place.
+pub(crate) const ADAMW: GpuLowering = GpuLowering::new(|l, cache| {
+    let Op::AdamW {
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        lr_scale,
+    } = l.node.op
+    else {
+        misrouted(&l.node.op)
+    };
+    let h = AdamWHyper {
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        lr_scale,
+    };
+    let [p, g, m, v, lr, t] = [0, 1, 2, 3, 4, 5].map(|j| l.input(j));
+    Ok(vec![prepare_adamw(l.ctx, cache, p, g, m, v, lr, t, &h)?])
+});

@@ -2,122 +2,28 @@
 //! backward (`dq`, `dk`, `dv`) and the bias gradient, for the IR's `Attention`,
 //! `AttentionGrad`, `AttentionGradBias` and their packed self-attention twins.
 //!
-//! Operands are strided views ([`Place`]) so that separate `[G, L, d]` tensors and the heads
+//! Operands are strided views ([`Place`]; the geometry is the IR's, shared with the CPU
+//! kernel) so that separate `[G, L, d]` tensors and the heads
 //! of a packed qkv projection `[B, L, 3·H·d]` go through the same kernels without copies.
 //! Tiles are picked per device from its workgroup-memory limit.
 
+use tessera_dsl::graph::attention::AttentionGeometry;
+pub use tessera_dsl::graph::attention::{AttentionDims, Place};
+use tessera_dsl::graph::{Graph, Node};
+
 use super::{check_view, grid_2d, registered, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::lowering::{GpuLowering, Lowering};
 use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
-/// Where group (b, h)'s rows of one operand live: row i at `off + b·bs + h·hs + i·rs`
-/// (elements), its columns contiguous.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Place {
-    pub off: usize,
-    pub bs: usize,
-    pub hs: usize,
-    pub rs: usize,
-}
-
-impl Place {
-    /// Elements a view must hold for `batch · heads` groups of `rows × cols`.
-    fn extent(&self, batch: usize, heads: usize, rows: usize, cols: usize) -> usize {
-        if batch == 0 || heads == 0 || rows == 0 || cols == 0 {
-            return 0;
-        }
-        self.off + (batch - 1) * self.bs + (heads - 1) * self.hs + (rows - 1) * self.rs + cols
-    }
-
-    fn words(&self) -> Result<[Word; 4], BackendError> {
-        Ok([
-            Word::U(word("attention operand offset", self.off)?),
-            Word::U(word("attention batch stride", self.bs)?),
-            Word::U(word("attention head stride", self.hs)?),
-            Word::U(word("attention row stride", self.rs)?),
-        ])
-    }
-}
-
-/// Geometry and layout of one attention op. Groups are (b, h), `g = b·heads + h`; `o` and
-/// `dO` share a layout, as do `dq`/`dk`/`dv` and `q`/`k`/`v`; `lse` is `[groups, lq]`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AttentionDims {
-    pub batch: usize,
-    pub heads: usize,
-    pub lq: usize,
-    pub lk: usize,
-    pub d: usize,
-    pub dv: usize,
-    pub scale: f64,
-    pub q: Place,
-    pub k: Place,
-    pub v: Place,
-    pub o: Place,
-}
-
-impl AttentionDims {
-    /// Separate contiguous `[g, lq, d]`, `[g, lk, d]`, `[g, lk, dv]` operands and output
-    /// `[g, lq, dv]` (the IR's `Attention`; `g` = the product of the leading dims).
-    pub fn split(g: usize, lq: usize, lk: usize, d: usize, dv: usize, scale: f64) -> Self {
-        let place = |rows: usize, cols: usize| Place {
-            off: 0,
-            bs: rows * cols,
-            hs: 0,
-            rs: cols,
-        };
-        AttentionDims {
-            batch: g,
-            heads: 1,
-            lq,
-            lk,
-            d,
-            dv,
-            scale,
-            q: place(lq, d),
-            k: place(lk, d),
-            v: place(lk, dv),
-            o: place(lq, dv),
-        }
-    }
-
-    /// Self-attention on a packed `qkv [batch, l, 3·heads·d]` (timm channel order
-    /// `s·D + h·d + i`), output `[batch, l, heads·d]` (the IR's `SelfAttention`).
-    pub fn packed(batch: usize, l: usize, heads: usize, d: usize, scale: f64) -> Self {
-        let dd = heads * d;
-        let part = |s: usize| Place {
-            off: s * dd,
-            bs: l * 3 * dd,
-            hs: d,
-            rs: 3 * dd,
-        };
-        AttentionDims {
-            batch,
-            heads,
-            lq: l,
-            lk: l,
-            d,
-            dv: d,
-            scale,
-            q: part(0),
-            k: part(1),
-            v: part(2),
-            o: Place {
-                off: 0,
-                bs: l * dd,
-                hs: d,
-                rs: dd,
-            },
-        }
-    }
-
-    pub fn groups(&self) -> usize {
-        self.batch * self.heads
-    }
-
-    fn is_empty(&self) -> bool {
-        self.groups() == 0 || self.lq == 0
-    }
+/// The uniform words of an operand's place (see `Place` in the WGSL).
+fn place_words(p: &Place) -> Result<[Word; 4], BackendError> {
+    Ok([
+        Word::U(word("attention operand offset", p.off)?),
+        Word::U(word("attention batch stride", p.bs)?),
+        Word::U(word("attention head stride", p.hs)?),
+        Word::U(word("attention row stride", p.rs)?),
+    ])
 }
 
 /// Leading score dims the bias map supports (`[B, H]`, `[B, nW, H]`, ...).
@@ -348,7 +254,7 @@ fn params(
         Word::F(dims.scale as f32),
     ];
     for place in [dims.q, dims.k, dims.v, dims.o] {
-        w.extend(place.words()?);
+        w.extend(place_words(&place)?);
     }
     let none = BiasMap {
         lead: [1; MAX_LEAD_DIMS],
@@ -453,7 +359,7 @@ pub fn prepare_attention(
     let (b, h) = (dims.batch, dims.heads);
     check_view("attention o", &o, dims.o.extent(b, h, dims.lq, dims.dv));
     check_view("attention lse", &lse, dims.groups() * dims.lq);
-    if dims.is_empty() {
+    if dims.groups() == 0 || dims.lq == 0 {
         return Ok(Vec::new());
     }
     let tile = AttentionTile::resolve(tile, AttentionKernel::Forward, dims, ctx)?;
@@ -561,7 +467,7 @@ fn grad_bias_split(dims: &AttentionDims, map: &BiasMap) -> (usize, usize) {
     (positions, per_part)
 }
 
-/// Scratch elements [`prepare_attention_grad_bias`] uses to split each bias element's sum
+/// Scratch elements [`prepare_attention_grad_bias_with_scratch`] uses to split each bias element's sum
 /// into parts that run in parallel (0 when one part per element is enough).
 pub fn attention_grad_bias_scratch(dims: &AttentionDims, map: &BiasMap) -> usize {
     let (positions, per_part) = grad_bias_split(dims, map);
@@ -569,28 +475,6 @@ pub fn attention_grad_bias_scratch(dims: &AttentionDims, map: &BiasMap) -> usize
         0 | 1 => 0,
         parts => parts * map.len(),
     }
-}
-
-/// Gradient of the additive bias: dS summed to the bias's own shape (`AttentionGradBias`),
-/// without scratch: one thread per bias element sums all its broadcast positions. Prefer
-/// [`prepare_attention_grad_bias_with_scratch`], which runs those sums in parallel parts.
-#[allow(clippy::too_many_arguments)]
-pub fn prepare_attention_grad_bias(
-    ctx: &GpuContext,
-    cache: &mut PipelineCache,
-    dims: &AttentionDims,
-    q: View<'_>,
-    k: View<'_>,
-    v: View<'_>,
-    bias: (View<'_>, &BiasMap),
-    o: View<'_>,
-    lse: View<'_>,
-    d_o: View<'_>,
-    dbias: View<'_>,
-) -> Result<Vec<Dispatch>, BackendError> {
-    prepare_attention_grad_bias_with_scratch(
-        ctx, cache, dims, q, k, v, bias, o, lse, d_o, dbias, None,
-    )
 }
 
 /// Gradient of the additive bias: dS summed to the bias's own shape (`AttentionGradBias`).
@@ -641,29 +525,108 @@ pub fn prepare_attention_grad_bias_with_scratch(
     };
     let threads = tile.threads(AttentionKernel::GradBias) as usize;
     let what = "attention bias-gradient workgroups";
-    let views = [q, k, v, bias_view, o, lse, d_o, partial];
-    let mut out = vec![prepare(
-        ctx,
-        cache,
-        registered("attention_grad_bias"),
-        &tile.overrides(),
-        &params(dims, Some(map), per_part, len, parts)?,
-        &views,
-        grid_2d(ctx, what, (len * parts).div_ceil(threads))?,
-    )?];
-    if parts > 1 {
+    let params = params(dims, Some(map), per_part, len, parts)?;
+    let sums: [View<'_>; 8] = [q, k, v, bias_view, o, lse, d_o, partial];
+    // Each bias element's parts, then (with several) the parts added in order into dbias.
+    let launches = [
+        ("attention_grad_bias", &sums[..], len * parts),
+        ("attention_grad_bias_sum", &[partial, dbias][..], len),
+    ];
+    let count = if parts > 1 { 2 } else { 1 };
+    let mut out = Vec::new();
+    for (kernel, views, items) in launches.into_iter().take(count) {
+        let grid = grid_2d(ctx, what, items.div_ceil(threads))?;
+        let overrides = tile.overrides();
         out.push(prepare(
             ctx,
             cache,
-            registered("attention_grad_bias_sum"),
-            &tile.overrides(),
-            &params(dims, Some(map), per_part, len, parts)?,
-            &[partial, dbias],
-            grid_2d(ctx, what, len.div_ceil(threads))?,
+            registered(kernel),
+            &overrides,
+            &params,
+            views,
+            grid,
         )?);
     }
     Ok(out)
 }
+
+/// The geometry of an attention node with its bias's broadcast map (the bias input's
+/// number and how it broadcasts to the scores).
+fn geometry(g: &Graph, node: &Node) -> Result<(AttentionGeometry, Option<BiasMap>), BackendError> {
+    let geo = AttentionGeometry::of(g, node);
+    let map = match geo.bias {
+        Some(j) => Some(BiasMap::new(g.shape(node.inputs[j]), &geo.scores)?),
+        None => None,
+    };
+    Ok((geo, map))
+}
+
+/// The views of q, k, v (one packed qkv view three times) and of the bias.
+fn operands<'a, 'm>(
+    l: &Lowering<'a>,
+    geo: &AttentionGeometry,
+    map: &'m Option<BiasMap>,
+) -> ([View<'a>; 3], Bias<'a, 'm>) {
+    let qkv = if geo.packed {
+        [l.input(0); 3]
+    } else {
+        [l.input(0), l.input(1), l.input(2)]
+    };
+    let bias = geo.bias.zip(map.as_ref()).map(|(j, m)| (l.input(j), m));
+    (qkv, bias)
+}
+
+/// The forward's outputs and the incoming gradient: the saved inputs of a backward op.
+fn saved<'a>(l: &Lowering<'a>, geo: &AttentionGeometry) -> [View<'a>; 3] {
+    [0, 1, 2].map(|i| l.input(geo.saved + i))
+}
+
+/// `Attention` and `SelfAttention`: `o` and the row log-sum-exp.
+pub(crate) const FORWARD: GpuLowering = GpuLowering::new(|l, cache| {
+    let (geo, map) = geometry(l.graph, l.node)?;
+    let ([q, k, v], bias) = operands(l, &geo, &map);
+    let (o, lse) = (l.output(0), l.output(1));
+    prepare_attention(l.ctx, cache, &geo.dims, None, q, k, v, bias, o, lse)
+});
+
+/// `AttentionGrad` (dq, dk, dv) and `SelfAttentionGrad` (dq, dk and dv written into their
+/// thirds of one dqkv tensor).
+pub(crate) const BACKWARD: GpuLowering = GpuLowering::new(|l, cache| {
+    let (geo, map) = geometry(l.graph, l.node)?;
+    let ([q, k, v], bias) = operands(l, &geo, &map);
+    let [o, lse, d_o] = saved(l, &geo);
+    let [dq, dk, dv] = if geo.packed {
+        [l.output(0); 3]
+    } else {
+        [l.output(0), l.output(1), l.output(2)]
+    };
+    let dims = &geo.dims;
+    prepare_attention_grad(
+        l.ctx, cache, dims, None, q, k, v, bias, o, lse, d_o, dq, dk, dv,
+    )
+});
+
+/// `AttentionGradBias` and `SelfAttentionGradBias`, the sums split into parts in parallel
+/// through scratch.
+pub(crate) const BACKWARD_BIAS: GpuLowering = GpuLowering::new(|l, cache| {
+    let (geo, map) = geometry(l.graph, l.node)?;
+    let ([q, k, v], bias) = operands(l, &geo, &map);
+    let bias = bias.expect("a bias gradient has a bias");
+    let [o, lse, d_o] = saved(l, &geo);
+    let (dbias, scratch) = (l.output(0), l.scratch.first().copied());
+    let dims = &geo.dims;
+    prepare_attention_grad_bias_with_scratch(
+        l.ctx, cache, dims, q, k, v, bias, o, lse, d_o, dbias, scratch,
+    )
+})
+.with_scratch(|g, node| match geometry(g, node) {
+    // A bias that does not broadcast fails again, with its message, when the step is lowered.
+    Ok((geo, Some(map))) => match attention_grad_bias_scratch(&geo.dims, &map) {
+        0 => vec![],
+        n => vec![n],
+    },
+    _ => vec![],
+});
 
 #[cfg(test)]
 mod tests {

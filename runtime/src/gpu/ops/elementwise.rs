@@ -4,7 +4,10 @@
 use tessera_dsl::graph::shape::broadcast_strides;
 use tessera_dsl::graph::{BinaryOp, FusedInstr, UnaryOp, MAX_FUSED_REGS};
 
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::super::launch::{prepare, Dispatch, View, Word};
+use super::super::lowering::{GpuLowering, Lowering};
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, groups_1d, push_u32s, u32s, MAX_RANK, WG};
 use super::{registered, word};
@@ -13,10 +16,10 @@ use super::{registered, word};
 pub const MAX_INPUTS: usize = 8;
 
 // Instruction kinds and function numbers: the constants at the top of elementwise.wgsl.
-const LOAD: u32 = 0;
-const UNARY: u32 = 1;
-const UNARY_GRAD: u32 = 2;
-const BINARY: u32 = 3;
+const INS_LOAD: u32 = 0;
+const INS_UNARY: u32 = 1;
+const INS_UNARY_GRAD: u32 = 2;
+const INS_BINARY: u32 = 3;
 const SAME_INDEX: u32 = 0;
 const SCALAR: u32 = 1;
 const STRIDED: u32 = 2;
@@ -49,16 +52,18 @@ fn binary_code(op: BinaryOp) -> u32 {
 /// One instruction as the WGSL side reads it: `(kind, a, function, b)` and `(mul, add)`.
 fn encode(ins: FusedInstr) -> ([u32; 4], [f32; 2]) {
     match ins {
-        FusedInstr::Load(n) => ([LOAD, n.into(), 0, 0], [0.0; 2]),
+        FusedInstr::Load(n) => ([INS_LOAD, n.into(), 0, 0], [0.0; 2]),
         FusedInstr::Unary(op, a) => {
             let (f, c) = unary_code(op);
-            ([UNARY, a.into(), f, 0], c)
+            ([INS_UNARY, a.into(), f, 0], c)
         }
         FusedInstr::UnaryGrad(op, x, dy) => {
             let (f, c) = unary_code(op);
-            ([UNARY_GRAD, x.into(), f, dy.into()], c)
+            ([INS_UNARY_GRAD, x.into(), f, dy.into()], c)
         }
-        FusedInstr::Binary(op, a, b) => ([BINARY, a.into(), binary_code(op), b.into()], [0.0; 2]),
+        FusedInstr::Binary(op, a, b) => {
+            ([INS_BINARY, a.into(), binary_code(op), b.into()], [0.0; 2])
+        }
     }
 }
 
@@ -199,6 +204,44 @@ pub fn binary_program(op: BinaryOp) -> Vec<FusedInstr> {
     ]
 }
 
+/// `prog` over the node's inputs, each broadcast to the output.
+fn program(
+    l: &Lowering<'_>,
+    cache: &mut PipelineCache,
+    prog: &[FusedInstr],
+) -> Result<Vec<Dispatch>, BackendError> {
+    let launch = prepare_elementwise(l.ctx, cache, prog, &l.inputs(), l.output(0), l.out_shape())?;
+    Ok(vec![launch])
+}
+
+/// `Unary`.
+pub(crate) const UNARY: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Unary(u) => program(l, cache, &unary_program(u)),
+    ref op => misrouted(op),
+});
+
+/// `UnaryGrad` (inputs x, dy).
+pub(crate) const UNARY_GRAD: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::UnaryGrad(u) => program(l, cache, &unary_grad_program(u)),
+    ref op => misrouted(op),
+});
+
+/// `Binary`, with NumPy broadcasting.
+pub(crate) const BINARY: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Binary(b) => program(l, cache, &binary_program(b)),
+    ref op => misrouted(op),
+});
+
+/// `Expand`: a broadcast load.
+pub(crate) const EXPAND: GpuLowering =
+    GpuLowering::new(|l, cache| program(l, cache, &[FusedInstr::Load(0)]));
+
+/// `Fused`: the program fusion made.
+pub(crate) const FUSED: GpuLowering = GpuLowering::new(|l, cache| match &l.node.op {
+    Op::Fused(p) => program(l, cache, &p.instrs),
+    op => misrouted(op),
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,7 +282,7 @@ mod tests {
         // Instruction 3: unary affine of register 2, constants (2, −1).
         assert_eq!(
             w[84 + 12..84 + 16].iter().map(u).collect::<Vec<_>>(),
-            [UNARY, 2, 0, 0]
+            [INS_UNARY, 2, 0, 0]
         );
         assert_eq!(u(&w[148 + 12]), 2f32.to_bits());
         assert_eq!(u(&w[148 + 13]), (-1f32).to_bits());

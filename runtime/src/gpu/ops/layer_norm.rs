@@ -2,8 +2,11 @@
 //! `LayerNormGradX` (`[x, w, dy]` → dx) and `LayerNormGradW` (`[x, dy]` → dw `[D]`, the
 //! weight gradient; the bias gradient is a plain `SumTo` of dy in the IR).
 
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::{check_view, grid_2d, registered, row_tiling, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::lowering::{rows_of, GpuLowering, Lowering};
 use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// Threads of a `layer_norm_grad_w` workgroup, and columns each of them owns (`CPT` in the
@@ -176,6 +179,43 @@ pub fn prepare_layer_norm_grad_w(
     }
     Ok(out)
 }
+
+/// The eps of any op of the family.
+fn eps(l: &Lowering<'_>) -> f64 {
+    match l.node.op {
+        Op::LayerNorm { eps } | Op::LayerNormGradX { eps } | Op::LayerNormGradW { eps } => eps,
+        ref op => misrouted(op),
+    }
+}
+
+/// `LayerNorm` (inputs x, w, b).
+pub(crate) const LAYER_NORM: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.out_shape());
+    let [x, w, b] = [0, 1, 2].map(|j| l.input(j));
+    prepare_layer_norm(l.ctx, cache, rows, d, eps(l), x, w, b, l.output(0))
+});
+
+/// `LayerNormGradX` (inputs x, w, dy).
+pub(crate) const LAYER_NORM_GRAD_X: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.out_shape());
+    let [x, w, dy] = [0, 1, 2].map(|j| l.input(j));
+    prepare_layer_norm_grad_x(l.ctx, cache, rows, d, eps(l), x, w, dy, l.output(0))
+});
+
+/// `LayerNormGradW` (inputs x, dy), its row chunks summed in parallel through scratch.
+pub(crate) const LAYER_NORM_GRAD_W: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.in_shape(0));
+    let (x, dy, dw) = (l.input(0), l.input(1), l.output(0));
+    let scratch = l.scratch.first().copied();
+    prepare_layer_norm_grad_w(l.ctx, cache, rows, d, eps(l), x, dy, dw, scratch)
+})
+.with_scratch(|g, node| {
+    let (rows, d) = rows_of(g.shape(node.inputs[0]));
+    match layer_norm_grad_w_scratch(rows, d) {
+        0 => vec![],
+        n => vec![n],
+    }
+});
 
 #[cfg(test)]
 mod tests {

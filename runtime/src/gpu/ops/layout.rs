@@ -2,7 +2,10 @@
 //! roll as one strided index map each (expand runs through the elementwise interpreter).
 use tessera_dsl::graph::shape::broadcast_strides;
 
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::super::launch::{prepare, Dispatch, View, Word};
+use super::super::lowering::{GpuLowering, Lowering};
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::fill::prepare_fill;
 use super::support::{check_rank, contiguous_strides, groups_1d, push_u32s, u32s, WG};
@@ -181,6 +184,64 @@ pub fn prepare_pad(
     }
     Ok(d)
 }
+
+/// One strided copy of input 0 into output 0.
+fn copy(
+    l: &Lowering<'_>,
+    cache: &mut PipelineCache,
+    map: &StridedMap,
+) -> Result<Vec<Dispatch>, BackendError> {
+    let launch = prepare_strided_copy(l.ctx, cache, map, l.input(0), l.output(0))?;
+    Ok(vec![launch])
+}
+
+/// `Concat`: one copy per input.
+pub(crate) const CONCAT: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Concat { axis } => {
+        prepare_concat(l.ctx, cache, &l.inputs(), l.output(0), l.out_shape(), axis)
+    }
+    ref op => misrouted(op),
+});
+
+/// `Slice`.
+pub(crate) const SLICE: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Slice { axis, start } => copy(
+        l,
+        cache,
+        &StridedMap::slice(l.in_shape(0), l.out_shape(), axis, start),
+    ),
+    ref op => misrouted(op),
+});
+
+/// `Pad`: a fill, then the copy.
+pub(crate) const PAD: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Pad { axis, before } => {
+        let (x, out) = (l.input(0), l.output(0));
+        prepare_pad(
+            l.ctx,
+            cache,
+            x,
+            l.in_shape(0),
+            out,
+            l.out_shape(),
+            axis,
+            before,
+        )
+    }
+    ref op => misrouted(op),
+});
+
+/// `Permute`.
+pub(crate) const PERMUTE: GpuLowering = GpuLowering::new(|l, cache| match &l.node.op {
+    Op::Permute { axes } => copy(l, cache, &StridedMap::permute(l.in_shape(0), axes)),
+    op => misrouted(op),
+});
+
+/// `Roll`.
+pub(crate) const ROLL: GpuLowering = GpuLowering::new(|l, cache| match &l.node.op {
+    Op::Roll { shifts } => copy(l, cache, &StridedMap::roll(l.in_shape(0), shifts)),
+    op => misrouted(op),
+});
 
 #[cfg(test)]
 mod tests {

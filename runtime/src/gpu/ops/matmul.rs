@@ -1,8 +1,11 @@
 //! Launcher of `shaders/wgsl/matmul.wgsl`: `c = alpha · op(a) · op(b) (+ bias)`, batched,
 //! with transposes by indexing and a 2-D `b` shared by every batch.
 
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::{check_view, grid_2d, registered, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::lowering::GpuLowering;
 use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// The geometry of one batched matmul: `batch` products of `op(a) [m, k]` by `op(b) [k, n]`.
@@ -364,6 +367,26 @@ pub fn prepare_matmul_with(
     }
     Ok(dispatches)
 }
+
+/// `MatMul` and `MatMulBias` (the bias is input 2).
+pub(crate) const MATMUL: GpuLowering = GpuLowering::new(|l, cache| {
+    let (trans_a, trans_b, alpha, bias) = match l.node.op {
+        Op::MatMul {
+            trans_a,
+            trans_b,
+            alpha,
+        } => (trans_a, trans_b, alpha, None),
+        Op::MatMulBias {
+            trans_a,
+            trans_b,
+            alpha,
+        } => (trans_a, trans_b, alpha, Some(l.input(2))),
+        ref op => misrouted(op),
+    };
+    let dims = MatmulDims::from_shapes(l.in_shape(0), l.in_shape(1), trans_a, trans_b, alpha);
+    let (a, b, c) = (l.input(0), l.input(1), l.output(0));
+    prepare_matmul_scratch(l.ctx, cache, &dims, a, b, bias, c, None)
+});
 
 #[cfg(test)]
 mod tests {

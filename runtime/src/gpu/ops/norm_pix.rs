@@ -1,5 +1,8 @@
 //! Launcher of `norm_pix` (`shaders/wgsl/norm_pix.wgsl`): per-row target normalization.
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::super::launch::{prepare, Dispatch, View, Word};
+use super::super::lowering::{rows_of, GpuLowering};
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
 use super::{registered, word};
@@ -33,3 +36,14 @@ pub fn prepare_norm_pix(
         groups,
     )
 }
+
+/// `NormPix`.
+pub(crate) const NORM_PIX: GpuLowering = GpuLowering::new(|l, cache| {
+    let Op::NormPix { eps, eps_on_std } = l.node.op else {
+        misrouted(&l.node.op)
+    };
+    let (rows, d) = rows_of(l.out_shape());
+    let (x, out) = (l.input(0), l.output(0));
+    let launch = prepare_norm_pix(l.ctx, cache, x, out, rows, d, eps, eps_on_std)?;
+    Ok(vec![launch])
+});

@@ -1,6 +1,7 @@
 //! Launcher of `sum_to` (`shaders/wgsl/reduce.wgsl`): x summed over its broadcast dims down
 //! to the output's shape, one workgroup per output element.
 use super::super::launch::{prepare, Dispatch, View, Word};
+use super::super::lowering::GpuLowering;
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, push_u32s, u32s};
 use super::{registered, word};
@@ -123,6 +124,19 @@ pub fn prepare_sum_to(
     let second = launch(ctx, cache, scratch, &second, 1, parts, out)?;
     Ok(vec![first, second])
 }
+
+/// `SumTo`, its long reductions in parts through scratch.
+pub(crate) const SUM_TO: GpuLowering = GpuLowering::new(|l, cache| {
+    let (x, out) = (l.input(0), l.output(0));
+    let scratch = l.scratch.first().copied();
+    prepare_sum_to(l.ctx, cache, x, l.in_shape(0), out, l.out_shape(), scratch)
+})
+.with_scratch(
+    |g, node| match sum_to_scratch(g.shape(node.inputs[0]), &node.shape) {
+        0 => vec![],
+        n => vec![n],
+    },
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 use super::{check_view, grid_2d, registered, row_tiling, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
+use crate::gpu::lowering::{rows_of, GpuLowering};
 use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// `y = softmax(x)` over rows of length `d` (`rows · d` elements).
@@ -68,3 +69,16 @@ fn launch(
     )?;
     Ok(vec![d])
 }
+
+/// `Softmax`.
+pub(crate) const SOFTMAX: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.out_shape());
+    prepare_softmax(l.ctx, cache, rows, d, l.input(0), l.output(0))
+});
+
+/// `SoftmaxGrad` (inputs y, dy).
+pub(crate) const SOFTMAX_GRAD: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.out_shape());
+    let (y, dy, dx) = (l.input(0), l.input(1), l.output(0));
+    prepare_softmax_grad(l.ctx, cache, rows, d, y, dy, dx)
+});
