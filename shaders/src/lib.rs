@@ -12,4 +12,4 @@ pub use compile::{
     cross_compile, specialize, translate, CrossCompiled, Output, Specialized, Target,
 };
 pub use error::ShaderError;
-pub use registry::{kernel, Kernel, AXPY, KERNELS};
+pub use registry::*;

@@ -6,7 +6,8 @@ use super::super::launch::{prepare, Dispatch, View, Word};
 use super::super::lowering::GpuLowering;
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// The constant hyper-parameters of one update (lr and t are tensors read on the device).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,7 +55,7 @@ pub fn prepare_adamw(
     prepare(
         ctx,
         cache,
-        registered("adamw"),
+        &kernels::ADAMW,
         &[],
         &words(n, h)?,
         &views,

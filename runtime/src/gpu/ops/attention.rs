@@ -10,8 +10,9 @@
 use tessera_dsl::graph::attention::AttentionGeometry;
 pub use tessera_dsl::graph::attention::{AttentionDims, Place};
 use tessera_dsl::graph::{Graph, Node};
+use tessera_shaders::{self as kernels, Kernel};
 
-use super::{check_view, grid_2d, registered, word};
+use super::{check_view, grid_2d, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
 use crate::gpu::lowering::{GpuLowering, Lowering};
 use crate::gpu::{BackendError, GpuContext, PipelineCache};
@@ -308,7 +309,7 @@ fn check_bias(dims: &AttentionDims, bias: &Bias<'_, '_>) {
 fn per_groups(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    name: &str,
+    kernel: &'static Kernel,
     tile: &AttentionTile,
     dims: &AttentionDims,
     bias: Option<&BiasMap>,
@@ -318,7 +319,6 @@ fn per_groups(
     let max = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
     let x = word("attention tiles", x)?;
     let groups = dims.groups();
-    let kernel = registered(name);
     let mut out = Vec::new();
     let mut g0 = 0;
     while g0 < groups {
@@ -370,7 +370,7 @@ pub fn prepare_attention(
     };
     let views = [q, k, v, bias_view, o, lse];
     let x = dims.lq.div_ceil(tile.bq as usize);
-    per_groups(ctx, cache, "attention", &tile, dims, map, &views, x)
+    per_groups(ctx, cache, &kernels::ATTENTION, &tile, dims, map, &views, x)
 }
 
 /// Storage buffers `attention_grad_kv` binds (q, k, v, bias, o, lse, dO, dk, dv): one more
@@ -424,7 +424,7 @@ pub fn prepare_attention_grad(
     let mut out = per_groups(
         ctx,
         cache,
-        "attention_grad_kv",
+        &kernels::ATTENTION_GRAD_KV,
         &kv_tile,
         dims,
         map,
@@ -438,7 +438,7 @@ pub fn prepare_attention_grad(
         out.extend(per_groups(
             ctx,
             cache,
-            "attention_grad_q",
+            &kernels::ATTENTION_GRAD_Q,
             &q_tile,
             dims,
             map,
@@ -529,8 +529,12 @@ pub fn prepare_attention_grad_bias_with_scratch(
     let sums: [View<'_>; 8] = [q, k, v, bias_view, o, lse, d_o, partial];
     // Each bias element's parts, then (with several) the parts added in order into dbias.
     let launches = [
-        ("attention_grad_bias", &sums[..], len * parts),
-        ("attention_grad_bias_sum", &[partial, dbias][..], len),
+        (&kernels::ATTENTION_GRAD_BIAS, &sums[..], len * parts),
+        (
+            &kernels::ATTENTION_GRAD_BIAS_SUM,
+            &[partial, dbias][..],
+            len,
+        ),
     ];
     let count = if parts > 1 { 2 } else { 1 };
     let mut out = Vec::new();
@@ -538,13 +542,7 @@ pub fn prepare_attention_grad_bias_with_scratch(
         let grid = grid_2d(ctx, what, items.div_ceil(threads))?;
         let overrides = tile.overrides();
         out.push(prepare(
-            ctx,
-            cache,
-            registered(kernel),
-            &overrides,
-            &params,
-            views,
-            grid,
+            ctx, cache, kernel, &overrides, &params, views, grid,
         )?);
     }
     Ok(out)

@@ -10,7 +10,8 @@ use super::super::launch::{prepare, Dispatch, View, Word};
 use super::super::lowering::{GpuLowering, Lowering};
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, groups_1d, push_u32s, u32s, MAX_RANK, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// Most inputs of one launch (bindings 1..=8; the output is binding 9).
 pub const MAX_INPUTS: usize = 8;
@@ -173,7 +174,7 @@ pub fn prepare_elementwise(
     prepare(
         ctx,
         cache,
-        registered("elementwise"),
+        &kernels::ELEMENTWISE,
         &[],
         &params,
         &views,

@@ -5,7 +5,8 @@ use super::super::launch::{prepare, Dispatch, View, Word};
 use super::super::lowering::GpuLowering;
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// `out[..len] = value`.
 pub fn prepare_fill(
@@ -16,7 +17,7 @@ pub fn prepare_fill(
 ) -> Result<Dispatch, BackendError> {
     let params = [Word::U(word("fill length", out.len)?), Word::F(value)];
     let groups = groups_1d(ctx, "fill", out.len, WG)?;
-    prepare(ctx, cache, registered("fill"), &[], &params, &[out], groups)
+    prepare(ctx, cache, &kernels::FILL, &[], &params, &[out], groups)
 }
 
 /// `Fill`.

@@ -4,10 +4,11 @@
 
 use tessera_dsl::graph::{misrouted, Op};
 
-use super::{check_view, grid_2d, registered, row_tiling, word};
+use super::{check_view, grid_2d, row_tiling, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
 use crate::gpu::lowering::{rows_of, GpuLowering, Lowering};
 use crate::gpu::{BackendError, GpuContext, PipelineCache};
+use tessera_shaders::{self as kernels, Kernel};
 
 /// Threads of a `layer_norm_grad_w` workgroup, and columns each of them owns (`CPT` in the
 /// WGSL): a workgroup covers 1024 columns.
@@ -31,7 +32,15 @@ pub fn prepare_layer_norm(
     check_view("layer_norm w", &w, d);
     check_view("layer_norm b", &b, d);
     check_view("layer_norm y", &y, rows * d);
-    row_launch(ctx, cache, "layer_norm", rows, d, eps, &[x, w, b, y])
+    row_launch(
+        ctx,
+        cache,
+        &kernels::LAYER_NORM,
+        rows,
+        d,
+        eps,
+        &[x, w, b, y],
+    )
 }
 
 /// `dx` of layer norm from `x`, `w` and `dy` (row statistics recomputed).
@@ -54,7 +63,7 @@ pub fn prepare_layer_norm_grad_x(
     row_launch(
         ctx,
         cache,
-        "layer_norm_grad_x",
+        &kernels::LAYER_NORM_GRAD_X,
         rows,
         d,
         eps,
@@ -65,7 +74,7 @@ pub fn prepare_layer_norm_grad_x(
 fn row_launch(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    kernel: &str,
+    kernel: &'static Kernel,
     rows: usize,
     d: usize,
     eps: f64,
@@ -82,15 +91,7 @@ fn row_launch(
     )?;
     let params = params(rows, d, eps, 0)?;
     let overrides = [("T_ROW", f64::from(t_row)), ("ROWS", f64::from(per_group))];
-    let d = prepare(
-        ctx,
-        cache,
-        registered(kernel),
-        &overrides,
-        &params,
-        views,
-        groups,
-    )?;
+    let d = prepare(ctx, cache, kernel, &overrides, &params, views, groups)?;
     Ok(vec![d])
 }
 
@@ -152,7 +153,7 @@ pub fn prepare_layer_norm_grad_w(
     let mut out = vec![prepare(
         ctx,
         cache,
-        registered("layer_norm_grad_w"),
+        &kernels::LAYER_NORM_GRAD_W,
         &overrides,
         &params(rows, d, eps, chunk)?,
         &[x, dy, partial],
@@ -166,7 +167,7 @@ pub fn prepare_layer_norm_grad_w(
         out.push(prepare(
             ctx,
             cache,
-            registered("layer_norm_grad_w_sum"),
+            &kernels::LAYER_NORM_GRAD_W_SUM,
             &overrides,
             &params(rows, d, eps, chunks)?,
             &[partial, dw],

@@ -9,7 +9,8 @@ use super::super::lowering::{GpuLowering, Lowering};
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::fill::prepare_fill;
 use super::support::{check_rank, contiguous_strides, groups_1d, push_u32s, u32s, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// `out[dst_off + Σ c·dst_strides] = x[src_off + Σ ((c + shifts) mod dims)·src_strides]` for
 /// every point `c` of `dims`: the uniform of `strided_copy`.
@@ -136,7 +137,7 @@ pub fn prepare_strided_copy(
     prepare(
         ctx,
         cache,
-        registered("strided_copy"),
+        &kernels::STRIDED_COPY,
         &[],
         &map.words()?,
         &[x, out],

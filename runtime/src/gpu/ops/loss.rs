@@ -10,7 +10,8 @@ use super::super::{BackendError, GpuContext, PipelineCache};
 use super::elementwise::{binary_program, prepare_elementwise};
 use super::reduce::{prepare_sum_to, sum_to_scratch};
 use super::support::{groups_1d, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders::{self as kernels, Kernel};
 
 /// Scratch views (element counts) a loss over `rows` rows needs: the per-row terms, their sum,
 /// the sum of the mask / weights, and the partial sums of those.
@@ -40,7 +41,7 @@ fn mse_params(rows: usize, p: usize) -> Result<Vec<Word>, BackendError> {
 fn loss(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    kernel: &'static str,
+    kernel: &'static Kernel,
     params: &[Word],
     views: &[View<'_>],
     weights: View<'_>,
@@ -51,17 +52,9 @@ fn loss(
     let [terms, num, den, partial] = scratch else {
         panic!("a loss takes the scratch views of loss_scratch");
     };
-    let groups = groups_1d(ctx, kernel, rows, WG)?;
+    let groups = groups_1d(ctx, kernel.name, rows, WG)?;
     let views = [views, &[*terms]].concat();
-    let mut d = vec![prepare(
-        ctx,
-        cache,
-        registered(kernel),
-        &[],
-        params,
-        &views,
-        groups,
-    )?];
+    let mut d = vec![prepare(ctx, cache, kernel, &[], params, &views, groups)?];
     for (sum, of) in [(num, *terms), (den, weights)] {
         d.extend(prepare_sum_to(
             ctx,
@@ -86,7 +79,7 @@ fn loss(
 fn loss_grad(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    kernel: &'static str,
+    kernel: &'static Kernel,
     params: &[Word],
     views: &[View<'_>],
     weights: View<'_>,
@@ -97,17 +90,9 @@ fn loss_grad(
     let sum = scratch[0];
     let partial = scratch.get(1).copied();
     let mut d = prepare_sum_to(ctx, cache, weights, &[rows], sum, &[], partial)?;
-    let groups = groups_1d(ctx, kernel, items, WG)?;
+    let groups = groups_1d(ctx, kernel.name, items, WG)?;
     let views = [views, &[sum, out]].concat();
-    d.push(prepare(
-        ctx,
-        cache,
-        registered(kernel),
-        &[],
-        params,
-        &views,
-        groups,
-    )?);
+    d.push(prepare(ctx, cache, kernel, &[], params, &views, groups)?);
     Ok(d)
 }
 
@@ -128,7 +113,7 @@ fn loss_rows(g: &Graph, node: &Node) -> usize {
 pub(crate) const MASKED_MSE: GpuLowering = GpuLowering::new(|l, cache| {
     let (rows, p) = rows_of(l.in_shape(0));
     let (w, views) = (mse_params(rows, p)?, [0, 1, 2].map(|j| l.input(j)));
-    let (kernel, mask, out) = ("masked_mse_rows", l.input(2), l.output(0));
+    let (kernel, mask, out) = (&kernels::MASKED_MSE_ROWS, l.input(2), l.output(0));
     loss(l.ctx, cache, kernel, &w, &views, mask, out, rows, l.scratch)
 })
 .with_scratch(|g, node| loss_scratch(loss_rows(g, node)));
@@ -138,7 +123,7 @@ pub(crate) const MASKED_MSE: GpuLowering = GpuLowering::new(|l, cache| {
 pub(crate) const MASKED_MSE_GRAD: GpuLowering = GpuLowering::new(|l, cache| {
     let (rows, p) = rows_of(l.in_shape(0));
     let (w, views) = (mse_params(rows, p)?, [0, 1, 2, 3].map(|j| l.input(j)));
-    let (kernel, mask, out) = ("masked_mse_grad", l.input(2), l.output(0));
+    let (kernel, mask, out) = (&kernels::MASKED_MSE_GRAD, l.input(2), l.output(0));
     let work = (rows, rows * p);
     loss_grad(l.ctx, cache, kernel, &w, &views, mask, out, work, l.scratch)
 })
@@ -149,7 +134,7 @@ pub(crate) const MASKED_MSE_GRAD: GpuLowering = GpuLowering::new(|l, cache| {
 pub(crate) const CROSS_ENTROPY: GpuLowering = GpuLowering::new(|l, cache| {
     let (rows, v) = rows_of(l.in_shape(0));
     let (w, views) = (ce_params(rows, v)?, [0, 1, 2].map(|j| l.input(j)));
-    let (kernel, weights, out) = ("cross_entropy_rows", l.input(2), l.output(0));
+    let (kernel, weights, out) = (&kernels::CROSS_ENTROPY_ROWS, l.input(2), l.output(0));
     loss(
         l.ctx, cache, kernel, &w, &views, weights, out, rows, l.scratch,
     )
@@ -162,7 +147,7 @@ pub(crate) const CROSS_ENTROPY: GpuLowering = GpuLowering::new(|l, cache| {
 pub(crate) const CROSS_ENTROPY_GRAD: GpuLowering = GpuLowering::new(|l, cache| {
     let (rows, v) = rows_of(l.in_shape(0));
     let (w, views) = (ce_params(rows, v)?, [0, 1, 2, 3].map(|j| l.input(j)));
-    let (kernel, weights, out) = ("cross_entropy_grad", l.input(2), l.output(0));
+    let (kernel, weights, out) = (&kernels::CROSS_ENTROPY_GRAD, l.input(2), l.output(0));
     loss_grad(
         l.ctx,
         cache,

@@ -3,10 +3,11 @@
 
 use tessera_dsl::graph::{misrouted, Op};
 
-use super::{check_view, grid_2d, registered, word};
+use super::{check_view, grid_2d, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
 use crate::gpu::lowering::GpuLowering;
 use crate::gpu::{BackendError, GpuContext, PipelineCache};
+use tessera_shaders as kernels;
 
 /// The geometry of one batched matmul: `batch` products of `op(a) [m, k]` by `op(b) [k, n]`.
 /// `a` is stored `[batch, m, k]` (`[batch, k, m]` with `trans_a`), `b` `[batch, k, n]`
@@ -309,7 +310,7 @@ pub fn prepare_matmul_with(
     let bias_view = bias.unwrap_or(a);
     let views = [a, b, bias_view, out];
     let overrides = tile.overrides();
-    let kernel = registered("matmul");
+    let kernel = &kernels::MATMUL;
 
     let per_dispatch = (max_z / splits).max(1);
     let mut dispatches = Vec::new();
@@ -359,7 +360,7 @@ pub fn prepare_matmul_with(
         ]);
         let threads = (tile.wg_x * tile.wg_y) as usize;
         let grid = grid_2d(ctx, "matmul split-sum workgroups", total.div_ceil(threads))?;
-        let kernel = registered("matmul_split_sum");
+        let kernel = &kernels::MATMUL_SPLIT_SUM;
         let views = [out, bias_view, c];
         dispatches.push(prepare(
             ctx, cache, kernel, &overrides, &params, &views, grid,

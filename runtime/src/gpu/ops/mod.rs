@@ -19,7 +19,6 @@ pub(crate) mod support;
 pub mod tokens;
 
 use tessera_dsl::graph::OpKind;
-use tessera_shaders::Kernel;
 
 use super::launch::View;
 use super::lowering::GpuLowering;
@@ -65,13 +64,6 @@ pub(crate) static GPU: [GpuLowering; OpKind::COUNT] = OpKind::table([
     (OpKind::Reshape, GpuLowering::NOTHING),
     (OpKind::Extra, GpuLowering::NOTHING),
 ]);
-
-/// The registered kernel `name`. Launchers only name kernels that the registry lists, so a
-/// miss is a bug in this crate, not a run-time condition.
-pub(crate) fn registered(name: &str) -> &'static Kernel {
-    tessera_shaders::kernel(name)
-        .unwrap_or_else(|| panic!("kernel `{name}` is not in tessera_shaders::KERNELS"))
-}
 
 /// `n` as a u32 uniform word, or a limit error naming `what`.
 pub(crate) fn word(what: &str, n: usize) -> Result<u32, BackendError> {

@@ -5,7 +5,8 @@ use super::super::launch::{prepare, Dispatch, View, Word};
 use super::super::lowering::{rows_of, GpuLowering};
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// `out = norm_pix(x)` over rows of length `d` (`x` holds `rows · d` elements).
 #[allow(clippy::too_many_arguments)]
@@ -26,15 +27,7 @@ pub fn prepare_norm_pix(
         Word::F(eps as f32),
     ];
     let groups = groups_1d(ctx, "norm_pix", rows, WG)?;
-    prepare(
-        ctx,
-        cache,
-        registered("norm_pix"),
-        &[],
-        &w,
-        &[x, out],
-        groups,
-    )
+    prepare(ctx, cache, &kernels::NORM_PIX, &[], &w, &[x, out], groups)
 }
 
 /// `NormPix`.

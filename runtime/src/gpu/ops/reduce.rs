@@ -4,7 +4,8 @@ use super::super::launch::{prepare, Dispatch, View, Word};
 use super::super::lowering::GpuLowering;
 use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, push_u32s, u32s};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// Invocations per workgroup (reduce.wgsl's default).
 const WG: u32 = 64;
@@ -86,7 +87,7 @@ fn launch(
     }
     // One workgroup per output element and part, folded into rows past the dimension limit.
     let groups = super::support::groups_1d(ctx, "sum_to", n_out * parts * WG as usize, WG)?;
-    prepare(ctx, cache, registered("sum_to"), &[], &w, &[x, out], groups)
+    prepare(ctx, cache, &kernels::SUM_TO, &[], &w, &[x, out], groups)
 }
 
 /// `out [out_shape] = sum_to(x [in_shape])`. A long reduction is summed in parts into

@@ -5,7 +5,8 @@ use super::super::launch::{prepare, Dispatch, Word};
 use super::super::lowering::{GpuLowering, Lowering};
 use super::super::{BackendError, PipelineCache};
 use super::support::{groups_1d, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders::{self as kernels, Kernel};
 
 /// Columns per scatter invocation (tokens.wgsl's `COLS`).
 const COLS: usize = 32;
@@ -25,7 +26,7 @@ fn rows3(shape: &[usize]) -> (usize, usize, usize) {
 fn launch(
     l: &Lowering<'_>,
     cache: &mut PipelineCache,
-    kernel: &'static str,
+    kernel: &'static Kernel,
     per_row: fn(usize) -> usize,
 ) -> Result<Vec<Dispatch>, BackendError> {
     let (bx, lx, d) = rows3(l.in_shape(0));
@@ -40,16 +41,16 @@ fn launch(
         .iter()
         .map(|&v| word("a token-row size", v).map(Word::U))
         .collect::<Result<Vec<_>, _>>()?;
-    let groups = groups_1d(l.ctx, kernel, n, WG)?;
+    let groups = groups_1d(l.ctx, kernel.name, n, WG)?;
     let views = [l.input(0), l.input(1), l.output(0)];
-    let launch = prepare(l.ctx, cache, registered(kernel), &[], &w, &views, groups)?;
+    let launch = prepare(l.ctx, cache, kernel, &[], &w, &views, groups)?;
     Ok(vec![launch])
 }
 
 /// `GatherRows`: `out [B, K, D] = x [Bx, L, D]` rows at `idx [Bi, K]`, one invocation per
 /// element; the indices must be below L.
 pub(crate) const GATHER_ROWS: GpuLowering =
-    GpuLowering::new(|l, cache| launch(l, cache, "gather_rows", |d| d)).with_index_bound(
+    GpuLowering::new(|l, cache| launch(l, cache, &kernels::GATHER_ROWS, |d| d)).with_index_bound(
         |g, node| {
             let s = g.shape(node.inputs[0]);
             (s[s.len() - 2], "gather_rows")
@@ -60,7 +61,7 @@ pub(crate) const GATHER_ROWS: GpuLowering =
 /// `src [Bs, K, D]`, one invocation per `COLS` columns of an output row (no atomics); the
 /// indices must be below len.
 pub(crate) const SCATTER_ROWS: GpuLowering =
-    GpuLowering::new(|l, cache| launch(l, cache, "scatter_rows", |d| d.div_ceil(COLS)))
+    GpuLowering::new(|l, cache| launch(l, cache, &kernels::SCATTER_ROWS, |d| d.div_ceil(COLS)))
         .with_index_bound(|_, node| match node.op {
             Op::ScatterRows { len } => (len, "scatter_rows"),
             ref op => misrouted(op),
