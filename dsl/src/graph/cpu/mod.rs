@@ -5,6 +5,7 @@ mod element;
 mod error;
 pub mod gemm;
 mod kernel;
+mod raw_gemm;
 mod step;
 mod views;
 
