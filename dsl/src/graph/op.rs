@@ -211,6 +211,17 @@ impl Op {
         )
     }
 
+    /// Whether input `i` of the op holds u32 indices.
+    pub fn takes_index_at(&self, i: usize) -> bool {
+        matches!(
+            (self, i),
+            (Op::GatherRows, 1)
+                | (Op::ScatterRows { .. }, 1)
+                | (Op::CrossEntropy, 1)
+                | (Op::CrossEntropyGrad, 1)
+        )
+    }
+
     /// Number of extra outputs (besides the node's own) the op's kernel writes.
     pub fn extra_outputs(&self) -> usize {
         match self {

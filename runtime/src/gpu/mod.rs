@@ -1,8 +1,6 @@
-//! The wgpu device layer: adapters, device context, pipeline cache and kernel launchers.
-//!
-//! Named `gpu` so that it does not shadow the `wgpu` crate. It will grow into the full wgpu
-//! backend (buffer arena, one command encoder per training step); today it carries the smoke
-//! path behind `tessera devices` and the `gpu_smoke` test.
+//! The wgpu backend: adapters, device context, pipeline cache, the arena, kernel launchers with
+//! the lowering of each op beside them, and the executor that runs a plan as one command
+//! encoder per step. Named `gpu` so that it does not shadow the `wgpu` crate.
 
 mod adapter;
 mod arena;

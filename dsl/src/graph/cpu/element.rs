@@ -14,7 +14,7 @@ pub trait Element: Real + Default + core::fmt::Debug + core::iter::Sum {
     const RAW_GEMM: RawGemm<Self>;
     /// `c = alpha·a·b + beta·c` for `a [m, k]`, `b [k, n]`, `c [m, n]` given as (slice, row
     /// stride, column stride). Panics unless every view fits its slice and `c` does not
-    /// overlap itself (see [`checked_gemm`]).
+    /// overlap itself (checked in `raw_gemm.rs`, beside the one `unsafe` call).
     #[allow(clippy::too_many_arguments)]
     fn matmul_raw(
         m: usize,

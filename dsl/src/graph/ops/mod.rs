@@ -7,14 +7,20 @@
 //!
 //! A new op touches exactly these places:
 //!
-//! 1. `op.rs`: its variant of [`Op`](super::Op), its [`OpKind`] and the one-line arms of
-//!    `Op::kind` and `OpKind::name`;
-//! 2. its file here, `ops/<op>.rs`: builder and shape rule, gradient rule;
-//! 3. one row in each table below;
-//! 4. in tessera-runtime, its GPU lowering beside its launcher in `gpu/ops/<op>.rs`, and one
-//!    row in that crate's `gpu::ops::GPU` table;
-//! 5. in tessera-shaders, its WGSL file `wgsl/<op>.wgsl` and its kernel constant in the
-//!    registry.
+//! 1. `op.rs`: its [`Op`](super::Op) variant and its [`OpKind`], with their one-line arms in
+//!    `Op::kind` and `OpKind::name` (and in the flags beside them if it has extra outputs,
+//!    index inputs or side effects);
+//! 2. its file here, `ops/<op>.rs`: its builder methods with the shape rule, its gradient
+//!    rule ([`VjpRule`]) and, in a `#[cfg(feature = "cpu")] mod cpu`, its CPU kernel
+//!    ([`CpuKernel`](super::cpu::CpuKernel));
+//! 3. one row in each table below, `VJP` and `CPU`;
+//! 4. its GPU lowering beside its launcher in tessera-runtime's `gpu/ops/<op>.rs`, and one row
+//!    in that crate's `GPU` table (`gpu/ops/mod.rs`);
+//! 5. its WGSL file `shaders/wgsl/<op>.wgsl` and its kernel constant in tessera-shaders'
+//!    registry (listed in `KERNELS`).
+//!
+//! The reverse pass, the planner and both executors are generic over ops. A table without a
+//! row for the new kind does not compile (see [`OpKind::table`]).
 pub(crate) mod adamw;
 pub mod attention;
 mod elementwise;

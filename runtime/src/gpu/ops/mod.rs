@@ -1,6 +1,6 @@
 //! Kernel launchers, one file per WGSL kernel family: each turns an op's shapes and arena
 //! views into prepared [`Dispatch`](super::launch::Dispatch)es (see `launch.rs` for the
-//! binding convention), and lowers the IR's ops that run on it; the [`GPU`] table finds each
+//! binding convention), and lowers the IR's ops that run on it; the `GPU` table finds each
 //! op's lowering by kind.
 
 pub mod adamw;
