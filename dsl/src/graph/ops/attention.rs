@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::graph::autodiff::{Contributions, Vjp, VjpRule};
 use crate::graph::shape::{broadcasts_to, shape_err};
-use crate::graph::{misrouted, GResult, Graph, GraphError, Node, NodeId, Op};
+use crate::graph::{misrouted, GResult, Graph, GraphError, Node, NodeId, Op, MAX_RANK};
 
 impl Graph {
     /// `softmax(scale · q kᵀ + bias) · v` as one op. `q [.., Lq, d]`, `k [.., Lk, d]`,
@@ -295,13 +295,20 @@ pub struct AttentionGeometry {
     pub packed: bool,
     /// Input number of the additive bias, if there is one.
     pub bias: Option<usize>,
-    /// The scores `[lead.., lq, lk]` the bias broadcasts to; the lead dims are the groups.
-    pub scores: Vec<usize>,
+    /// The scores `[lead.., lq, lk]` the bias broadcasts to (the first `scores_rank` dims),
+    /// held inline so that kernels can read the geometry without allocating.
+    scores: [usize; MAX_RANK],
+    scores_rank: usize,
     /// Input number of `o` (followed by `lse` and `dO`) in a backward op.
     pub saved: usize,
 }
 
 impl AttentionGeometry {
+    /// The scores `[lead.., lq, lk]` the bias broadcasts to; the lead dims are the groups.
+    pub fn scores(&self) -> &[usize] {
+        &self.scores[..self.scores_rank]
+    }
+
     pub fn of(g: &Graph, node: &Node) -> Self {
         let sq = g.shape(node.inputs[0]);
         let (dims, scores, has_bias, packed) = match node.op {
@@ -327,11 +334,15 @@ impl AttentionGeometry {
             dims,
             packed,
             bias: has_bias.then_some(bias_at),
-            scores,
+            scores: scores.0,
+            scores_rank: scores.1,
             saved: bias_at + usize::from(has_bias),
         }
     }
 }
+
+/// A score shape held inline: dims and rank.
+type Scores = ([usize; MAX_RANK], usize);
 
 /// `SelfAttention*` over `qkv [B, L, 3·H·d]`: scores `[B, H, L, L]`.
 fn packed_dims(
@@ -339,10 +350,12 @@ fn packed_dims(
     heads: usize,
     scale: f64,
     has_bias: bool,
-) -> (AttentionDims, Vec<usize>, bool, bool) {
+) -> (AttentionDims, Scores, bool, bool) {
     let (b, l, d) = (sq[0], sq[1], sq[2] / 3 / heads.max(1));
     let dims = AttentionDims::packed(b, l, heads, d, scale);
-    (dims, vec![b, heads, l, l], has_bias, true)
+    let mut scores = [0; MAX_RANK];
+    scores[..4].copy_from_slice(&[b, heads, l, l]);
+    (dims, (scores, 4), has_bias, true)
 }
 
 /// `Attention*` over `q [.., lq, d]`, `k [.., lk, d]`, `v [.., lk, dv]`: scores `[.., lq, lk]`.
@@ -351,7 +364,7 @@ fn split_dims(
     node: &Node,
     scale: f64,
     has_bias: bool,
-) -> (AttentionDims, Vec<usize>, bool, bool) {
+) -> (AttentionDims, Scores, bool, bool) {
     let (sq, sk, sv) = (
         g.shape(node.inputs[0]),
         g.shape(node.inputs[1]),
@@ -361,9 +374,10 @@ fn split_dims(
     let groups = sq[..r - 2].iter().product();
     let (lq, d, lk, dv) = (sq[r - 2], sq[r - 1], sk[r - 2], sv[r - 1]);
     let dims = AttentionDims::split(groups, lq, lk, d, dv, scale);
-    let mut scores = sq[..r - 1].to_vec();
-    scores.push(lk);
-    (dims, scores, has_bias, false)
+    let mut scores = [0; MAX_RANK];
+    scores[..r - 1].copy_from_slice(&sq[..r - 1]);
+    scores[r - 1] = lk;
+    (dims, (scores, r), has_bias, false)
 }
 
 #[cfg(feature = "cpu")]
@@ -410,7 +424,7 @@ pub(crate) mod cpu {
     }
 
     fn bias_map<E: Element>(geo: &AttentionGeometry, a: &KernelArgs<'_, E>) -> Option<BiasMap> {
-        geo.bias.map(|j| BiasMap::new(a.in_shape(j), &geo.scores))
+        geo.bias.map(|j| BiasMap::new(a.in_shape(j), geo.scores()))
     }
 
     fn forward<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
@@ -765,5 +779,24 @@ pub(crate) mod cpu {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AttentionDims;
+
+    #[test]
+    fn packed_places_address_the_qkv_projection() {
+        // qkv [B=2, L=3, 3·H·d] with H=4, d=8: row i of head h of q[b] is at b·3·96·… .
+        let dm = AttentionDims::packed(2, 3, 4, 8, 0.5);
+        let (dd, l) = (32, 3);
+        assert_eq!(dm.k.off, dd);
+        assert_eq!(dm.v.off, 2 * dd);
+        assert_eq!((dm.q.bs, dm.q.hs, dm.q.rs), (l * 3 * dd, 8, 3 * dd));
+        // The last element of the last v row of the last head of the last batch is the
+        // projection's last element.
+        assert_eq!(dm.v.extent(2, 4, 3, 8), 2 * l * 3 * dd);
+        assert_eq!(dm.o.extent(2, 4, 3, 8), 2 * l * dd);
     }
 }
