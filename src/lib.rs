@@ -4,6 +4,7 @@
 //! the model DSL and masks ([`dsl`]), the kernels ([`shaders`]), the backends ([`runtime`]) and
 //! the model zoo ([`models`]). The `model!` macros are re-exported at the root
 //! (`tessera::mae! { ... }`).
+#![forbid(unsafe_code)]
 pub use tessera_dsl as dsl;
 pub use tessera_models as models;
 pub use tessera_runtime as runtime;

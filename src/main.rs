@@ -1,4 +1,5 @@
 //! `tessera` — the command line of the masked-image-modeling workbench.
+#![forbid(unsafe_code)]
 use clap::{Parser, Subcommand};
 
 mod cli;

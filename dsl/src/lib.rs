@@ -2,6 +2,9 @@
 //! strategies and the graph IR. `#![no_std]` + `alloc`, so the same rules run in a macro's
 //! const evaluation, in the CLI and anywhere else.
 #![no_std]
+// No unsafe code, except the one checked GEMM call of the CPU kernels (feature `cpu`).
+#![cfg_attr(not(feature = "cpu"), forbid(unsafe_code))]
+#![cfg_attr(feature = "cpu", deny(unsafe_code))]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;

@@ -1,6 +1,7 @@
 //! tessera-models: the masked-image models (one folder per family behind the [`Model`]
 //! interface), the block library they are built from, checkpoints with the official parameter
 //! names, data loaders, training, probing and pictures.
+#![forbid(unsafe_code)]
 pub mod blocks;
 pub mod checkpoint;
 pub mod data;

@@ -3,71 +3,9 @@
 //! `Box<dyn Executor>` and pick the backend with a [`Device`].
 use tessera_dsl::graph::{NodeId, Plan};
 
-use crate::cpu::{CpuError, CpuExecutor};
-use crate::gpu::{GpuBackend, GpuError, GpuOptions};
-
-/// Why setting up, running or reading a plan failed, on either backend. Mistakes of the
-/// caller (a wrong name, length or index) read the same on both.
-#[derive(Debug, thiserror::Error)]
-pub enum BackendError {
-    #[error("no tensor named {0:?} in the plan")]
-    UnknownName(String),
-    #[error("{name}: expected {expected} values, got {got}")]
-    WrongLength {
-        name: String,
-        expected: usize,
-        got: usize,
-    },
-    #[error("{name} is a {found}, not a {wanted}")]
-    WrongKind {
-        name: String,
-        found: &'static str,
-        wanted: &'static str,
-    },
-    #[error("node {0} is not readable in this plan (request it as an output of compile)")]
-    NotReadable(u32),
-    #[error("{op}: index {index} out of range 0..{len}")]
-    IndexOutOfRange {
-        op: &'static str,
-        index: u32,
-        len: usize,
-    },
-    #[error("invalid plan: {0}")]
-    Plan(String),
-    #[error(transparent)]
-    Gpu(#[from] GpuError),
-}
-
-impl From<CpuError> for BackendError {
-    fn from(e: CpuError) -> Self {
-        match e {
-            CpuError::UnknownName(n) => BackendError::UnknownName(n),
-            CpuError::WrongLength {
-                name,
-                expected,
-                got,
-            } => BackendError::WrongLength {
-                name,
-                expected,
-                got,
-            },
-            CpuError::WrongKind {
-                name,
-                found,
-                wanted,
-            } => BackendError::WrongKind {
-                name,
-                found,
-                wanted,
-            },
-            CpuError::NotReadable(id) => BackendError::NotReadable(id),
-            CpuError::IndexOutOfRange { op, index, len } => {
-                BackendError::IndexOutOfRange { op, index, len }
-            }
-            CpuError::Plan(m) => BackendError::Plan(m),
-        }
-    }
-}
+use crate::cpu::CpuExecutor;
+use crate::gpu::{GpuBackend, GpuOptions};
+pub use crate::BackendError;
 
 /// Seconds spent in one kernel (or op) name during a profiled run, and its launch count.
 pub type KernelTime = (String, f64, usize);
@@ -112,31 +50,31 @@ impl Executor for CpuExecutor<f32> {
         "cpu".into()
     }
     fn set_param(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        Ok(CpuExecutor::set_param(self, name, v)?)
+        CpuExecutor::set_param(self, name, v)
     }
     fn set_frozen(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        Ok(CpuExecutor::set_frozen(self, name, v)?)
+        CpuExecutor::set_frozen(self, name, v)
     }
     fn set_input(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        Ok(CpuExecutor::set_input(self, name, v)?)
+        CpuExecutor::set_input(self, name, v)
     }
     fn set_any(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        Ok(CpuExecutor::set_any(self, name, v)?)
+        CpuExecutor::set_any(self, name, v)
     }
     fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), BackendError> {
-        Ok(CpuExecutor::set_index_input(self, name, v)?)
+        CpuExecutor::set_index_input(self, name, v)
     }
     fn run(&mut self) -> Result<(), BackendError> {
-        Ok(CpuExecutor::run(self)?)
+        CpuExecutor::run(self)
     }
     fn read(&self, original: NodeId) -> Result<Vec<f32>, BackendError> {
-        Ok(CpuExecutor::read(self, original)?)
+        CpuExecutor::read(self, original)
     }
     fn read_name(&self, name: &str) -> Result<Vec<f32>, BackendError> {
-        Ok(CpuExecutor::read_name(self, name)?)
+        CpuExecutor::read_name(self, name)
     }
     fn profile(&mut self) -> Result<Vec<KernelTime>, BackendError> {
-        Ok(CpuExecutor::profile(self)?)
+        CpuExecutor::profile(self)
     }
 }
 

@@ -20,7 +20,7 @@ use tessera_runtime::gpu::ops::matmul::{
     matmul_scratch, prepare_matmul_with, MatmulDims, MatmulTile,
 };
 use tessera_runtime::gpu::ops::softmax::{prepare_softmax, prepare_softmax_grad};
-use tessera_runtime::gpu::GpuError;
+use tessera_runtime::BackendError;
 
 /// f32 kernels on small sizes must agree with f64 to this relative error (DESIGN.md).
 const TOL: f64 = 1e-5;
@@ -264,7 +264,7 @@ fn matmul_rejects_tiles_the_kernel_cannot_hold() {
             None,
         )
         .expect_err("invalid tile");
-        assert!(matches!(err, GpuError::Limit { .. }), "{err}");
+        assert!(matches!(err, BackendError::Limit { .. }), "{err}");
     }
 }
 

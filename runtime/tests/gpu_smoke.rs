@@ -2,7 +2,8 @@
 //! reference. Without an adapter these tests print SKIPPED and pass, unless
 //! `TESSERA_REQUIRE_GPU=1` (CI, on lavapipe), which makes them fail.
 
-use tessera_runtime::gpu::{axpy, require_gpu, GpuError, PipelineCache};
+use tessera_runtime::gpu::{axpy, require_gpu, PipelineCache};
+use tessera_runtime::BackendError;
 
 /// SplitMix64: a seeded, dependency-free source of test data.
 struct Rng(u64);
@@ -127,15 +128,15 @@ fn bad_launches_are_errors_not_panics() {
     let err = cache
         .get(&ctx, &tessera_shaders::AXPY, &[("TILE", 8.0)])
         .unwrap_err();
-    assert!(matches!(err, GpuError::Shader(_)), "{err}");
+    assert!(matches!(err, BackendError::Shader(_)), "{err}");
 
     let too_big = ctx.device.limits().max_compute_invocations_per_workgroup + 1;
     let err = axpy(&ctx, &mut cache, 1.0, 2, &x, &y, Some(too_big)).unwrap_err();
-    assert!(matches!(err, GpuError::Limit { .. }), "{err}");
+    assert!(matches!(err, BackendError::Limit { .. }), "{err}");
     assert!(cache.is_empty());
 
     // A lost device surfaces as an error from the next launch, not a panic or a hang.
     ctx.device.destroy();
     let err = axpy(&ctx, &mut cache, 1.0, 2, &x, &y, None).unwrap_err();
-    assert!(matches!(err, GpuError::DeviceLost { .. }), "{err}");
+    assert!(matches!(err, BackendError::DeviceLost { .. }), "{err}");
 }

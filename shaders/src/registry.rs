@@ -1,5 +1,7 @@
-//! The kernel registry: every WGSL kernel family the backends can launch, with the facts a
-//! launcher needs (entry point, default workgroup shape, `override` constants and defaults).
+//! The kernel registry: every WGSL kernel the backends can launch, as a typed constant with
+//! the facts a launcher needs (entry point, default workgroup shape, `override` constants and
+//! defaults). Launchers name kernels by these constants, so a misspelled kernel does not
+//! compile; [`KERNELS`] lists them all for validation and `tessera kernels`.
 //!
 //! One family is one file under `shaders/wgsl/`, compiled into the binary with `include_str!`
 //! so that no kernel is ever looked up on disk at run time.
@@ -215,7 +217,8 @@ const fn attention_kernel(entry: &'static str, workgroup_size: [u32; 3]) -> Kern
     }
 }
 
-/// Every registered kernel.
+/// Every registered kernel (a new kernel constant belongs here too: the naga validation and
+/// cross-compilation tests and `tessera kernels --check` go through this list).
 pub const KERNELS: &[Kernel] = &[
     AXPY,
     MATMUL,
@@ -244,11 +247,6 @@ pub const KERNELS: &[Kernel] = &[
     CROSS_ENTROPY_GRAD,
     ADAMW,
 ];
-
-/// The registered kernel called `name`.
-pub fn kernel(name: &str) -> Option<&'static Kernel> {
-    KERNELS.iter().find(|k| k.name == name)
-}
 
 impl Kernel {
     /// The full set of pipeline constants for a launch: the registry defaults, with the values

@@ -9,7 +9,6 @@ use tessera_dsl::spec::{MaskSpec, ModelSpec, Target};
 use tessera_dsl::{presets, Ratio};
 use tessera_models::{build, Model, ModelError};
 use tessera_runtime::backend::{BackendChoice, BackendError, Device};
-use tessera_runtime::gpu::GpuError;
 
 use super::bad_input;
 
@@ -163,7 +162,7 @@ pub fn open_device(backend: Backend, adapter: Option<&str>) -> anyhow::Result<De
         },
     };
     Device::open(&choice).map_err(|e| match e {
-        BackendError::Gpu(GpuError::NoMatchingAdapter { .. }) => bad_input(e.to_string()),
+        BackendError::NoMatchingAdapter { .. } => bad_input(e.to_string()),
         other => anyhow::Error::new(other).context("opening the wgpu backend"),
     })
 }

@@ -171,7 +171,7 @@ impl Graph {
             });
         }
         for (i, &x) in inputs.iter().enumerate() {
-            if self.try_node(name, x)?.dtype != DType::Data && !index_slot_ok(&op, i) {
+            if self.try_node(name, x)?.dtype != DType::Data && !op.takes_index_at(i) {
                 return Err(GraphError::DType { op: name, input: i });
             }
         }
@@ -206,15 +206,4 @@ impl Graph {
         }
         Self { nodes, names }
     }
-}
-
-/// Input positions that hold u32 indices for ops that take them.
-fn index_slot_ok(op: &Op, i: usize) -> bool {
-    matches!(
-        (op, i),
-        (Op::GatherRows, 1)
-            | (Op::ScatterRows { .. }, 1)
-            | (Op::CrossEntropy, 1)
-            | (Op::CrossEntropyGrad, 1)
-    )
 }

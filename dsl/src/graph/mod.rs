@@ -69,9 +69,10 @@
 //! - `Reshape` is a view (shares its input's buffer); every other op is one kernel launch.
 //! - Index tensors (u32) are host-set leaves and live in a separate small arena.
 //! - Fused ops (`Fused`, `MatMulBias`) exist only after [`compile`]; `grad` runs before.
-mod adamw;
 mod autodiff;
 mod builder;
+#[cfg(feature = "cpu")]
+pub mod cpu;
 mod error;
 mod fused;
 mod node;
@@ -84,14 +85,14 @@ pub mod scalar;
 mod schedule;
 pub mod shape;
 
-pub use adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
 pub use autodiff::{grad, Gradients};
 pub use builder::{Graph, MAX_RANK};
 pub use error::{GResult, GraphError};
 pub use fused::{FusedInstr, FusedProgram, MAX_FUSED_REGS};
 pub use node::{DType, Node, Role};
 pub use node_id::NodeId;
-pub use op::{BinaryOp, Op, UnaryOp};
-pub use ops::PatchOrder;
+pub use op::{misrouted, BinaryOp, Op, OpKind, UnaryOp};
+pub use ops::adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
+pub use ops::{attention, PatchOrder};
 pub use plan::{compile, BufSlot, Plan, PlanOptions, Space, Step};
 pub use schedule::LrSchedule;

@@ -1,5 +1,6 @@
-//! The operations of the IR. Every op has forward shape inference (in `ops/`), a
-//! vector-Jacobian rule (in `autodiff.rs`) and a CPU kernel (in `tessera-runtime`).
+//! The operations of the IR. Each op lives in one file of `ops/`: its builder with the shape
+//! rule, its vector-Jacobian rule and its CPU kernel; [`OpKind`] indexes the tables that
+//! dispatch to them.
 use alloc::vec::Vec;
 
 use super::fused::FusedProgram;
@@ -144,46 +145,51 @@ pub enum Op {
 }
 
 impl Op {
+    /// The op's kind: its row in the op tables.
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Op::Leaf => OpKind::Leaf,
+            Op::Fill { .. } => OpKind::Fill,
+            Op::Unary(_) => OpKind::Unary,
+            Op::UnaryGrad(_) => OpKind::UnaryGrad,
+            Op::Binary(_) => OpKind::Binary,
+            Op::MatMul { .. } => OpKind::MatMul,
+            Op::MatMulBias { .. } => OpKind::MatMulBias,
+            Op::LayerNorm { .. } => OpKind::LayerNorm,
+            Op::LayerNormGradX { .. } => OpKind::LayerNormGradX,
+            Op::LayerNormGradW { .. } => OpKind::LayerNormGradW,
+            Op::Softmax => OpKind::Softmax,
+            Op::SoftmaxGrad => OpKind::SoftmaxGrad,
+            Op::Attention { .. } => OpKind::Attention,
+            Op::AttentionGrad { .. } => OpKind::AttentionGrad,
+            Op::AttentionGradBias { .. } => OpKind::AttentionGradBias,
+            Op::SelfAttention { .. } => OpKind::SelfAttention,
+            Op::SelfAttentionGrad { .. } => OpKind::SelfAttentionGrad,
+            Op::SelfAttentionGradBias { .. } => OpKind::SelfAttentionGradBias,
+            Op::Extra { .. } => OpKind::Extra,
+            Op::GatherRows => OpKind::GatherRows,
+            Op::ScatterRows { .. } => OpKind::ScatterRows,
+            Op::Concat { .. } => OpKind::Concat,
+            Op::Slice { .. } => OpKind::Slice,
+            Op::Pad { .. } => OpKind::Pad,
+            Op::Reshape => OpKind::Reshape,
+            Op::Permute { .. } => OpKind::Permute,
+            Op::Roll { .. } => OpKind::Roll,
+            Op::Expand => OpKind::Expand,
+            Op::SumTo => OpKind::SumTo,
+            Op::NormPix { .. } => OpKind::NormPix,
+            Op::MaskedMse => OpKind::MaskedMse,
+            Op::MaskedMseGrad => OpKind::MaskedMseGrad,
+            Op::CrossEntropy => OpKind::CrossEntropy,
+            Op::CrossEntropyGrad => OpKind::CrossEntropyGrad,
+            Op::AdamW { .. } => OpKind::AdamW,
+            Op::Fused(_) => OpKind::Fused,
+        }
+    }
+
     /// Short name for error messages and plan dumps.
     pub fn name(&self) -> &'static str {
-        match self {
-            Op::Leaf => "leaf",
-            Op::Fill { .. } => "fill",
-            Op::Unary(_) => "unary",
-            Op::UnaryGrad(_) => "unary_grad",
-            Op::Binary(_) => "binary",
-            Op::MatMul { .. } => "matmul",
-            Op::MatMulBias { .. } => "matmul_bias",
-            Op::LayerNorm { .. } => "layer_norm",
-            Op::LayerNormGradX { .. } => "layer_norm_grad_x",
-            Op::LayerNormGradW { .. } => "layer_norm_grad_w",
-            Op::Softmax => "softmax",
-            Op::SoftmaxGrad => "softmax_grad",
-            Op::Attention { .. } => "attention",
-            Op::AttentionGrad { .. } => "attention_grad",
-            Op::AttentionGradBias { .. } => "attention_grad_bias",
-            Op::SelfAttention { .. } => "self_attention",
-            Op::SelfAttentionGrad { .. } => "self_attention_grad",
-            Op::SelfAttentionGradBias { .. } => "self_attention_grad_bias",
-            Op::Extra { .. } => "extra",
-            Op::GatherRows => "gather_rows",
-            Op::ScatterRows { .. } => "scatter_rows",
-            Op::Concat { .. } => "concat",
-            Op::Slice { .. } => "slice",
-            Op::Pad { .. } => "pad",
-            Op::Reshape => "reshape",
-            Op::Permute { .. } => "permute",
-            Op::Roll { .. } => "roll",
-            Op::Expand => "expand",
-            Op::SumTo => "sum_to",
-            Op::NormPix { .. } => "norm_pix",
-            Op::MaskedMse => "masked_mse",
-            Op::MaskedMseGrad => "masked_mse_grad",
-            Op::CrossEntropy => "cross_entropy",
-            Op::CrossEntropyGrad => "cross_entropy_grad",
-            Op::AdamW { .. } => "adamw",
-            Op::Fused(_) => "fused",
-        }
+        self.kind().name()
     }
 
     /// Ops that write persistent buffers in place and so must stay even if nothing reads them.
@@ -205,6 +211,17 @@ impl Op {
         )
     }
 
+    /// Whether input `i` of the op holds u32 indices.
+    pub fn takes_index_at(&self, i: usize) -> bool {
+        matches!(
+            (self, i),
+            (Op::GatherRows, 1)
+                | (Op::ScatterRows { .. }, 1)
+                | (Op::CrossEntropy, 1)
+                | (Op::CrossEntropyGrad, 1)
+        )
+    }
+
     /// Number of extra outputs (besides the node's own) the op's kernel writes.
     pub fn extra_outputs(&self) -> usize {
         match self {
@@ -213,4 +230,124 @@ impl Op {
             _ => 0,
         }
     }
+}
+
+/// The kind of an [`Op`] without its settings: the index of the op's row in the tables that
+/// dispatch to its gradient rule, CPU kernel and GPU lowering (see `ops/mod.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    Leaf,
+    Fill,
+    Unary,
+    UnaryGrad,
+    Binary,
+    MatMul,
+    MatMulBias,
+    LayerNorm,
+    LayerNormGradX,
+    LayerNormGradW,
+    Softmax,
+    SoftmaxGrad,
+    Attention,
+    AttentionGrad,
+    AttentionGradBias,
+    SelfAttention,
+    SelfAttentionGrad,
+    SelfAttentionGradBias,
+    Extra,
+    GatherRows,
+    ScatterRows,
+    Concat,
+    Slice,
+    Pad,
+    Reshape,
+    Permute,
+    Roll,
+    Expand,
+    SumTo,
+    NormPix,
+    MaskedMse,
+    MaskedMseGrad,
+    CrossEntropy,
+    CrossEntropyGrad,
+    AdamW,
+    Fused,
+}
+
+impl OpKind {
+    /// Number of kinds: the length of every op table.
+    pub const COUNT: usize = OpKind::Fused as usize + 1;
+
+    /// Short name for error messages and plan dumps.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Leaf => "leaf",
+            OpKind::Fill => "fill",
+            OpKind::Unary => "unary",
+            OpKind::UnaryGrad => "unary_grad",
+            OpKind::Binary => "binary",
+            OpKind::MatMul => "matmul",
+            OpKind::MatMulBias => "matmul_bias",
+            OpKind::LayerNorm => "layer_norm",
+            OpKind::LayerNormGradX => "layer_norm_grad_x",
+            OpKind::LayerNormGradW => "layer_norm_grad_w",
+            OpKind::Softmax => "softmax",
+            OpKind::SoftmaxGrad => "softmax_grad",
+            OpKind::Attention => "attention",
+            OpKind::AttentionGrad => "attention_grad",
+            OpKind::AttentionGradBias => "attention_grad_bias",
+            OpKind::SelfAttention => "self_attention",
+            OpKind::SelfAttentionGrad => "self_attention_grad",
+            OpKind::SelfAttentionGradBias => "self_attention_grad_bias",
+            OpKind::Extra => "extra",
+            OpKind::GatherRows => "gather_rows",
+            OpKind::ScatterRows => "scatter_rows",
+            OpKind::Concat => "concat",
+            OpKind::Slice => "slice",
+            OpKind::Pad => "pad",
+            OpKind::Reshape => "reshape",
+            OpKind::Permute => "permute",
+            OpKind::Roll => "roll",
+            OpKind::Expand => "expand",
+            OpKind::SumTo => "sum_to",
+            OpKind::NormPix => "norm_pix",
+            OpKind::MaskedMse => "masked_mse",
+            OpKind::MaskedMseGrad => "masked_mse_grad",
+            OpKind::CrossEntropy => "cross_entropy",
+            OpKind::CrossEntropyGrad => "cross_entropy_grad",
+            OpKind::AdamW => "adamw",
+            OpKind::Fused => "fused",
+        }
+    }
+
+    /// An op table: one row per kind, listed in any order. A kind listed twice or left out
+    /// fails the build (the table is a constant), so no op can be missing from a dispatch.
+    pub const fn table<T: Copy, const N: usize>(rows: [(OpKind, T); N]) -> [T; OpKind::COUNT] {
+        let mut filled: [Option<T>; OpKind::COUNT] = [None; OpKind::COUNT];
+        let mut i = 0;
+        while i < N {
+            let k = rows[i].0 as usize;
+            if filled[k].is_some() {
+                panic!("an op kind has two rows in one op table");
+            }
+            filled[k] = Some(rows[i].1);
+            i += 1;
+        }
+        let mut out = [rows[0].1; OpKind::COUNT];
+        let mut k = 0;
+        while k < OpKind::COUNT {
+            match filled[k] {
+                Some(row) => out[k] = row,
+                None => panic!("an op kind has no row in an op table"),
+            }
+            k += 1;
+        }
+        out
+    }
+}
+
+/// What a table row does when handed an op of another kind: a table lists a row under the
+/// wrong kind, a bug of this crate rather than a condition a caller can meet.
+pub fn misrouted(op: &Op) -> ! {
+    unreachable!("a `{}` op reached another kind's table row", op.name())
 }

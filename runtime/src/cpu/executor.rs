@@ -1,8 +1,9 @@
 //! [`CpuExecutor`]: a plan compiled for the CPU, with its arena allocated once.
-use tessera_dsl::graph::{BufSlot, DType, NodeId, Plan, Role, Space};
+use tessera_dsl::graph::cpu::{run_step, scratch_need, Element};
+use tessera_dsl::graph::{DType, NodeId, Plan};
 
-use super::kernels;
-use super::{CpuError, Element};
+use crate::leaves::{self, LeafKind};
+use crate::BackendError;
 
 /// Executes a [`Plan`] in `E` (f32, or f64 for checks). All memory (the arena, the index
 /// arena and kernel scratch) is allocated by [`CpuExecutor::new`]; `run` allocates nothing
@@ -14,24 +15,14 @@ pub struct CpuExecutor<E: Element> {
     scratch: Vec<E>,
 }
 
-fn kind(role: &Role) -> &'static str {
-    match role {
-        Role::Input { .. } => "input",
-        Role::Param { .. } => "parameter",
-        Role::Frozen { .. } => "frozen tensor",
-        Role::State { .. } => "optimizer state",
-        Role::Computed => "computed tensor",
-    }
-}
-
 impl<E: Element> CpuExecutor<E> {
     /// Allocates the arenas (zero: optimizer state starts at zero) and kernel scratch.
-    pub fn new(plan: &Plan) -> Result<Self, CpuError> {
+    pub fn new(plan: &Plan) -> Result<Self, BackendError> {
         let g = &plan.graph;
         let scratch = plan
             .steps
             .iter()
-            .map(|s| kernels::scratch_need(g, g.node(s.node)))
+            .map(|s| scratch_need(g, g.node(s.node)))
             .max()
             .unwrap_or(0);
         Ok(Self {
@@ -47,100 +38,56 @@ impl<E: Element> CpuExecutor<E> {
         &self.plan
     }
 
-    fn leaf(&self, name: &str, wanted: &'static str) -> Result<(NodeId, BufSlot), CpuError> {
-        let (id, slot) = self
-            .plan
-            .slot_by_name(name)
-            .ok_or_else(|| CpuError::UnknownName(name.into()))?;
-        let found = kind(&self.plan.graph.node(id).role);
-        if wanted != "any" && found != wanted {
-            return Err(CpuError::WrongKind {
-                name: name.into(),
-                found,
-                wanted,
-            });
-        }
-        Ok((id, slot))
-    }
-
-    fn write(&mut self, name: &str, wanted: &'static str, v: &[E]) -> Result<(), CpuError> {
-        let (id, slot) = self.leaf(name, wanted)?;
-        if self.plan.graph.node(id).dtype != DType::Data {
-            return Err(CpuError::WrongKind {
-                name: name.into(),
-                found: "index tensor",
-                wanted: "float tensor",
-            });
-        }
-        if v.len() != slot.len {
-            return Err(CpuError::WrongLength {
-                name: name.into(),
-                expected: slot.len,
-                got: v.len(),
-            });
-        }
+    fn write(&mut self, name: &str, wanted: LeafKind, v: &[E]) -> Result<(), BackendError> {
+        let (_, slot) = leaves::writable(&self.plan, name, wanted, DType::Data, v.len())?;
         self.data[slot.range()].copy_from_slice(v);
         Ok(())
     }
 
     /// Sets a parameter by its official name.
-    pub fn set_param(&mut self, name: &str, v: &[E]) -> Result<(), CpuError> {
-        self.write(name, "parameter", v)
+    pub fn set_param(&mut self, name: &str, v: &[E]) -> Result<(), BackendError> {
+        self.write(name, LeafKind::Param, v)
     }
 
     /// Sets a frozen float table (sin-cos position embeddings).
-    pub fn set_frozen(&mut self, name: &str, v: &[E]) -> Result<(), CpuError> {
-        self.write(name, "frozen tensor", v)
+    pub fn set_frozen(&mut self, name: &str, v: &[E]) -> Result<(), BackendError> {
+        self.write(name, LeafKind::Frozen, v)
     }
 
     /// Sets a per-step float input.
-    pub fn set_input(&mut self, name: &str, v: &[E]) -> Result<(), CpuError> {
-        self.write(name, "input", v)
+    pub fn set_input(&mut self, name: &str, v: &[E]) -> Result<(), BackendError> {
+        self.write(name, LeafKind::Input, v)
     }
 
     /// Sets any float leaf, optimizer state included (to restore a training state).
-    pub fn set_any(&mut self, name: &str, v: &[E]) -> Result<(), CpuError> {
-        self.write(name, "any", v)
+    pub fn set_any(&mut self, name: &str, v: &[E]) -> Result<(), BackendError> {
+        self.write(name, LeafKind::Any, v)
     }
 
     /// Sets a u32 index leaf (per-step input or frozen table).
-    pub fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), CpuError> {
-        let (id, slot) = self.leaf(name, "any")?;
-        if self.plan.graph.node(id).dtype != DType::Index {
-            return Err(CpuError::WrongKind {
-                name: name.into(),
-                found: "float tensor",
-                wanted: "index tensor",
-            });
-        }
-        if v.len() != slot.len {
-            return Err(CpuError::WrongLength {
-                name: name.into(),
-                expected: slot.len,
-                got: v.len(),
-            });
-        }
+    pub fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), BackendError> {
+        let (_, slot) = leaves::writable(&self.plan, name, LeafKind::Any, DType::Index, v.len())?;
         self.index[slot.range()].copy_from_slice(v);
         Ok(())
     }
 
     /// Runs every step of the plan once.
-    pub fn run(&mut self) -> Result<(), CpuError> {
+    pub fn run(&mut self) -> Result<(), BackendError> {
         let g = &self.plan.graph;
         for step in &self.plan.steps {
-            kernels::launch(g, step, &mut self.data, &self.index, &mut self.scratch)?;
+            run_step(g, step, &mut self.data, &self.index, &mut self.scratch)?;
         }
         Ok(())
     }
 
     /// Runs once like [`CpuExecutor::run`], timing each step; returns seconds per op name,
     /// largest first (matmuls split by shape class).
-    pub fn profile(&mut self) -> Result<Vec<(String, f64, usize)>, CpuError> {
+    pub fn profile(&mut self) -> Result<Vec<(String, f64, usize)>, BackendError> {
         let g = &self.plan.graph;
         let mut acc: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
         for step in &self.plan.steps {
             let t = std::time::Instant::now();
-            kernels::launch(g, step, &mut self.data, &self.index, &mut self.scratch)?;
+            run_step(g, step, &mut self.data, &self.index, &mut self.scratch)?;
             let node = g.node(step.node);
             let key = match &node.op {
                 tessera_dsl::graph::Op::MatMul {
@@ -162,42 +109,28 @@ impl<E: Element> CpuExecutor<E> {
         Ok(v)
     }
 
-    fn read_slot(&self, slot: Option<BufSlot>, id: u32) -> Result<&[E], CpuError> {
-        match slot {
-            Some(s) if s.space == Space::Data => Ok(&self.data[s.range()]),
-            Some(_) => Err(CpuError::NotReadable(id)),
-            None => Ok(&[]),
-        }
-    }
-
     /// A requested output (or any leaf) by its id in the graph handed to `compile`.
-    pub fn read(&self, original: NodeId) -> Result<Vec<E>, CpuError> {
+    pub fn read(&self, original: NodeId) -> Result<Vec<E>, BackendError> {
         Ok(self.view(original)?.to_vec())
     }
 
     /// Borrowing form of [`CpuExecutor::read`]: no allocation.
-    pub fn view(&self, original: NodeId) -> Result<&[E], CpuError> {
-        let id = self
-            .plan
-            .resolve(original)
-            .ok_or(CpuError::NotReadable(original.0))?;
-        let pinned = self.plan.outputs.contains(&id)
-            || !matches!(self.plan.graph.node(id).role, Role::Computed);
-        if !pinned {
-            return Err(CpuError::NotReadable(original.0));
-        }
-        self.read_slot(self.plan.slots[id.0 as usize], original.0)
+    pub fn view(&self, original: NodeId) -> Result<&[E], BackendError> {
+        Ok(match leaves::readable(&self.plan, original)? {
+            Some(slot) => &self.data[slot.range()],
+            None => &[],
+        })
     }
 
     /// Any named float leaf (parameter, frozen table, optimizer state, input).
-    pub fn read_name(&self, name: &str) -> Result<Vec<E>, CpuError> {
-        let (id, slot) = self.leaf(name, "any")?;
-        Ok(self.read_slot(Some(slot), id.0)?.to_vec())
+    pub fn read_name(&self, name: &str) -> Result<Vec<E>, BackendError> {
+        let slot = leaves::readable_leaf(&self.plan, name, LeafKind::Any)?;
+        Ok(self.data[slot.range()].to_vec())
     }
 
     /// A parameter's current value.
-    pub fn param(&self, name: &str) -> Result<Vec<E>, CpuError> {
-        let (id, slot) = self.leaf(name, "parameter")?;
-        Ok(self.read_slot(Some(slot), id.0)?.to_vec())
+    pub fn param(&self, name: &str) -> Result<Vec<E>, BackendError> {
+        let slot = leaves::readable_leaf(&self.plan, name, LeafKind::Param)?;
+        Ok(self.data[slot.range()].to_vec())
     }
 }

@@ -1,6 +1,6 @@
 //! Adapter enumeration, the facts we report about each adapter, and adapter choice.
 
-use super::GpuError;
+use super::BackendError;
 
 /// The optional features tessera's kernels can use when an adapter offers them.
 pub const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
@@ -161,7 +161,10 @@ pub fn adapter_reports() -> Vec<AdapterReport> {
 /// Picks an adapter that runs compute shaders: a real GPU before a software one, Vulkan,
 /// Metal or DX12 before GL. With `name`, only adapters whose name contains it
 /// (case-insensitive) are considered.
-pub fn choose(adapters: Vec<wgpu::Adapter>, name: Option<&str>) -> Result<wgpu::Adapter, GpuError> {
+pub fn choose(
+    adapters: Vec<wgpu::Adapter>,
+    name: Option<&str>,
+) -> Result<wgpu::Adapter, BackendError> {
     let mut candidates: Vec<(AdapterReport, wgpu::Adapter)> = adapters
         .into_iter()
         .map(|a| (AdapterReport::of(&a), a))
@@ -181,10 +184,10 @@ pub fn choose(adapters: Vec<wgpu::Adapter>, name: Option<&str>) -> Result<wgpu::
     match (candidates.into_iter().next(), name) {
         (Some((_, adapter)), _) => Ok(adapter),
         // Adapters without compute shaders are as good as none.
-        (None, None) => Err(GpuError::NoAdapter {
+        (None, None) => Err(BackendError::NoAdapter {
             backends: backend_names(backends()),
         }),
-        (None, Some(wanted)) => Err(GpuError::NoMatchingAdapter {
+        (None, Some(wanted)) => Err(BackendError::NoMatchingAdapter {
             wanted: wanted.to_string(),
             available,
         }),

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use tessera_dsl::graph::{BufSlot, Plan, Space};
 
 use super::launch::View;
-use super::{GpuContext, GpuError};
+use super::{BackendError, GpuContext};
 
 /// Element offsets of one arena space mapped to aligned byte offsets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,12 +146,12 @@ impl Arena {
         plan: &Plan,
         label: &str,
         scratch: impl Iterator<Item = &'a [usize]>,
-    ) -> Result<Self, GpuError> {
+    ) -> Result<Self, BackendError> {
         let limits = ctx.device.limits();
         let align = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
         let layout = ArenaLayout::of(plan, align, scratch);
         if layout.size > limits.max_buffer_size {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!(
                     "the arena of {label} ({} f32 + {} u32 elements planned, aligned to \
                      {align} bytes) on {}",
@@ -210,7 +210,7 @@ impl Arena {
     }
 
     /// The 32-bit words of every slot in `slots`, with one copy submission and one mapping.
-    pub fn read(&self, ctx: &GpuContext, slots: &[BufSlot]) -> Result<Vec<Vec<u32>>, GpuError> {
+    pub fn read(&self, ctx: &GpuContext, slots: &[BufSlot]) -> Result<Vec<Vec<u32>>, BackendError> {
         let total: u64 = slots.iter().map(|s| s.len as u64 * 4).sum();
         if total == 0 {
             return Ok(slots.iter().map(|_| Vec::new()).collect());
@@ -244,13 +244,15 @@ impl Arena {
             let _ = sender.send(r);
         });
         ctx.wait(submission, "reading tensors back")?;
-        receiver
-            .recv_timeout(ctx.timeout)
-            .map_err(|_| GpuError::Timeout(ctx.timeout, "mapping tensors for reading".into()))??;
-        let view = staging.get_mapped_range(..).map_err(|e| GpuError::Wgpu {
-            during: "mapping tensors for reading".into(),
-            message: e.to_string(),
-        })?;
+        receiver.recv_timeout(ctx.timeout).map_err(|_| {
+            BackendError::Timeout(ctx.timeout, "mapping tensors for reading".into())
+        })??;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| BackendError::Wgpu {
+                during: "mapping tensors for reading".into(),
+                message: e.to_string(),
+            })?;
         let words: Vec<u32> = bytemuck::pod_collect_to_vec(&view);
         drop(view);
         staging.unmap();

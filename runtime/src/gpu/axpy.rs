@@ -1,6 +1,6 @@
 //! Launcher of the `axpy` smoke kernel (`shaders/wgsl/axpy.wgsl`): y[..n] = a·x[..n] + y[..n].
 
-use super::{GpuContext, GpuError, PipelineCache};
+use super::{BackendError, GpuContext, PipelineCache};
 
 /// Workgroup grid covering `groups` workgroups when at most `max_per_dim` fit in one dimension:
 /// one row if possible, otherwise the fewest rows of equal width. `None` if even a square grid
@@ -25,7 +25,7 @@ pub fn axpy(
     x: &[f32],
     y: &[f32],
     workgroup_size: Option<u32>,
-) -> Result<Vec<f32>, GpuError> {
+) -> Result<Vec<f32>, BackendError> {
     assert!(
         n <= x.len() && n <= y.len(),
         "axpy: n = {n} exceeds the buffers"
@@ -42,13 +42,13 @@ pub fn axpy(
     let limits = ctx.device.limits();
     let bytes = (x.len().max(y.len()) * size_of::<f32>()) as u64;
     if bytes > limits.max_storage_buffer_binding_size {
-        return Err(GpuError::Limit {
+        return Err(BackendError::Limit {
             what: "an axpy operand".into(),
             needed: bytes,
             allowed: limits.max_storage_buffer_binding_size,
         });
     }
-    let n32 = u32::try_from(n).map_err(|_| GpuError::Limit {
+    let n32 = u32::try_from(n).map_err(|_| BackendError::Limit {
         what: "axpy length".into(),
         needed: n as u64,
         allowed: u32::MAX.into(),
@@ -56,7 +56,7 @@ pub fn axpy(
     let groups = n32.div_ceil(pipeline.workgroup_size[0]);
     let [gx, gy, gz] =
         grid(groups, limits.max_compute_workgroups_per_dimension).ok_or_else(|| {
-            GpuError::Limit {
+            BackendError::Limit {
                 what: "axpy workgroups".into(),
                 needed: groups.into(),
                 allowed: u64::from(limits.max_compute_workgroups_per_dimension).pow(2),

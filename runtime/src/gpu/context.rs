@@ -1,11 +1,11 @@
 //! A device ready for work: instance, adapter, device and queue, with wgpu's errors and device
-//! loss captured so that they come back as [`GpuError`]s instead of panics or hangs.
+//! loss captured so that they come back as [`BackendError`]s instead of panics or hangs.
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use super::adapter::{self, AdapterReport, WANTED_FEATURES};
-use super::GpuError;
+use super::BackendError;
 
 /// How long to wait for submitted work before calling it a hang. Generous because lavapipe
 /// runs kernels on two CPU cores.
@@ -41,7 +41,7 @@ pub struct GpuContext {
 impl GpuContext {
     /// Opens the adapter [`adapter::choose`] picks, with the adapter's own limits (not wgpu's
     /// conservative defaults) and the [`WANTED_FEATURES`] it offers.
-    pub fn new(options: &GpuOptions) -> Result<Self, GpuError> {
+    pub fn new(options: &GpuOptions) -> Result<Self, BackendError> {
         let instance = adapter::instance();
         let adapter = adapter::choose(
             adapter::enumerate(&instance),
@@ -56,7 +56,7 @@ impl GpuContext {
         };
         let (device, queue) =
             pollster::block_on(adapter.request_device(&desc)).map_err(|source| {
-                GpuError::RequestDevice {
+                BackendError::RequestDevice {
                     adapter: report.name.clone(),
                     source,
                 }
@@ -89,7 +89,7 @@ impl GpuContext {
 
     /// Returns the device loss or the uncaptured wgpu errors recorded since the last check
     /// (clearing them), naming `during` as what was being done.
-    pub fn check(&self, during: &str) -> Result<(), GpuError> {
+    pub fn check(&self, during: &str) -> Result<(), BackendError> {
         // wgpu runs the device-lost callback from its maintenance pass, not at the moment of
         // loss, and a lost device reports no validation errors (as WebGPU specifies): without
         // this non-blocking poll a lost device would go unnoticed until the next wait.
@@ -106,7 +106,7 @@ impl GpuContext {
             } else {
                 message
             };
-            return Err(GpuError::DeviceLost {
+            return Err(BackendError::DeviceLost {
                 reason: format!("{reason:?}"),
                 message,
             });
@@ -117,7 +117,7 @@ impl GpuContext {
         }
         let message = errors.join("\n");
         errors.clear();
-        Err(GpuError::Wgpu {
+        Err(BackendError::Wgpu {
             during: during.to_string(),
             message,
         })
@@ -125,7 +125,7 @@ impl GpuContext {
 
     /// Runs `f` inside validation and out-of-memory error scopes: a resource or pipeline that
     /// wgpu rejects becomes an error here, at the call that caused it.
-    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T, BackendError> {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         // A lost device makes some wgpu calls panic instead of reporting; stop before them.
@@ -134,7 +134,7 @@ impl GpuContext {
         // Scopes pop in reverse order of their pushes.
         let errors = [validation.pop(), oom.pop()].map(pollster::block_on);
         if let Some(e) = errors.into_iter().flatten().next() {
-            return Err(GpuError::Wgpu {
+            return Err(BackendError::Wgpu {
                 during: during.to_string(),
                 message: e.to_string(),
             });
@@ -149,7 +149,7 @@ impl GpuContext {
         label: &str,
         contents: &[u8],
         usage: wgpu::BufferUsages,
-    ) -> Result<wgpu::Buffer, GpuError> {
+    ) -> Result<wgpu::Buffer, BackendError> {
         // create_buffer + write_buffer rather than wgpu's create_buffer_init, which panics
         // when the device is lost.
         self.scoped(&format!("uploading `{label}`"), || {
@@ -165,7 +165,11 @@ impl GpuContext {
     }
 
     /// Blocks until `submission` has finished, or fails after the context's timeout.
-    pub fn wait(&self, submission: wgpu::SubmissionIndex, during: &str) -> Result<(), GpuError> {
+    pub fn wait(
+        &self,
+        submission: wgpu::SubmissionIndex,
+        during: &str,
+    ) -> Result<(), BackendError> {
         let poll = self.device.poll(wgpu::PollType::Wait {
             submission_index: Some(submission),
             timeout: Some(self.timeout),
@@ -173,8 +177,10 @@ impl GpuContext {
         self.check(during)?;
         match poll {
             Ok(_) => Ok(()),
-            Err(wgpu::PollError::Timeout) => Err(GpuError::Timeout(self.timeout, during.into())),
-            Err(e) => Err(GpuError::Wgpu {
+            Err(wgpu::PollError::Timeout) => {
+                Err(BackendError::Timeout(self.timeout, during.into()))
+            }
+            Err(e) => Err(BackendError::Wgpu {
                 during: during.to_string(),
                 message: e.to_string(),
             }),
@@ -182,7 +188,7 @@ impl GpuContext {
     }
 
     /// Copies the first `len` f32s of `buffer` (which needs `COPY_SRC`) back to the host.
-    pub fn read_f32(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
+    pub fn read_f32(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, BackendError> {
         let bytes = (len * size_of::<f32>()) as u64;
         if bytes == 0 {
             return Ok(Vec::new());
@@ -206,15 +212,17 @@ impl GpuContext {
         });
         self.wait(submission, "reading a buffer back")?;
         // `wait` returns after the map callback ran; a missing result means it never will.
-        let mapped = receiver
-            .recv_timeout(self.timeout)
-            .map_err(|_| GpuError::Timeout(self.timeout, "mapping a buffer for reading".into()))?;
+        let mapped = receiver.recv_timeout(self.timeout).map_err(|_| {
+            BackendError::Timeout(self.timeout, "mapping a buffer for reading".into())
+        })?;
         mapped?;
         // Copies through an aligned Vec: the mapping's alignment is the driver's business.
-        let view = staging.get_mapped_range(..).map_err(|e| GpuError::Wgpu {
-            during: "mapping a buffer for reading".into(),
-            message: e.to_string(),
-        })?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| BackendError::Wgpu {
+                during: "mapping a buffer for reading".into(),
+                message: e.to_string(),
+            })?;
         let data: Vec<f32> = bytemuck::pod_collect_to_vec(&view);
         drop(view);
         staging.unmap();

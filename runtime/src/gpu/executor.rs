@@ -8,14 +8,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tessera_dsl::graph::{BufSlot, DType, FusedInstr, NodeId, Op, Plan, Role, Space, Step};
+use tessera_dsl::graph::{BufSlot, DType, Node, NodeId, Op, Plan, Space, Step};
 
 use super::arena::Arena;
-use super::attention_step;
-use super::launch::{record, Dispatch, View};
-use super::ops;
-use super::{profile, GpuContext, GpuError, GpuOptions, PipelineCache};
-use crate::backend::{BackendError, Executor, KernelTime};
+use super::launch::{record, Dispatch};
+use super::lowering::{GpuLowering, Lowering};
+use super::ops::GPU;
+use super::{profile, GpuContext, GpuOptions, PipelineCache};
+use crate::backend::{Executor, KernelTime};
+use crate::leaves::{self, LeafKind};
+use crate::BackendError;
 
 /// An opened wgpu device with its pipeline cache: compiles plans into [`GpuExecutor`]s.
 #[derive(Debug)]
@@ -26,7 +28,7 @@ pub struct GpuBackend {
 
 impl GpuBackend {
     /// Opens the adapter `options` picks.
-    pub fn new(options: &GpuOptions) -> Result<Self, GpuError> {
+    pub fn new(options: &GpuOptions) -> Result<Self, BackendError> {
         Ok(Self::with_context(Arc::new(GpuContext::new(options)?)))
     }
 
@@ -66,55 +68,15 @@ pub struct GpuExecutor {
     index_bounds: HashMap<NodeId, (usize, &'static str)>,
 }
 
-/// What a leaf is, in the words of the errors (the CPU backend's words).
-fn kind(role: &Role) -> &'static str {
-    match role {
-        Role::Input { .. } => "input",
-        Role::Param { .. } => "parameter",
-        Role::Frozen { .. } => "frozen tensor",
-        Role::State { .. } => "optimizer state",
-        Role::Computed => "computed tensor",
-    }
+/// The `GPU` table's row for a node's op.
+fn row(node: &Node) -> &'static GpuLowering {
+    &GPU[node.op.kind() as usize]
 }
 
-/// Rows and row length of a row-wise op over `shape` (the last dim is the row).
-fn rows_of(shape: &[usize]) -> (usize, usize) {
-    let d = shape.last().copied().unwrap_or(1);
-    (shape.iter().product::<usize>() / d.max(1), d)
-}
-
-/// Rows of a loss: the elements of its mask (masked MSE) or weights (cross-entropy).
-fn loss_rows(plan: &Plan, node: &tessera_dsl::graph::Node) -> usize {
-    plan.graph.node(node.inputs[2]).numel()
-}
-
-/// Scratch views (element counts) the kernels of `step` need for intermediate values.
+/// Scratch views (element counts) the launches of `step` need for intermediate values.
 fn scratch_need(plan: &Plan, step: &Step) -> Vec<usize> {
     let node = plan.graph.node(step.node);
-    match node.op {
-        Op::SumTo => {
-            let x = plan.graph.shape(node.inputs[0]);
-            match ops::reduce::sum_to_scratch(x, &node.shape) {
-                0 => vec![],
-                n => vec![n],
-            }
-        }
-        Op::MaskedMse | Op::CrossEntropy => ops::loss::loss_scratch(loss_rows(plan, node)),
-        Op::MaskedMseGrad | Op::CrossEntropyGrad => {
-            ops::loss::loss_grad_scratch(loss_rows(plan, node))
-        }
-        Op::LayerNormGradW { .. } => {
-            let (rows, d) = rows_of(plan.graph.shape(node.inputs[0]));
-            match ops::layer_norm::layer_norm_grad_w_scratch(rows, d) {
-                0 => vec![],
-                n => vec![n],
-            }
-        }
-        Op::AttentionGradBias { .. } | Op::SelfAttentionGradBias { .. } => {
-            attention_step::scratch_need(&plan.graph, node)
-        }
-        _ => vec![],
-    }
+    (row(node).scratch)(&plan.graph, node)
 }
 
 /// The leaf an index operand comes from (through reshapes).
@@ -131,17 +93,7 @@ fn index_bounds(plan: &Plan) -> HashMap<NodeId, (usize, &'static str)> {
     let mut bounds: HashMap<NodeId, (usize, &'static str)> = HashMap::new();
     for step in &plan.steps {
         let node = g.node(step.node);
-        let bound = match node.op {
-            Op::GatherRows => {
-                let s = g.shape(node.inputs[0]);
-                Some((s[s.len() - 2], "gather_rows"))
-            }
-            Op::ScatterRows { len } => Some((len, "scatter_rows")),
-            Op::CrossEntropy | Op::CrossEntropyGrad => {
-                Some((g.shape(node.inputs[0])[1], "cross_entropy"))
-            }
-            _ => None,
-        };
+        let bound = row(node).index_bound.map(|bound| bound(g, node));
         if let Some(b) = bound {
             let leaf = index_root(plan, node.inputs[1]);
             let e = bounds.entry(leaf).or_insert(b);
@@ -174,7 +126,7 @@ impl GpuExecutor {
             let Some(slot) = slot else { continue };
             let bytes = slot.len as u64 * 4;
             if bytes > limits.max_storage_buffer_binding_size {
-                return Err(GpuError::Limit {
+                return Err(BackendError::Limit {
                     what: format!(
                         "tensor {} of {label} in one storage binding on {}",
                         describe(plan, id),
@@ -182,8 +134,7 @@ impl GpuExecutor {
                     ),
                     needed: bytes,
                     allowed: limits.max_storage_buffer_binding_size,
-                }
-                .into());
+                });
             }
         }
         let scratch: Vec<Vec<usize>> = plan.steps.iter().map(|s| scratch_need(plan, s)).collect();
@@ -191,7 +142,8 @@ impl GpuExecutor {
         let mut dispatches = Vec::with_capacity(plan.steps.len());
         for (step, need) in plan.steps.iter().zip(&scratch) {
             let scratch = arena.scratch(need);
-            dispatches.extend(lower(&ctx, cache, plan, step, &arena, &scratch)?);
+            let step = Lowering::new(&ctx, &plan.graph, step, &arena, &scratch);
+            dispatches.extend((row(step.node).lower)(&step, cache)?);
         }
         Ok(GpuExecutor {
             index_bounds: index_bounds(plan),
@@ -213,54 +165,10 @@ impl GpuExecutor {
         self.arena.layout.size
     }
 
-    fn leaf(&self, name: &str, wanted: &'static str) -> Result<(NodeId, BufSlot), BackendError> {
-        let (id, slot) = self
-            .plan
-            .slot_by_name(name)
-            .ok_or_else(|| BackendError::UnknownName(name.into()))?;
-        let found = kind(&self.plan.graph.node(id).role);
-        if wanted != "any" && found != wanted {
-            return Err(BackendError::WrongKind {
-                name: name.into(),
-                found,
-                wanted,
-            });
-        }
-        Ok((id, slot))
-    }
-
-    fn write(&mut self, name: &str, wanted: &'static str, v: &[f32]) -> Result<(), BackendError> {
-        let (id, slot) = self.leaf(name, wanted)?;
-        if self.plan.graph.node(id).dtype != DType::Data {
-            return Err(BackendError::WrongKind {
-                name: name.into(),
-                found: "index tensor",
-                wanted: "float tensor",
-            });
-        }
-        if v.len() != slot.len {
-            return Err(BackendError::WrongLength {
-                name: name.into(),
-                expected: slot.len,
-                got: v.len(),
-            });
-        }
+    fn write(&mut self, name: &str, wanted: LeafKind, v: &[f32]) -> Result<(), BackendError> {
+        let (_, slot) = leaves::writable(&self.plan, name, wanted, DType::Data, v.len())?;
         self.arena.write(&self.ctx, slot, bytemuck::cast_slice(v));
         Ok(())
-    }
-
-    fn readable(&self, original: NodeId) -> Result<Option<BufSlot>, BackendError> {
-        let id = self
-            .plan
-            .resolve(original)
-            .ok_or(BackendError::NotReadable(original.0))?;
-        let pinned = self.plan.outputs.contains(&id)
-            || !matches!(self.plan.graph.node(id).role, Role::Computed);
-        match self.plan.slots[id.0 as usize] {
-            _ if !pinned => Err(BackendError::NotReadable(original.0)),
-            Some(s) if s.space == Space::Index => Err(BackendError::NotReadable(original.0)),
-            s => Ok(s),
-        }
     }
 
     fn read_slots(&self, slots: &[BufSlot]) -> Result<Vec<Vec<f32>>, BackendError> {
@@ -306,37 +214,23 @@ impl Executor for GpuExecutor {
     }
 
     fn set_param(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "parameter", v)
+        self.write(name, LeafKind::Param, v)
     }
 
     fn set_frozen(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "frozen tensor", v)
+        self.write(name, LeafKind::Frozen, v)
     }
 
     fn set_input(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "input", v)
+        self.write(name, LeafKind::Input, v)
     }
 
     fn set_any(&mut self, name: &str, v: &[f32]) -> Result<(), BackendError> {
-        self.write(name, "any", v)
+        self.write(name, LeafKind::Any, v)
     }
 
     fn set_index_input(&mut self, name: &str, v: &[u32]) -> Result<(), BackendError> {
-        let (id, slot) = self.leaf(name, "any")?;
-        if self.plan.graph.node(id).dtype != DType::Index {
-            return Err(BackendError::WrongKind {
-                name: name.into(),
-                found: "float tensor",
-                wanted: "index tensor",
-            });
-        }
-        if v.len() != slot.len {
-            return Err(BackendError::WrongLength {
-                name: name.into(),
-                expected: slot.len,
-                got: v.len(),
-            });
-        }
+        let (id, slot) = leaves::writable(&self.plan, name, LeafKind::Any, DType::Index, v.len())?;
         if let Some(&(len, op)) = self.index_bounds.get(&id) {
             if let Some(&bad) = v.iter().find(|&&i| i as usize >= len) {
                 return Err(BackendError::IndexOutOfRange {
@@ -366,338 +260,17 @@ impl Executor for GpuExecutor {
         };
         let slots = originals
             .iter()
-            .map(|&o| Ok(self.readable(o)?.unwrap_or(empty)))
+            .map(|&o| Ok(leaves::readable(&self.plan, o)?.unwrap_or(empty)))
             .collect::<Result<Vec<_>, BackendError>>()?;
         self.read_slots(&slots)
     }
 
     fn read_name(&self, name: &str) -> Result<Vec<f32>, BackendError> {
-        let (id, slot) = self.leaf(name, "any")?;
-        if slot.space == Space::Index {
-            return Err(BackendError::NotReadable(id.0));
-        }
+        let slot = leaves::readable_leaf(&self.plan, name, LeafKind::Any)?;
         Ok(self.read_slots(&[slot])?.pop().unwrap_or_default())
     }
 
     fn profile(&mut self) -> Result<Vec<KernelTime>, BackendError> {
-        Ok(profile::profile(&self.ctx, &self.dispatches, &self.label)?)
-    }
-}
-
-/// The launches of one plan step.
-fn lower(
-    ctx: &GpuContext,
-    cache: &mut PipelineCache,
-    plan: &Plan,
-    step: &Step,
-    arena: &Arena,
-    scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, BackendError> {
-    let g = &plan.graph;
-    let node = g.node(step.node);
-    let shape = |j: usize| g.shape(node.inputs[j]);
-    let input = |j: usize| arena.view(step.inputs[j]);
-    let output = |k: usize| arena.view(step.outputs[k]);
-    let out_shape = &node.shape[..];
-    let program = |prog: &[FusedInstr], cache: &mut PipelineCache| {
-        let inputs: Vec<(View<'_>, &[usize])> = (0..node.inputs.len())
-            .map(|j| (input(j), shape(j)))
-            .collect();
-        ops::elementwise::prepare_elementwise(ctx, cache, prog, &inputs, output(0), out_shape)
-    };
-    let one = |d: Result<Dispatch, GpuError>| Ok(vec![d?]);
-    match &node.op {
-        Op::Leaf | Op::Reshape | Op::Extra { .. } => Ok(Vec::new()),
-        Op::Fill { value } => one(ops::fill::prepare_fill(
-            ctx,
-            cache,
-            output(0),
-            *value as f32,
-        )),
-        Op::Unary(u) => one(program(&ops::elementwise::unary_program(*u), cache)),
-        Op::UnaryGrad(u) => one(program(&ops::elementwise::unary_grad_program(*u), cache)),
-        Op::Binary(b) => one(program(&ops::elementwise::binary_program(*b), cache)),
-        Op::Expand => one(program(&[FusedInstr::Load(0)], cache)),
-        Op::Fused(p) => one(program(&p.instrs, cache)),
-        Op::Concat { axis } => {
-            let inputs: Vec<(View<'_>, &[usize])> = (0..node.inputs.len())
-                .map(|j| (input(j), shape(j)))
-                .collect();
-            Ok(ops::layout::prepare_concat(
-                ctx,
-                cache,
-                &inputs,
-                output(0),
-                out_shape,
-                *axis,
-            )?)
-        }
-        Op::Slice { axis, start } => {
-            let map = ops::layout::StridedMap::slice(shape(0), out_shape, *axis, *start);
-            one(ops::layout::prepare_strided_copy(
-                ctx,
-                cache,
-                &map,
-                input(0),
-                output(0),
-            ))
-        }
-        Op::Pad { axis, before } => Ok(ops::layout::prepare_pad(
-            ctx,
-            cache,
-            input(0),
-            shape(0),
-            output(0),
-            out_shape,
-            *axis,
-            *before,
-        )?),
-        Op::Permute { axes } => {
-            let map = ops::layout::StridedMap::permute(shape(0), axes);
-            one(ops::layout::prepare_strided_copy(
-                ctx,
-                cache,
-                &map,
-                input(0),
-                output(0),
-            ))
-        }
-        Op::Roll { shifts } => {
-            let map = ops::layout::StridedMap::roll(shape(0), shifts);
-            one(ops::layout::prepare_strided_copy(
-                ctx,
-                cache,
-                &map,
-                input(0),
-                output(0),
-            ))
-        }
-        Op::SumTo => Ok(ops::reduce::prepare_sum_to(
-            ctx,
-            cache,
-            input(0),
-            shape(0),
-            output(0),
-            out_shape,
-            scratch.first().copied(),
-        )?),
-        Op::GatherRows => one(ops::tokens::prepare_gather_rows(
-            ctx,
-            cache,
-            input(0),
-            shape(0),
-            input(1),
-            shape(1),
-            output(0),
-            out_shape,
-        )),
-        Op::ScatterRows { .. } => one(ops::tokens::prepare_scatter_rows(
-            ctx,
-            cache,
-            input(0),
-            shape(0),
-            input(1),
-            shape(1),
-            output(0),
-            out_shape,
-        )),
-        Op::NormPix { eps, eps_on_std } => {
-            let d = *out_shape.last().unwrap_or(&1);
-            let rows = node.numel() / d.max(1);
-            one(ops::norm_pix::prepare_norm_pix(
-                ctx,
-                cache,
-                input(0),
-                output(0),
-                rows,
-                d,
-                *eps,
-                *eps_on_std,
-            ))
-        }
-        Op::MaskedMse | Op::MaskedMseGrad => {
-            let p = *shape(0).last().unwrap_or(&1);
-            let rows = g.node(node.inputs[0]).numel() / p.max(1);
-            let (pred, target, mask) = (input(0), input(1), input(2));
-            Ok(if node.op == Op::MaskedMse {
-                ops::loss::prepare_masked_mse(
-                    ctx,
-                    cache,
-                    pred,
-                    target,
-                    mask,
-                    output(0),
-                    rows,
-                    p,
-                    scratch,
-                )?
-            } else {
-                ops::loss::prepare_masked_mse_grad(
-                    ctx,
-                    cache,
-                    pred,
-                    target,
-                    mask,
-                    input(3),
-                    output(0),
-                    rows,
-                    p,
-                    scratch,
-                )?
-            })
-        }
-        Op::CrossEntropy | Op::CrossEntropyGrad => {
-            let (rows, v) = (shape(0)[0], shape(0)[1]);
-            let (logits, labels, weights) = (input(0), input(1), input(2));
-            Ok(if node.op == Op::CrossEntropy {
-                ops::loss::prepare_cross_entropy(
-                    ctx,
-                    cache,
-                    logits,
-                    labels,
-                    weights,
-                    output(0),
-                    rows,
-                    v,
-                    scratch,
-                )?
-            } else {
-                ops::loss::prepare_cross_entropy_grad(
-                    ctx,
-                    cache,
-                    logits,
-                    labels,
-                    weights,
-                    input(3),
-                    output(0),
-                    rows,
-                    v,
-                    scratch,
-                )?
-            })
-        }
-        Op::AdamW {
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            lr_scale,
-        } => {
-            let h = ops::adamw::AdamWHyper {
-                beta1: *beta1,
-                beta2: *beta2,
-                eps: *eps,
-                weight_decay: *weight_decay,
-                lr_scale: *lr_scale,
-            };
-            one(ops::adamw::prepare_adamw(
-                ctx,
-                cache,
-                input(0),
-                input(1),
-                input(2),
-                input(3),
-                input(4),
-                input(5),
-                &h,
-            ))
-        }
-        Op::MatMul {
-            trans_a,
-            trans_b,
-            alpha,
-        }
-        | Op::MatMulBias {
-            trans_a,
-            trans_b,
-            alpha,
-        } => {
-            let dims = ops::matmul::MatmulDims::from_shapes(
-                shape(0),
-                shape(1),
-                *trans_a,
-                *trans_b,
-                *alpha,
-            );
-            Ok(if matches!(node.op, Op::MatMulBias { .. }) {
-                ops::matmul::prepare_matmul_bias(
-                    ctx,
-                    cache,
-                    &dims,
-                    input(0),
-                    input(1),
-                    input(2),
-                    output(0),
-                )?
-            } else {
-                ops::matmul::prepare_matmul(ctx, cache, &dims, input(0), input(1), output(0))?
-            })
-        }
-        Op::LayerNorm { eps } => {
-            let (rows, d) = rows_of(out_shape);
-            Ok(ops::layer_norm::prepare_layer_norm(
-                ctx,
-                cache,
-                rows,
-                d,
-                *eps,
-                input(0),
-                input(1),
-                input(2),
-                output(0),
-            )?)
-        }
-        Op::LayerNormGradX { eps } => {
-            let (rows, d) = rows_of(out_shape);
-            Ok(ops::layer_norm::prepare_layer_norm_grad_x(
-                ctx,
-                cache,
-                rows,
-                d,
-                *eps,
-                input(0),
-                input(1),
-                input(2),
-                output(0),
-            )?)
-        }
-        Op::LayerNormGradW { eps } => {
-            let (rows, d) = rows_of(shape(0));
-            Ok(ops::layer_norm::prepare_layer_norm_grad_w(
-                ctx,
-                cache,
-                rows,
-                d,
-                *eps,
-                input(0),
-                input(1),
-                output(0),
-                scratch.first().copied(),
-            )?)
-        }
-        Op::Softmax | Op::SoftmaxGrad => {
-            let (rows, d) = rows_of(out_shape);
-            Ok(if node.op == Op::Softmax {
-                ops::softmax::prepare_softmax(ctx, cache, rows, d, input(0), output(0))?
-            } else {
-                ops::softmax::prepare_softmax_grad(
-                    ctx,
-                    cache,
-                    rows,
-                    d,
-                    input(0),
-                    input(1),
-                    output(0),
-                )?
-            })
-        }
-        Op::Attention { .. }
-        | Op::AttentionGrad { .. }
-        | Op::AttentionGradBias { .. }
-        | Op::SelfAttention { .. }
-        | Op::SelfAttentionGrad { .. }
-        | Op::SelfAttentionGradBias { .. } => Ok(attention_step::lower(
-            ctx, cache, plan, step, arena, scratch,
-        )?),
+        profile::profile(&self.ctx, &self.dispatches, &self.label)
     }
 }

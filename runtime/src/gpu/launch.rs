@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tessera_shaders::Kernel;
 
-use super::{GpuContext, GpuError, Pipeline, PipelineCache};
+use super::{BackendError, GpuContext, Pipeline, PipelineCache};
 
 /// A tensor's place on the device: `len` f32 (or u32) elements from byte `offset` of `buffer`.
 /// `offset` must be a multiple of the device's `min_storage_buffer_offset_alignment` (256 on
@@ -63,12 +63,12 @@ pub fn prepare(
     params: &[Word],
     views: &[View<'_>],
     groups: [u32; 3],
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let pipeline = cache.get(ctx, kernel, overrides)?;
     let limits = ctx.device.limits();
     for &g in &groups {
         if g > limits.max_compute_workgroups_per_dimension {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("workgroups of one dimension for `{}`", kernel.name),
                 needed: g.into(),
                 allowed: limits.max_compute_workgroups_per_dimension.into(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tessera_shaders::Kernel;
 
-use super::{GpuContext, GpuError};
+use super::{BackendError, GpuContext};
 
 /// Cache key: the kernel's registry name and every override value (defaults included, as
 /// bit patterns so that the key is `Eq + Hash`).
@@ -56,7 +56,7 @@ impl PipelineCache {
         ctx: &GpuContext,
         kernel: &'static Kernel,
         set: &[(&str, f64)],
-    ) -> Result<Arc<Pipeline>, GpuError> {
+    ) -> Result<Arc<Pipeline>, BackendError> {
         let constants = kernel.constants(set)?;
         let key = PipelineKey {
             kernel: kernel.name,
@@ -72,7 +72,7 @@ impl PipelineCache {
         let invocations: u64 = workgroup_size.iter().map(|&d| u64::from(d)).product();
         let allowed = ctx.device.limits().max_compute_invocations_per_workgroup;
         if invocations > u64::from(allowed) {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("kernel `{}` with workgroup {workgroup_size:?}", kernel.name),
                 needed: invocations,
                 allowed: allowed.into(),

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use super::launch::{record, Dispatch};
-use super::{GpuContext, GpuError};
+use super::{BackendError, GpuContext};
 use crate::backend::KernelTime;
 
 /// Queries of one query set (wgpu's `QUERY_SET_MAX_QUERIES`).
@@ -39,7 +39,7 @@ pub fn profile(
     ctx: &GpuContext,
     dispatches: &[Dispatch],
     label: &str,
-) -> Result<Vec<KernelTime>, GpuError> {
+) -> Result<Vec<KernelTime>, BackendError> {
     let secs = match timing(ctx) {
         Timing::Host => host_times(ctx, dispatches, label)?,
         t => gpu_times(ctx, dispatches, label, t == Timing::InsidePass)?,
@@ -58,7 +58,7 @@ pub fn profile(
     Ok(v)
 }
 
-fn host_times(ctx: &GpuContext, ds: &[Dispatch], label: &str) -> Result<Vec<f64>, GpuError> {
+fn host_times(ctx: &GpuContext, ds: &[Dispatch], label: &str) -> Result<Vec<f64>, BackendError> {
     let mut out = Vec::with_capacity(ds.len());
     for d in ds {
         let t = Instant::now();
@@ -80,7 +80,7 @@ fn gpu_times(
     ds: &[Dispatch],
     label: &str,
     inside: bool,
-) -> Result<Vec<f64>, GpuError> {
+) -> Result<Vec<f64>, BackendError> {
     // Dispatches per query set: n + 1 boundaries inside a pass, 2 per dispatch otherwise.
     let per_set = if inside {
         MAX_QUERIES - 1
@@ -156,11 +156,13 @@ fn gpu_times(
     ctx.wait(sub, &during)?;
     receiver
         .recv_timeout(ctx.timeout)
-        .map_err(|_| GpuError::Timeout(ctx.timeout, "mapping the timestamps".into()))??;
-    let view = staging.get_mapped_range(..).map_err(|e| GpuError::Wgpu {
-        during: during.clone(),
-        message: e.to_string(),
-    })?;
+        .map_err(|_| BackendError::Timeout(ctx.timeout, "mapping the timestamps".into()))??;
+    let view = staging
+        .get_mapped_range(..)
+        .map_err(|e| BackendError::Wgpu {
+            during: during.clone(),
+            message: e.to_string(),
+        })?;
     let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&view);
     drop(view);
     staging.unmap();

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{GpuContext, GpuError, GpuOptions};
+use super::{BackendError, GpuContext, GpuOptions};
 
 /// Name of the variable that turns a missing adapter into a failure.
 pub const REQUIRE_GPU_VAR: &str = "TESSERA_REQUIRE_GPU";
@@ -29,7 +29,7 @@ pub fn require_gpu() -> Option<GpuContext> {
     };
     match GpuContext::new(&options) {
         Ok(ctx) => Some(ctx),
-        Err(e @ GpuError::NoAdapter { .. }) if !gpu_required() => {
+        Err(e @ BackendError::NoAdapter { .. }) if !gpu_required() => {
             // Straight to the process's stderr, past the test harness's output capture, so
             // a skip is visible in a plain `cargo test`.
             let _ = writeln!(
@@ -38,7 +38,7 @@ pub fn require_gpu() -> Option<GpuContext> {
             );
             None
         }
-        Err(e @ GpuError::NoAdapter { .. }) => {
+        Err(e @ BackendError::NoAdapter { .. }) => {
             panic!("{REQUIRE_GPU_VAR}=1 asks for a GPU, but: {e}")
         }
         Err(e) => panic!("GPU test could not open a device: {e}"),

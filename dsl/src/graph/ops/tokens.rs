@@ -1,9 +1,9 @@
-//! Token selection and assembly: gather/scatter by index, concat, slice, pad, expand.
-use alloc::format;
+//! Token selection by u32 index: `GatherRows` (MAE's `ids_keep` selection and `ids_restore`
+//! unshuffle) and its adjoint `ScatterRows`, each the other's gradient.
 use alloc::vec;
-use alloc::vec::Vec;
 
-use crate::graph::shape::{arg_err, broadcasts_to, shape_err};
+use crate::graph::autodiff::{first_input, VjpRule};
+use crate::graph::shape::{broadcasts_to, shape_err};
 use crate::graph::{GResult, Graph, NodeId, Op};
 
 impl Graph {
@@ -56,83 +56,109 @@ impl Graph {
         };
         self.op(Op::ScatterRows { len }, vec![src, idx], out)
     }
+}
 
-    /// Concatenation along `axis`; all other dims must agree.
-    pub fn concat(&mut self, xs: &[NodeId], axis: usize) -> GResult<NodeId> {
-        let shapes: Vec<Vec<usize>> = xs
-            .iter()
-            .map(|&x| self.data_shape("concat", x))
-            .collect::<GResult<_>>()?;
-        let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
-        let Some(first) = shapes.first() else {
-            return Err(arg_err("concat", "needs at least one input".into()));
+/// `GatherRows`: the rows' gradients scattered back (summed over the batch for a shared
+/// table).
+pub(crate) const GATHER_ROWS_VJP: VjpRule = VjpRule {
+    through: first_input,
+    vjp: |g, v| {
+        let sx = v.shape(g, 0);
+        let d = if sx.len() == 3 {
+            let sum_batches = sx[0] == 1 && v.node.shape[0] > 1;
+            g.scatter_rows(v.dy, v.x(1), sx[1], sum_batches)?
+        } else {
+            g.scatter_rows(v.dy, v.x(1), sx[0], false)?
         };
-        if axis >= first.len() {
-            return Err(shape_err(
-                "concat",
-                &refs,
-                format!("axis {axis} out of range"),
-            ));
+        Ok(vec![(v.x(0), d)])
+    },
+};
+
+/// `ScatterRows`: the gradient gathered at the same rows, brought to the source's shape.
+pub(crate) const SCATTER_ROWS_VJP: VjpRule = VjpRule {
+    through: first_input,
+    vjp: |g, v| {
+        let d = g.gather_rows(v.dy, v.x(1))?;
+        let src = v.shape(g, 0);
+        let d = if broadcasts_to(g.shape(d), &src) {
+            g.expand(d, &src)?
+        } else {
+            g.sum_to(d, &src)?
+        };
+        Ok(vec![(v.x(0), d)])
+    },
+};
+
+#[cfg(feature = "cpu")]
+pub(crate) mod cpu {
+    use rayon::prelude::*;
+
+    use crate::graph::cpu::{check_indices, CpuKernel, Element, KernelArgs, KernelError};
+    use crate::graph::{misrouted, Op};
+
+    pub(crate) const GATHER_ROWS: CpuKernel =
+        CpuKernel::new(gather_rows::<f32>, gather_rows::<f64>);
+    pub(crate) const SCATTER_ROWS: CpuKernel =
+        CpuKernel::new(scatter_rows::<f32>, scatter_rows::<f64>);
+
+    /// `[B, L, D]` of a row tensor (batch 1 when 2-D) and the batch of its index `[Bi, K]`.
+    fn rows_and_index_batch(a: &KernelArgs<'_, impl Element>) -> ((usize, usize, usize), usize) {
+        match *a.in_shape(0) {
+            [l, d] => ((1, l, d), 1),
+            [b, l, d] => ((b, l, d), a.in_shape(1)[0]),
+            _ => unreachable!("the builders make 2-D or 3-D row tensors"),
         }
-        let mut out = first.clone();
-        out[axis] = 0;
-        for s in &shapes {
-            let same_rank = s.len() == first.len();
-            if !same_rank || (0..s.len()).any(|i| i != axis && s[i] != first[i]) {
-                return Err(shape_err(
-                    "concat",
-                    &refs,
-                    format!("all dims except axis {axis} must agree"),
-                ));
+    }
+
+    /// `out[b, k] = x[b', idx[b'', k]]` (batch 1 operands broadcast); `x [bx, l, d]`,
+    /// `idx [bi, kk]`.
+    fn gather_rows<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let ((bx, l, d), bi) = rows_and_index_batch(&a);
+        let ([x, ..], [out, ..], idx) = (a.ins, a.outs, a.idx[1]);
+        let kk = idx.len() / bi.max(1);
+        check_indices("gather_rows", idx, l)?;
+        out.par_chunks_mut(kk * d).enumerate().for_each(|(b, ob)| {
+            let xb = if bx == 1 { 0 } else { b };
+            let ib = if bi == 1 { 0 } else { b };
+            for (k, orow) in ob.chunks_mut(d).enumerate() {
+                let r = idx[ib * kk + k] as usize;
+                orow.copy_from_slice(&x[(xb * l + r) * d..(xb * l + r + 1) * d]);
             }
-            out[axis] += s[axis];
-        }
-        self.op(Op::Concat { axis }, xs.to_vec(), out)
+        });
+        Ok(())
     }
 
-    /// `x[.., start..start+len, ..]` along `axis`.
-    pub fn slice(&mut self, x: NodeId, axis: usize, start: usize, len: usize) -> GResult<NodeId> {
-        let sx = self.data_shape("slice", x)?;
-        if axis >= sx.len() || start + len > sx[axis] {
-            return Err(shape_err(
-                "slice",
-                &[&sx],
-                format!(
-                    "range {start}..{} on axis {axis} out of bounds",
-                    start + len
-                ),
-            ));
+    /// Zero `out [bo, len, d]`, then `out[b, idx[b, k]] += src[b, k]` (bo = 1 sums all
+    /// batches); `src [bs, kk, d]`.
+    fn scatter_rows<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::ScatterRows { len } = a.node.op else {
+            misrouted(&a.node.op)
+        };
+        let ((bs, kk, d), bi) = rows_and_index_batch(&a);
+        let ([src, ..], [out, ..], idx) = (a.ins, a.outs, a.idx[1]);
+        check_indices("scatter_rows", idx, len)?;
+        let bo = out.len() / (len * d).max(1);
+        let add_batch = |ob: &mut [E], b: usize| {
+            let ib = if bi == 1 { 0 } else { b };
+            for k in 0..kk {
+                let r = idx[ib * kk + k] as usize;
+                let s = &src[(b * kk + k) * d..(b * kk + k + 1) * d];
+                for (o, &v) in ob[r * d..(r + 1) * d].iter_mut().zip(s) {
+                    *o = *o + v;
+                }
+            }
+        };
+        if bo == bs {
+            out.par_chunks_mut(len * d).enumerate().for_each(|(b, ob)| {
+                ob.fill(E::zero());
+                add_batch(ob, b);
+            });
+        } else {
+            out.fill(E::zero());
+            for b in 0..bs {
+                add_batch(out, b);
+            }
         }
-        let mut out = sx.clone();
-        out[axis] = len;
-        self.op(Op::Slice { axis, start }, vec![x], out)
-    }
-
-    /// Zero padding along `axis`: `before` zeros, then x, then zeros up to `total`.
-    pub fn pad(&mut self, x: NodeId, axis: usize, before: usize, total: usize) -> GResult<NodeId> {
-        let sx = self.data_shape("pad", x)?;
-        if axis >= sx.len() || before + sx[axis] > total {
-            return Err(shape_err(
-                "pad",
-                &[&sx],
-                format!("{before} + dim does not fit in {total} on axis {axis}"),
-            ));
-        }
-        let mut out = sx.clone();
-        out[axis] = total;
-        self.op(Op::Pad { axis, before }, vec![x], out)
-    }
-
-    /// Broadcast copy of `x` to `shape` (MAE's `mask_token.repeat(N, L + 1 − T, 1)`).
-    pub fn expand(&mut self, x: NodeId, shape: &[usize]) -> GResult<NodeId> {
-        let sx = self.data_shape("expand", x)?;
-        if !broadcasts_to(&sx, shape) {
-            return Err(shape_err(
-                "expand",
-                &[&sx, shape],
-                "x must broadcast to the target shape".into(),
-            ));
-        }
-        self.op(Op::Expand, vec![x], shape.to_vec())
+        Ok(())
     }
 }

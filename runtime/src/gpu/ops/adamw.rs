@@ -1,9 +1,13 @@
 //! Launcher of `adamw` (`shaders/wgsl/adamw.wgsl`): the in-place AdamW update of one
 //! parameter with its two moments.
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::lowering::GpuLowering;
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{groups_1d, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// The constant hyper-parameters of one update (lr and t are tensors read on the device).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,7 +20,7 @@ pub struct AdamWHyper {
 }
 
 /// The uniform words (see `Params` in adamw.wgsl): constants rounded once from f64.
-pub fn words(n: usize, h: &AdamWHyper) -> Result<Vec<Word>, GpuError> {
+pub fn words(n: usize, h: &AdamWHyper) -> Result<Vec<Word>, BackendError> {
     let f = |x: f64| Word::F(x as f32);
     Ok(vec![
         Word::U(word("adamw length", n)?),
@@ -44,17 +48,40 @@ pub fn prepare_adamw(
     lr: View<'_>,
     step: View<'_>,
     h: &AdamWHyper,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let n = param.len;
     let groups = groups_1d(ctx, "adamw", n, WG)?;
     let views = [param, grad, exp_avg, exp_avg_sq, lr, step];
     prepare(
         ctx,
         cache,
-        registered("adamw"),
+        &kernels::ADAMW,
         &[],
         &words(n, h)?,
         &views,
         groups,
     )
 }
+
+/// `AdamW`: updates its inputs param, exp_avg and exp_avg_sq in place.
+pub(crate) const ADAMW: GpuLowering = GpuLowering::new(|l, cache| {
+    let Op::AdamW {
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        lr_scale,
+    } = l.node.op
+    else {
+        misrouted(&l.node.op)
+    };
+    let h = AdamWHyper {
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        lr_scale,
+    };
+    let [p, g, m, v, lr, t] = [0, 1, 2, 3, 4, 5].map(|j| l.input(j));
+    Ok(vec![prepare_adamw(l.ctx, cache, p, g, m, v, lr, t, &h)?])
+});

@@ -2,122 +2,29 @@
 //! backward (`dq`, `dk`, `dv`) and the bias gradient, for the IR's `Attention`,
 //! `AttentionGrad`, `AttentionGradBias` and their packed self-attention twins.
 //!
-//! Operands are strided views ([`Place`]) so that separate `[G, L, d]` tensors and the heads
+//! Operands are strided views ([`Place`]; the geometry is the IR's, shared with the CPU
+//! kernel) so that separate `[G, L, d]` tensors and the heads
 //! of a packed qkv projection `[B, L, 3·H·d]` go through the same kernels without copies.
 //! Tiles are picked per device from its workgroup-memory limit.
 
-use super::{check_view, grid_2d, registered, word};
+use tessera_dsl::graph::attention::AttentionGeometry;
+pub use tessera_dsl::graph::attention::{AttentionDims, Place};
+use tessera_dsl::graph::{Graph, Node};
+use tessera_shaders::{self as kernels, Kernel};
+
+use super::{check_view, grid_2d, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::lowering::{GpuLowering, Lowering};
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
-/// Where group (b, h)'s rows of one operand live: row i at `off + b·bs + h·hs + i·rs`
-/// (elements), its columns contiguous.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Place {
-    pub off: usize,
-    pub bs: usize,
-    pub hs: usize,
-    pub rs: usize,
-}
-
-impl Place {
-    /// Elements a view must hold for `batch · heads` groups of `rows × cols`.
-    fn extent(&self, batch: usize, heads: usize, rows: usize, cols: usize) -> usize {
-        if batch == 0 || heads == 0 || rows == 0 || cols == 0 {
-            return 0;
-        }
-        self.off + (batch - 1) * self.bs + (heads - 1) * self.hs + (rows - 1) * self.rs + cols
-    }
-
-    fn words(&self) -> Result<[Word; 4], GpuError> {
-        Ok([
-            Word::U(word("attention operand offset", self.off)?),
-            Word::U(word("attention batch stride", self.bs)?),
-            Word::U(word("attention head stride", self.hs)?),
-            Word::U(word("attention row stride", self.rs)?),
-        ])
-    }
-}
-
-/// Geometry and layout of one attention op. Groups are (b, h), `g = b·heads + h`; `o` and
-/// `dO` share a layout, as do `dq`/`dk`/`dv` and `q`/`k`/`v`; `lse` is `[groups, lq]`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AttentionDims {
-    pub batch: usize,
-    pub heads: usize,
-    pub lq: usize,
-    pub lk: usize,
-    pub d: usize,
-    pub dv: usize,
-    pub scale: f64,
-    pub q: Place,
-    pub k: Place,
-    pub v: Place,
-    pub o: Place,
-}
-
-impl AttentionDims {
-    /// Separate contiguous `[g, lq, d]`, `[g, lk, d]`, `[g, lk, dv]` operands and output
-    /// `[g, lq, dv]` (the IR's `Attention`; `g` = the product of the leading dims).
-    pub fn split(g: usize, lq: usize, lk: usize, d: usize, dv: usize, scale: f64) -> Self {
-        let place = |rows: usize, cols: usize| Place {
-            off: 0,
-            bs: rows * cols,
-            hs: 0,
-            rs: cols,
-        };
-        AttentionDims {
-            batch: g,
-            heads: 1,
-            lq,
-            lk,
-            d,
-            dv,
-            scale,
-            q: place(lq, d),
-            k: place(lk, d),
-            v: place(lk, dv),
-            o: place(lq, dv),
-        }
-    }
-
-    /// Self-attention on a packed `qkv [batch, l, 3·heads·d]` (timm channel order
-    /// `s·D + h·d + i`), output `[batch, l, heads·d]` (the IR's `SelfAttention`).
-    pub fn packed(batch: usize, l: usize, heads: usize, d: usize, scale: f64) -> Self {
-        let dd = heads * d;
-        let part = |s: usize| Place {
-            off: s * dd,
-            bs: l * 3 * dd,
-            hs: d,
-            rs: 3 * dd,
-        };
-        AttentionDims {
-            batch,
-            heads,
-            lq: l,
-            lk: l,
-            d,
-            dv: d,
-            scale,
-            q: part(0),
-            k: part(1),
-            v: part(2),
-            o: Place {
-                off: 0,
-                bs: l * dd,
-                hs: d,
-                rs: dd,
-            },
-        }
-    }
-
-    pub fn groups(&self) -> usize {
-        self.batch * self.heads
-    }
-
-    fn is_empty(&self) -> bool {
-        self.groups() == 0 || self.lq == 0
-    }
+/// The uniform words of an operand's place (see `Place` in the WGSL).
+fn place_words(p: &Place) -> Result<[Word; 4], BackendError> {
+    Ok([
+        Word::U(word("attention operand offset", p.off)?),
+        Word::U(word("attention batch stride", p.bs)?),
+        Word::U(word("attention head stride", p.hs)?),
+        Word::U(word("attention row stride", p.rs)?),
+    ])
 }
 
 /// Leading score dims the bias map supports (`[B, H]`, `[B, nW, H]`, ...).
@@ -143,10 +50,10 @@ pub struct BiasMap {
 impl BiasMap {
     /// `bias` must broadcast (NumPy rules) to `scores`, which has at most
     /// [`MAX_LEAD_DIMS`] leading dims.
-    pub fn new(bias: &[usize], scores: &[usize]) -> Result<Self, GpuError> {
+    pub fn new(bias: &[usize], scores: &[usize]) -> Result<Self, BackendError> {
         let r = scores.len();
         if !(2..=MAX_LEAD_DIMS + 2).contains(&r) || bias.len() > r {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("attention bias {bias:?} over scores {scores:?} (leading dims)"),
                 needed: r.saturating_sub(2) as u64,
                 allowed: MAX_LEAD_DIMS as u64,
@@ -284,12 +191,12 @@ impl AttentionTile {
         kernel: AttentionKernel,
         dims: &AttentionDims,
         ctx: &GpuContext,
-    ) -> Result<Self, GpuError> {
+    ) -> Result<Self, BackendError> {
         let limit = u64::from(ctx.device.limits().max_compute_workgroup_storage_size);
         let width = dims.d.max(dims.dv);
         let t = match tile {
             Some(t) => t,
-            None => Self::choose(kernel, dims.d, dims.dv, limit).ok_or(GpuError::Limit {
+            None => Self::choose(kernel, dims.d, dims.dv, limit).ok_or(BackendError::Limit {
                 what: format!("attention head dims {} and {}", dims.d, dims.dv),
                 needed: width as u64,
                 allowed: MAX_HEAD_DIM as u64,
@@ -302,7 +209,7 @@ impl AttentionTile {
             && t.bq.div_ceil(t.tpr) <= MAX_S
             && t.bkv.div_ceil(t.tpr) <= MAX_S;
         if !valid {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!(
                     "attention tile {t:?} for head dims {} and {} (dmax ≥ both, a multiple of \
                      tpr; dmax / tpr columns and bq / tpr, bkv / tpr scores per thread at most)",
@@ -313,7 +220,7 @@ impl AttentionTile {
             });
         }
         if t.workgroup_bytes(kernel) > limit {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("workgroup memory of attention tile {t:?} ({kernel:?})"),
                 needed: t.workgroup_bytes(kernel),
                 allowed: limit,
@@ -335,7 +242,7 @@ fn params(
     g0: usize,
     count: usize,
     parts: usize,
-) -> Result<Vec<Word>, GpuError> {
+) -> Result<Vec<Word>, BackendError> {
     let u = |what: &str, n: usize| word(what, n).map(Word::U);
     let mut w = vec![
         u("attention query length", dims.lq)?,
@@ -348,7 +255,7 @@ fn params(
         Word::F(dims.scale as f32),
     ];
     for place in [dims.q, dims.k, dims.v, dims.o] {
-        w.extend(place.words()?);
+        w.extend(place_words(&place)?);
     }
     let none = BiasMap {
         lead: [1; MAX_LEAD_DIMS],
@@ -402,17 +309,16 @@ fn check_bias(dims: &AttentionDims, bias: &Bias<'_, '_>) {
 fn per_groups(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    name: &str,
+    kernel: &'static Kernel,
     tile: &AttentionTile,
     dims: &AttentionDims,
     bias: Option<&BiasMap>,
     views: &[View<'_>],
     x: usize,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let max = ctx.device.limits().max_compute_workgroups_per_dimension as usize;
     let x = word("attention tiles", x)?;
     let groups = dims.groups();
-    let kernel = registered(name);
     let mut out = Vec::new();
     let mut g0 = 0;
     while g0 < groups {
@@ -447,13 +353,13 @@ pub fn prepare_attention(
     bias: Bias<'_, '_>,
     o: View<'_>,
     lse: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_operands(dims, &q, &k, &v);
     check_bias(dims, &bias);
     let (b, h) = (dims.batch, dims.heads);
     check_view("attention o", &o, dims.o.extent(b, h, dims.lq, dims.dv));
     check_view("attention lse", &lse, dims.groups() * dims.lq);
-    if dims.is_empty() {
+    if dims.groups() == 0 || dims.lq == 0 {
         return Ok(Vec::new());
     }
     let tile = AttentionTile::resolve(tile, AttentionKernel::Forward, dims, ctx)?;
@@ -464,7 +370,7 @@ pub fn prepare_attention(
     };
     let views = [q, k, v, bias_view, o, lse];
     let x = dims.lq.div_ceil(tile.bq as usize);
-    per_groups(ctx, cache, "attention", &tile, dims, map, &views, x)
+    per_groups(ctx, cache, &kernels::ATTENTION, &tile, dims, map, &views, x)
 }
 
 /// Storage buffers `attention_grad_kv` binds (q, k, v, bias, o, lse, dO, dk, dv): one more
@@ -489,7 +395,7 @@ pub fn prepare_attention_grad(
     dq: View<'_>,
     dk: View<'_>,
     dv: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_operands(dims, &q, &k, &v);
     check_operands(dims, &dq, &dk, &dv);
     check_bias(dims, &bias);
@@ -502,7 +408,7 @@ pub fn prepare_attention_grad(
     }
     let allowed = ctx.device.limits().max_storage_buffers_per_shader_stage;
     if allowed < GRAD_KV_STORAGE_BUFFERS {
-        return Err(GpuError::Limit {
+        return Err(BackendError::Limit {
             what: "storage buffers of the attention backward".into(),
             needed: GRAD_KV_STORAGE_BUFFERS.into(),
             allowed: allowed.into(),
@@ -518,7 +424,7 @@ pub fn prepare_attention_grad(
     let mut out = per_groups(
         ctx,
         cache,
-        "attention_grad_kv",
+        &kernels::ATTENTION_GRAD_KV,
         &kv_tile,
         dims,
         map,
@@ -532,7 +438,7 @@ pub fn prepare_attention_grad(
         out.extend(per_groups(
             ctx,
             cache,
-            "attention_grad_q",
+            &kernels::ATTENTION_GRAD_Q,
             &q_tile,
             dims,
             map,
@@ -561,7 +467,7 @@ fn grad_bias_split(dims: &AttentionDims, map: &BiasMap) -> (usize, usize) {
     (positions, per_part)
 }
 
-/// Scratch elements [`prepare_attention_grad_bias`] uses to split each bias element's sum
+/// Scratch elements [`prepare_attention_grad_bias_with_scratch`] uses to split each bias element's sum
 /// into parts that run in parallel (0 when one part per element is enough).
 pub fn attention_grad_bias_scratch(dims: &AttentionDims, map: &BiasMap) -> usize {
     let (positions, per_part) = grad_bias_split(dims, map);
@@ -569,28 +475,6 @@ pub fn attention_grad_bias_scratch(dims: &AttentionDims, map: &BiasMap) -> usize
         0 | 1 => 0,
         parts => parts * map.len(),
     }
-}
-
-/// Gradient of the additive bias: dS summed to the bias's own shape (`AttentionGradBias`),
-/// without scratch: one thread per bias element sums all its broadcast positions. Prefer
-/// [`prepare_attention_grad_bias_with_scratch`], which runs those sums in parallel parts.
-#[allow(clippy::too_many_arguments)]
-pub fn prepare_attention_grad_bias(
-    ctx: &GpuContext,
-    cache: &mut PipelineCache,
-    dims: &AttentionDims,
-    q: View<'_>,
-    k: View<'_>,
-    v: View<'_>,
-    bias: (View<'_>, &BiasMap),
-    o: View<'_>,
-    lse: View<'_>,
-    d_o: View<'_>,
-    dbias: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
-    prepare_attention_grad_bias_with_scratch(
-        ctx, cache, dims, q, k, v, bias, o, lse, d_o, dbias, None,
-    )
 }
 
 /// Gradient of the additive bias: dS summed to the bias's own shape (`AttentionGradBias`).
@@ -611,7 +495,7 @@ pub fn prepare_attention_grad_bias_with_scratch(
     d_o: View<'_>,
     dbias: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_operands(dims, &q, &k, &v);
     check_bias(dims, &Some(bias));
     let (b, h) = (dims.batch, dims.heads);
@@ -641,29 +525,106 @@ pub fn prepare_attention_grad_bias_with_scratch(
     };
     let threads = tile.threads(AttentionKernel::GradBias) as usize;
     let what = "attention bias-gradient workgroups";
-    let views = [q, k, v, bias_view, o, lse, d_o, partial];
-    let mut out = vec![prepare(
-        ctx,
-        cache,
-        registered("attention_grad_bias"),
-        &tile.overrides(),
-        &params(dims, Some(map), per_part, len, parts)?,
-        &views,
-        grid_2d(ctx, what, (len * parts).div_ceil(threads))?,
-    )?];
-    if parts > 1 {
+    let params = params(dims, Some(map), per_part, len, parts)?;
+    let sums: [View<'_>; 8] = [q, k, v, bias_view, o, lse, d_o, partial];
+    // Each bias element's parts, then (with several) the parts added in order into dbias.
+    let launches = [
+        (&kernels::ATTENTION_GRAD_BIAS, &sums[..], len * parts),
+        (
+            &kernels::ATTENTION_GRAD_BIAS_SUM,
+            &[partial, dbias][..],
+            len,
+        ),
+    ];
+    let count = if parts > 1 { 2 } else { 1 };
+    let mut out = Vec::new();
+    for (kernel, views, items) in launches.into_iter().take(count) {
+        let grid = grid_2d(ctx, what, items.div_ceil(threads))?;
+        let overrides = tile.overrides();
         out.push(prepare(
-            ctx,
-            cache,
-            registered("attention_grad_bias_sum"),
-            &tile.overrides(),
-            &params(dims, Some(map), per_part, len, parts)?,
-            &[partial, dbias],
-            grid_2d(ctx, what, len.div_ceil(threads))?,
+            ctx, cache, kernel, &overrides, &params, views, grid,
         )?);
     }
     Ok(out)
 }
+
+/// The geometry of an attention node with its bias's broadcast map (the bias input's
+/// number and how it broadcasts to the scores).
+fn geometry(g: &Graph, node: &Node) -> Result<(AttentionGeometry, Option<BiasMap>), BackendError> {
+    let geo = AttentionGeometry::of(g, node);
+    let map = match geo.bias {
+        Some(j) => Some(BiasMap::new(g.shape(node.inputs[j]), geo.scores())?),
+        None => None,
+    };
+    Ok((geo, map))
+}
+
+/// The views of q, k, v (one packed qkv view three times) and of the bias.
+fn operands<'a, 'm>(
+    l: &Lowering<'a>,
+    geo: &AttentionGeometry,
+    map: &'m Option<BiasMap>,
+) -> ([View<'a>; 3], Bias<'a, 'm>) {
+    let qkv = if geo.packed {
+        [l.input(0); 3]
+    } else {
+        [l.input(0), l.input(1), l.input(2)]
+    };
+    let bias = geo.bias.zip(map.as_ref()).map(|(j, m)| (l.input(j), m));
+    (qkv, bias)
+}
+
+/// The forward's outputs and the incoming gradient: the saved inputs of a backward op.
+fn saved<'a>(l: &Lowering<'a>, geo: &AttentionGeometry) -> [View<'a>; 3] {
+    [0, 1, 2].map(|i| l.input(geo.saved + i))
+}
+
+/// `Attention` and `SelfAttention`: `o` and the row log-sum-exp.
+pub(crate) const FORWARD: GpuLowering = GpuLowering::new(|l, cache| {
+    let (geo, map) = geometry(l.graph, l.node)?;
+    let ([q, k, v], bias) = operands(l, &geo, &map);
+    let (o, lse) = (l.output(0), l.output(1));
+    prepare_attention(l.ctx, cache, &geo.dims, None, q, k, v, bias, o, lse)
+});
+
+/// `AttentionGrad` (dq, dk, dv) and `SelfAttentionGrad` (dq, dk and dv written into their
+/// thirds of one dqkv tensor).
+pub(crate) const BACKWARD: GpuLowering = GpuLowering::new(|l, cache| {
+    let (geo, map) = geometry(l.graph, l.node)?;
+    let ([q, k, v], bias) = operands(l, &geo, &map);
+    let [o, lse, d_o] = saved(l, &geo);
+    let [dq, dk, dv] = if geo.packed {
+        [l.output(0); 3]
+    } else {
+        [l.output(0), l.output(1), l.output(2)]
+    };
+    let dims = &geo.dims;
+    prepare_attention_grad(
+        l.ctx, cache, dims, None, q, k, v, bias, o, lse, d_o, dq, dk, dv,
+    )
+});
+
+/// `AttentionGradBias` and `SelfAttentionGradBias`, the sums split into parts in parallel
+/// through scratch.
+pub(crate) const BACKWARD_BIAS: GpuLowering = GpuLowering::new(|l, cache| {
+    let (geo, map) = geometry(l.graph, l.node)?;
+    let ([q, k, v], bias) = operands(l, &geo, &map);
+    let bias = bias.expect("a bias gradient has a bias");
+    let [o, lse, d_o] = saved(l, &geo);
+    let (dbias, scratch) = (l.output(0), l.scratch.first().copied());
+    let dims = &geo.dims;
+    prepare_attention_grad_bias_with_scratch(
+        l.ctx, cache, dims, q, k, v, bias, o, lse, d_o, dbias, scratch,
+    )
+})
+.with_scratch(|g, node| match geometry(g, node) {
+    // A bias that does not broadcast fails again, with its message, when the step is lowered.
+    Ok((geo, Some(map))) => match attention_grad_bias_scratch(&geo.dims, &map) {
+        0 => vec![],
+        n => vec![n],
+    },
+    _ => vec![],
+});
 
 #[cfg(test)]
 mod tests {
@@ -690,22 +651,8 @@ mod tests {
         let deep = [1, 1, 1, 1, 1, 5, 7];
         assert!(matches!(
             BiasMap::new(&[5, 7], &deep),
-            Err(GpuError::Limit { .. })
+            Err(BackendError::Limit { .. })
         ));
-    }
-
-    #[test]
-    fn packed_places_address_the_qkv_projection() {
-        // qkv [B=2, L=3, 3·H·d] with H=4, d=8: row i of head h of q[b] is at b·3·96·… .
-        let dm = AttentionDims::packed(2, 3, 4, 8, 0.5);
-        let (dd, l) = (32, 3);
-        assert_eq!(dm.k.off, dd);
-        assert_eq!(dm.v.off, 2 * dd);
-        assert_eq!((dm.q.bs, dm.q.hs, dm.q.rs), (l * 3 * dd, 8, 3 * dd));
-        // The last element of the last v row of the last head of the last batch is the
-        // projection's last element.
-        assert_eq!(dm.v.extent(2, 4, 3, 8), 2 * l * 3 * dd);
-        assert_eq!(dm.o.extent(2, 4, 3, 8), 2 * l * dd);
     }
 
     #[test]

@@ -4,19 +4,23 @@
 use tessera_dsl::graph::shape::broadcast_strides;
 use tessera_dsl::graph::{BinaryOp, FusedInstr, UnaryOp, MAX_FUSED_REGS};
 
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::lowering::{GpuLowering, Lowering};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, groups_1d, push_u32s, u32s, MAX_RANK, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// Most inputs of one launch (bindings 1..=8; the output is binding 9).
 pub const MAX_INPUTS: usize = 8;
 
 // Instruction kinds and function numbers: the constants at the top of elementwise.wgsl.
-const LOAD: u32 = 0;
-const UNARY: u32 = 1;
-const UNARY_GRAD: u32 = 2;
-const BINARY: u32 = 3;
+const INS_LOAD: u32 = 0;
+const INS_UNARY: u32 = 1;
+const INS_UNARY_GRAD: u32 = 2;
+const INS_BINARY: u32 = 3;
 const SAME_INDEX: u32 = 0;
 const SCALAR: u32 = 1;
 const STRIDED: u32 = 2;
@@ -49,23 +53,25 @@ fn binary_code(op: BinaryOp) -> u32 {
 /// One instruction as the WGSL side reads it: `(kind, a, function, b)` and `(mul, add)`.
 fn encode(ins: FusedInstr) -> ([u32; 4], [f32; 2]) {
     match ins {
-        FusedInstr::Load(n) => ([LOAD, n.into(), 0, 0], [0.0; 2]),
+        FusedInstr::Load(n) => ([INS_LOAD, n.into(), 0, 0], [0.0; 2]),
         FusedInstr::Unary(op, a) => {
             let (f, c) = unary_code(op);
-            ([UNARY, a.into(), f, 0], c)
+            ([INS_UNARY, a.into(), f, 0], c)
         }
         FusedInstr::UnaryGrad(op, x, dy) => {
             let (f, c) = unary_code(op);
-            ([UNARY_GRAD, x.into(), f, dy.into()], c)
+            ([INS_UNARY_GRAD, x.into(), f, dy.into()], c)
         }
-        FusedInstr::Binary(op, a, b) => ([BINARY, a.into(), binary_code(op), b.into()], [0.0; 2]),
+        FusedInstr::Binary(op, a, b) => {
+            ([INS_BINARY, a.into(), binary_code(op), b.into()], [0.0; 2])
+        }
     }
 }
 
 /// Checks a program's shape: 1..=16 instructions, operands naming earlier registers, loads
 /// naming one of `n_inputs` inputs.
-fn check_program(prog: &[FusedInstr], n_inputs: usize) -> Result<(), GpuError> {
-    let bad = |message: String| GpuError::Limit {
+fn check_program(prog: &[FusedInstr], n_inputs: usize) -> Result<(), BackendError> {
+    let bad = |message: String| BackendError::Limit {
         what: format!("elementwise program: {message}"),
         needed: prog.len() as u64,
         allowed: MAX_FUSED_REGS as u64,
@@ -94,10 +100,10 @@ pub fn encode_params(
     prog: &[FusedInstr],
     input_shapes: &[&[usize]],
     out_shape: &[usize],
-) -> Result<Vec<Word>, GpuError> {
+) -> Result<Vec<Word>, BackendError> {
     check_program(prog, input_shapes.len())?;
     if input_shapes.len() > MAX_INPUTS {
-        return Err(GpuError::Limit {
+        return Err(BackendError::Limit {
             what: "inputs of one elementwise launch".into(),
             needed: input_shapes.len() as u64,
             allowed: MAX_INPUTS as u64,
@@ -110,7 +116,7 @@ pub fn encode_params(
     for (j, shape) in input_shapes.iter().enumerate() {
         let m: usize = shape.iter().product();
         if shape.len() > out_shape.len() {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("dims of elementwise input {j} (output has {out_shape:?})"),
                 needed: shape.len() as u64,
                 allowed: out_shape.len() as u64,
@@ -156,7 +162,7 @@ pub fn prepare_elementwise(
     inputs: &[(View<'_>, &[usize])],
     out: View<'_>,
     out_shape: &[usize],
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let shapes: Vec<&[usize]> = inputs.iter().map(|(_, s)| *s).collect();
     let params = encode_params(prog, &shapes, out_shape)?;
     // Unused input bindings still need a buffer: they alias the output and are never read.
@@ -168,7 +174,7 @@ pub fn prepare_elementwise(
     prepare(
         ctx,
         cache,
-        registered("elementwise"),
+        &kernels::ELEMENTWISE,
         &[],
         &params,
         &views,
@@ -198,6 +204,44 @@ pub fn binary_program(op: BinaryOp) -> Vec<FusedInstr> {
         FusedInstr::Binary(op, 0, 1),
     ]
 }
+
+/// `prog` over the node's inputs, each broadcast to the output.
+fn program(
+    l: &Lowering<'_>,
+    cache: &mut PipelineCache,
+    prog: &[FusedInstr],
+) -> Result<Vec<Dispatch>, BackendError> {
+    let launch = prepare_elementwise(l.ctx, cache, prog, &l.inputs(), l.output(0), l.out_shape())?;
+    Ok(vec![launch])
+}
+
+/// `Unary`.
+pub(crate) const UNARY: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Unary(u) => program(l, cache, &unary_program(u)),
+    ref op => misrouted(op),
+});
+
+/// `UnaryGrad` (inputs x, dy).
+pub(crate) const UNARY_GRAD: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::UnaryGrad(u) => program(l, cache, &unary_grad_program(u)),
+    ref op => misrouted(op),
+});
+
+/// `Binary`, with NumPy broadcasting.
+pub(crate) const BINARY: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Binary(b) => program(l, cache, &binary_program(b)),
+    ref op => misrouted(op),
+});
+
+/// `Expand`: a broadcast load.
+pub(crate) const EXPAND: GpuLowering =
+    GpuLowering::new(|l, cache| program(l, cache, &[FusedInstr::Load(0)]));
+
+/// `Fused`: the program fusion made.
+pub(crate) const FUSED: GpuLowering = GpuLowering::new(|l, cache| match &l.node.op {
+    Op::Fused(p) => program(l, cache, &p.instrs),
+    op => misrouted(op),
+});
 
 #[cfg(test)]
 mod tests {
@@ -239,7 +283,7 @@ mod tests {
         // Instruction 3: unary affine of register 2, constants (2, −1).
         assert_eq!(
             w[84 + 12..84 + 16].iter().map(u).collect::<Vec<_>>(),
-            [UNARY, 2, 0, 0]
+            [INS_UNARY, 2, 0, 0]
         );
         assert_eq!(u(&w[148 + 12]), 2f32.to_bits());
         assert_eq!(u(&w[148 + 13]), (-1f32).to_bits());

@@ -2,9 +2,13 @@
 //! `LayerNormGradX` (`[x, w, dy]` → dx) and `LayerNormGradW` (`[x, dy]` → dw `[D]`, the
 //! weight gradient; the bias gradient is a plain `SumTo` of dy in the IR).
 
-use super::{check_view, grid_2d, registered, row_tiling, word};
+use tessera_dsl::graph::{misrouted, Op};
+
+use super::{check_view, grid_2d, row_tiling, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::lowering::{rows_of, GpuLowering, Lowering};
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
+use tessera_shaders::{self as kernels, Kernel};
 
 /// Threads of a `layer_norm_grad_w` workgroup, and columns each of them owns (`CPT` in the
 /// WGSL): a workgroup covers 1024 columns.
@@ -23,12 +27,20 @@ pub fn prepare_layer_norm(
     w: View<'_>,
     b: View<'_>,
     y: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_view("layer_norm x", &x, rows * d);
     check_view("layer_norm w", &w, d);
     check_view("layer_norm b", &b, d);
     check_view("layer_norm y", &y, rows * d);
-    row_launch(ctx, cache, "layer_norm", rows, d, eps, &[x, w, b, y])
+    row_launch(
+        ctx,
+        cache,
+        &kernels::LAYER_NORM,
+        rows,
+        d,
+        eps,
+        &[x, w, b, y],
+    )
 }
 
 /// `dx` of layer norm from `x`, `w` and `dy` (row statistics recomputed).
@@ -43,7 +55,7 @@ pub fn prepare_layer_norm_grad_x(
     w: View<'_>,
     dy: View<'_>,
     dx: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_view("layer_norm_grad_x x", &x, rows * d);
     check_view("layer_norm_grad_x w", &w, d);
     check_view("layer_norm_grad_x dy", &dy, rows * d);
@@ -51,7 +63,7 @@ pub fn prepare_layer_norm_grad_x(
     row_launch(
         ctx,
         cache,
-        "layer_norm_grad_x",
+        &kernels::LAYER_NORM_GRAD_X,
         rows,
         d,
         eps,
@@ -62,12 +74,12 @@ pub fn prepare_layer_norm_grad_x(
 fn row_launch(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    kernel: &str,
+    kernel: &'static Kernel,
     rows: usize,
     d: usize,
     eps: f64,
     views: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     if rows == 0 || d == 0 {
         return Ok(Vec::new());
     }
@@ -79,19 +91,11 @@ fn row_launch(
     )?;
     let params = params(rows, d, eps, 0)?;
     let overrides = [("T_ROW", f64::from(t_row)), ("ROWS", f64::from(per_group))];
-    let d = prepare(
-        ctx,
-        cache,
-        registered(kernel),
-        &overrides,
-        &params,
-        views,
-        groups,
-    )?;
+    let d = prepare(ctx, cache, kernel, &overrides, &params, views, groups)?;
     Ok(vec![d])
 }
 
-fn params(rows: usize, d: usize, eps: f64, chunk: usize) -> Result<[Word; 4], GpuError> {
+fn params(rows: usize, d: usize, eps: f64, chunk: usize) -> Result<[Word; 4], BackendError> {
     Ok([
         Word::U(word("layer norm rows", rows)?),
         Word::U(word("layer norm row length", d)?),
@@ -129,7 +133,7 @@ pub fn prepare_layer_norm_grad_w(
     dy: View<'_>,
     dw: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     check_view("layer_norm_grad_w x", &x, rows * d);
     check_view("layer_norm_grad_w dy", &dy, rows * d);
     check_view("layer_norm_grad_w dw", &dw, d);
@@ -149,7 +153,7 @@ pub fn prepare_layer_norm_grad_w(
     let mut out = vec![prepare(
         ctx,
         cache,
-        registered("layer_norm_grad_w"),
+        &kernels::LAYER_NORM_GRAD_W,
         &overrides,
         &params(rows, d, eps, chunk)?,
         &[x, dy, partial],
@@ -163,7 +167,7 @@ pub fn prepare_layer_norm_grad_w(
         out.push(prepare(
             ctx,
             cache,
-            registered("layer_norm_grad_w_sum"),
+            &kernels::LAYER_NORM_GRAD_W_SUM,
             &overrides,
             &params(rows, d, eps, chunks)?,
             &[partial, dw],
@@ -176,6 +180,43 @@ pub fn prepare_layer_norm_grad_w(
     }
     Ok(out)
 }
+
+/// The eps of any op of the family.
+fn eps(l: &Lowering<'_>) -> f64 {
+    match l.node.op {
+        Op::LayerNorm { eps } | Op::LayerNormGradX { eps } | Op::LayerNormGradW { eps } => eps,
+        ref op => misrouted(op),
+    }
+}
+
+/// `LayerNorm` (inputs x, w, b).
+pub(crate) const LAYER_NORM: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.out_shape());
+    let [x, w, b] = [0, 1, 2].map(|j| l.input(j));
+    prepare_layer_norm(l.ctx, cache, rows, d, eps(l), x, w, b, l.output(0))
+});
+
+/// `LayerNormGradX` (inputs x, w, dy).
+pub(crate) const LAYER_NORM_GRAD_X: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.out_shape());
+    let [x, w, dy] = [0, 1, 2].map(|j| l.input(j));
+    prepare_layer_norm_grad_x(l.ctx, cache, rows, d, eps(l), x, w, dy, l.output(0))
+});
+
+/// `LayerNormGradW` (inputs x, dy), its row chunks summed in parallel through scratch.
+pub(crate) const LAYER_NORM_GRAD_W: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, d) = rows_of(l.in_shape(0));
+    let (x, dy, dw) = (l.input(0), l.input(1), l.output(0));
+    let scratch = l.scratch.first().copied();
+    prepare_layer_norm_grad_w(l.ctx, cache, rows, d, eps(l), x, dy, dw, scratch)
+})
+.with_scratch(|g, node| {
+    let (rows, d) = rows_of(g.shape(node.inputs[0]));
+    match layer_norm_grad_w_scratch(rows, d) {
+        0 => vec![],
+        n => vec![n],
+    }
+});
 
 #[cfg(test)]
 mod tests {

@@ -2,11 +2,15 @@
 //! roll as one strided index map each (expand runs through the elementwise interpreter).
 use tessera_dsl::graph::shape::broadcast_strides;
 
+use tessera_dsl::graph::{misrouted, Op};
+
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::lowering::{GpuLowering, Lowering};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::fill::prepare_fill;
 use super::support::{check_rank, contiguous_strides, groups_1d, push_u32s, u32s, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// `out[dst_off + Σ c·dst_strides] = x[src_off + Σ ((c + shifts) mod dims)·src_strides]` for
 /// every point `c` of `dims`: the uniform of `strided_copy`.
@@ -87,7 +91,7 @@ impl StridedMap {
     }
 
     /// The uniform words (see `Params` in layout.wgsl).
-    pub fn words(&self) -> Result<Vec<Word>, GpuError> {
+    pub fn words(&self) -> Result<Vec<Word>, BackendError> {
         check_rank("a layout op", self.dims.len())?;
         let mut w = vec![
             Word::U(word("layout op length", self.len())?),
@@ -128,12 +132,12 @@ pub fn prepare_strided_copy(
     map: &StridedMap,
     x: View<'_>,
     out: View<'_>,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     let groups = groups_1d(ctx, "a layout op", map.len(), WG)?;
     prepare(
         ctx,
         cache,
-        registered("strided_copy"),
+        &kernels::STRIDED_COPY,
         &[],
         &map.words()?,
         &[x, out],
@@ -149,7 +153,7 @@ pub fn prepare_concat(
     out: View<'_>,
     out_shape: &[usize],
     axis: usize,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let mut at = 0;
     let mut out_d = Vec::with_capacity(inputs.len());
     for (x, shape) in inputs {
@@ -173,7 +177,7 @@ pub fn prepare_pad(
     out_shape: &[usize],
     axis: usize,
     before: usize,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let mut d = vec![prepare_fill(ctx, cache, out, 0.0)?];
     let map = StridedMap::into_block(x_shape, out_shape, axis, before);
     if !map.is_empty() {
@@ -181,6 +185,64 @@ pub fn prepare_pad(
     }
     Ok(d)
 }
+
+/// One strided copy of input 0 into output 0.
+fn copy(
+    l: &Lowering<'_>,
+    cache: &mut PipelineCache,
+    map: &StridedMap,
+) -> Result<Vec<Dispatch>, BackendError> {
+    let launch = prepare_strided_copy(l.ctx, cache, map, l.input(0), l.output(0))?;
+    Ok(vec![launch])
+}
+
+/// `Concat`: one copy per input.
+pub(crate) const CONCAT: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Concat { axis } => {
+        prepare_concat(l.ctx, cache, &l.inputs(), l.output(0), l.out_shape(), axis)
+    }
+    ref op => misrouted(op),
+});
+
+/// `Slice`.
+pub(crate) const SLICE: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Slice { axis, start } => copy(
+        l,
+        cache,
+        &StridedMap::slice(l.in_shape(0), l.out_shape(), axis, start),
+    ),
+    ref op => misrouted(op),
+});
+
+/// `Pad`: a fill, then the copy.
+pub(crate) const PAD: GpuLowering = GpuLowering::new(|l, cache| match l.node.op {
+    Op::Pad { axis, before } => {
+        let (x, out) = (l.input(0), l.output(0));
+        prepare_pad(
+            l.ctx,
+            cache,
+            x,
+            l.in_shape(0),
+            out,
+            l.out_shape(),
+            axis,
+            before,
+        )
+    }
+    ref op => misrouted(op),
+});
+
+/// `Permute`.
+pub(crate) const PERMUTE: GpuLowering = GpuLowering::new(|l, cache| match &l.node.op {
+    Op::Permute { axes } => copy(l, cache, &StridedMap::permute(l.in_shape(0), axes)),
+    op => misrouted(op),
+});
+
+/// `Roll`.
+pub(crate) const ROLL: GpuLowering = GpuLowering::new(|l, cache| match &l.node.op {
+    Op::Roll { shifts } => copy(l, cache, &StridedMap::roll(l.in_shape(0), shifts)),
+    op => misrouted(op),
+});
 
 #[cfg(test)]
 mod tests {

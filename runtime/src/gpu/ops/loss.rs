@@ -2,14 +2,16 @@
 //! `shaders/wgsl/cross_entropy.wgsl`). A loss is per-row terms, summed with `sum_to` and
 //! divided by the summed mask / weights (no invocation loops over the whole batch); a gradient
 //! first sums the mask / weights into a one-element scratch view, then runs per element / row.
-use tessera_dsl::graph::{BinaryOp, FusedInstr};
+use tessera_dsl::graph::{BinaryOp, FusedInstr, Graph, Node};
 
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::lowering::{rows_of, GpuLowering};
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::elementwise::{binary_program, prepare_elementwise};
 use super::reduce::{prepare_sum_to, sum_to_scratch};
 use super::support::{groups_1d, WG};
-use super::{registered, word};
+use super::word;
+use tessera_shaders::{self as kernels, Kernel};
 
 /// Scratch views (element counts) a loss over `rows` rows needs: the per-row terms, their sum,
 /// the sum of the mask / weights, and the partial sums of those.
@@ -23,7 +25,7 @@ pub fn loss_grad_scratch(rows: usize) -> Vec<usize> {
     vec![1, sum_to_scratch(&[rows], &[])]
 }
 
-fn mse_params(rows: usize, p: usize) -> Result<Vec<Word>, GpuError> {
+fn mse_params(rows: usize, p: usize) -> Result<Vec<Word>, BackendError> {
     Ok(vec![
         Word::U(word("masked_mse elements", rows * p)?),
         Word::U(word("masked_mse rows", rows)?),
@@ -32,177 +34,136 @@ fn mse_params(rows: usize, p: usize) -> Result<Vec<Word>, GpuError> {
     ])
 }
 
-/// `out[0] = Σ rows / Σ weights` from per-row terms in `scratch[0]` (made by `rows_launch`),
-/// with `scratch` laid out as [`loss_scratch`].
-fn total(
+/// `out[0] = Σ terms / Σ weights`: `kernel` writes one term per row (of `rows`) from `views`
+/// into `scratch[0]`, then the terms and the weights are summed and divided, with `scratch`
+/// laid out as [`loss_scratch`].
+#[allow(clippy::too_many_arguments)]
+fn loss(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    rows_launch: Dispatch,
+    kernel: &'static Kernel,
+    params: &[Word],
+    views: &[View<'_>],
     weights: View<'_>,
     out: View<'_>,
     rows: usize,
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let [terms, num, den, partial] = scratch else {
         panic!("a loss takes the scratch views of loss_scratch");
     };
-    let mut d = vec![rows_launch];
-    d.extend(prepare_sum_to(
-        ctx,
-        cache,
-        *terms,
-        &[rows],
-        *num,
-        &[],
-        Some(*partial),
-    )?);
-    d.extend(prepare_sum_to(
-        ctx,
-        cache,
-        weights,
-        &[rows],
-        *den,
-        &[],
-        Some(*partial),
-    )?);
+    let groups = groups_1d(ctx, kernel.name, rows, WG)?;
+    let views = [views, &[*terms]].concat();
+    let mut d = vec![prepare(ctx, cache, kernel, &[], params, &views, groups)?];
+    for (sum, of) in [(num, *terms), (den, weights)] {
+        d.extend(prepare_sum_to(
+            ctx,
+            cache,
+            of,
+            &[rows],
+            *sum,
+            &[],
+            Some(*partial),
+        )?);
+    }
     let div: Vec<FusedInstr> = binary_program(BinaryOp::Div);
     let scalars: [(View<'_>, &[usize]); 2] = [(*num, &[]), (*den, &[])];
     d.push(prepare_elementwise(ctx, cache, &div, &scalars, out, &[])?);
     Ok(d)
 }
 
-/// `out[0] = Σ mask · mean_p (pred − target)² / Σ mask` over `rows` rows of `p`.
-#[allow(clippy::too_many_arguments)]
-pub fn prepare_masked_mse(
-    ctx: &GpuContext,
-    cache: &mut PipelineCache,
-    pred: View<'_>,
-    target: View<'_>,
-    mask: View<'_>,
-    out: View<'_>,
-    rows: usize,
-    p: usize,
-    scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
-    let w = mse_params(rows, p)?;
-    let groups = groups_1d(ctx, "masked_mse rows", rows, WG)?;
-    let views = [pred, target, mask, scratch[0]];
-    let terms = prepare(
-        ctx,
-        cache,
-        registered("masked_mse_rows"),
-        &[],
-        &w,
-        &views,
-        groups,
-    )?;
-    total(ctx, cache, terms, mask, out, rows, scratch)
-}
-
-/// `out = dy · mask · 2 (pred − target) / (p · Σ mask)`, with `scratch` as
+/// A loss gradient: the weights (of `rows`) summed into `scratch[0]`, then `kernel` over
+/// `items` invocations reads `views`, that sum, and writes `out`; `scratch` is laid out as
 /// [`loss_grad_scratch`].
 #[allow(clippy::too_many_arguments)]
-pub fn prepare_masked_mse_grad(
+fn loss_grad(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
-    pred: View<'_>,
-    target: View<'_>,
-    mask: View<'_>,
-    dy: View<'_>,
+    kernel: &'static Kernel,
+    params: &[Word],
+    views: &[View<'_>],
+    weights: View<'_>,
     out: View<'_>,
-    rows: usize,
-    p: usize,
+    (rows, items): (usize, usize),
     scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
-    let msum = scratch[0];
-    let mut d = prepare_sum_to(
-        ctx,
-        cache,
-        mask,
-        &[rows],
-        msum,
-        &[],
-        scratch.get(1).copied(),
-    )?;
-    let w = mse_params(rows, p)?;
-    let groups = groups_1d(ctx, "masked_mse_grad", rows * p, WG)?;
-    let views = [pred, target, mask, dy, msum, out];
-    d.push(prepare(
-        ctx,
-        cache,
-        registered("masked_mse_grad"),
-        &[],
-        &w,
-        &views,
-        groups,
-    )?);
+) -> Result<Vec<Dispatch>, BackendError> {
+    let sum = scratch[0];
+    let partial = scratch.get(1).copied();
+    let mut d = prepare_sum_to(ctx, cache, weights, &[rows], sum, &[], partial)?;
+    let groups = groups_1d(ctx, kernel.name, items, WG)?;
+    let views = [views, &[sum, out]].concat();
+    d.push(prepare(ctx, cache, kernel, &[], params, &views, groups)?);
     Ok(d)
 }
 
-fn ce_params(rows: usize, v: usize) -> Result<Vec<Word>, GpuError> {
+fn ce_params(rows: usize, v: usize) -> Result<Vec<Word>, BackendError> {
     Ok(vec![
         Word::U(word("cross_entropy rows", rows)?),
         Word::U(word("cross_entropy classes", v)?),
     ])
 }
 
-/// `out[0] = Σ w (lse − logit[label]) / Σ w` over logits `[rows, v]`, with `scratch` as
-/// [`loss_scratch`].
-#[allow(clippy::too_many_arguments)]
-pub fn prepare_cross_entropy(
-    ctx: &GpuContext,
-    cache: &mut PipelineCache,
-    logits: View<'_>,
-    labels: View<'_>,
-    weights: View<'_>,
-    out: View<'_>,
-    rows: usize,
-    v: usize,
-    scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
-    let w = ce_params(rows, v)?;
-    let groups = groups_1d(ctx, "cross_entropy rows", rows, WG)?;
-    let views = [logits, labels, weights, scratch[0]];
-    let kernel = registered("cross_entropy_rows");
-    let terms = prepare(ctx, cache, kernel, &[], &w, &views, groups)?;
-    total(ctx, cache, terms, weights, out, rows, scratch)
+/// Rows of a loss: the elements of its mask (masked MSE) or weights (cross-entropy).
+fn loss_rows(g: &Graph, node: &Node) -> usize {
+    g.node(node.inputs[2]).numel()
 }
 
-/// `out = dy · w / Σ w · (softmax − onehot)`, with `scratch` as [`loss_grad_scratch`].
-#[allow(clippy::too_many_arguments)]
-pub fn prepare_cross_entropy_grad(
-    ctx: &GpuContext,
-    cache: &mut PipelineCache,
-    logits: View<'_>,
-    labels: View<'_>,
-    weights: View<'_>,
-    dy: View<'_>,
-    out: View<'_>,
-    rows: usize,
-    v: usize,
-    scratch: &[View<'_>],
-) -> Result<Vec<Dispatch>, GpuError> {
-    let wsum = scratch[0];
-    let mut d = prepare_sum_to(
-        ctx,
+/// `MaskedMse` (inputs pred, target, mask): `Σ mask · mean_p (pred − target)² / Σ mask`
+/// over rows of `p`.
+pub(crate) const MASKED_MSE: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, p) = rows_of(l.in_shape(0));
+    let (w, views) = (mse_params(rows, p)?, [0, 1, 2].map(|j| l.input(j)));
+    let (kernel, mask, out) = (&kernels::MASKED_MSE_ROWS, l.input(2), l.output(0));
+    loss(l.ctx, cache, kernel, &w, &views, mask, out, rows, l.scratch)
+})
+.with_scratch(|g, node| loss_scratch(loss_rows(g, node)));
+
+/// `MaskedMseGrad` (inputs pred, target, mask, dy): `dy · mask · 2 (pred − target) /
+/// (p · Σ mask)`, one invocation per element.
+pub(crate) const MASKED_MSE_GRAD: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, p) = rows_of(l.in_shape(0));
+    let (w, views) = (mse_params(rows, p)?, [0, 1, 2, 3].map(|j| l.input(j)));
+    let (kernel, mask, out) = (&kernels::MASKED_MSE_GRAD, l.input(2), l.output(0));
+    let work = (rows, rows * p);
+    loss_grad(l.ctx, cache, kernel, &w, &views, mask, out, work, l.scratch)
+})
+.with_scratch(|g, node| loss_grad_scratch(loss_rows(g, node)));
+
+/// `CrossEntropy` (inputs logits `[rows, v]`, labels, weights):
+/// `Σ w (lse − logit[label]) / Σ w`; labels must be below the classes.
+pub(crate) const CROSS_ENTROPY: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, v) = rows_of(l.in_shape(0));
+    let (w, views) = (ce_params(rows, v)?, [0, 1, 2].map(|j| l.input(j)));
+    let (kernel, weights, out) = (&kernels::CROSS_ENTROPY_ROWS, l.input(2), l.output(0));
+    loss(
+        l.ctx, cache, kernel, &w, &views, weights, out, rows, l.scratch,
+    )
+})
+.with_scratch(|g, node| loss_scratch(loss_rows(g, node)))
+.with_index_bound(classes);
+
+/// `CrossEntropyGrad` (inputs logits, labels, weights, dy):
+/// `dy · w / Σ w · (softmax − onehot)`, one invocation per row.
+pub(crate) const CROSS_ENTROPY_GRAD: GpuLowering = GpuLowering::new(|l, cache| {
+    let (rows, v) = rows_of(l.in_shape(0));
+    let (w, views) = (ce_params(rows, v)?, [0, 1, 2, 3].map(|j| l.input(j)));
+    let (kernel, weights, out) = (&kernels::CROSS_ENTROPY_GRAD, l.input(2), l.output(0));
+    loss_grad(
+        l.ctx,
         cache,
-        weights,
-        &[rows],
-        wsum,
-        &[],
-        scratch.get(1).copied(),
-    )?;
-    let w = ce_params(rows, v)?;
-    let groups = groups_1d(ctx, "cross_entropy_grad", rows, WG)?;
-    let views = [logits, labels, weights, dy, wsum, out];
-    d.push(prepare(
-        ctx,
-        cache,
-        registered("cross_entropy_grad"),
-        &[],
+        kernel,
         &w,
         &views,
-        groups,
-    )?);
-    Ok(d)
+        weights,
+        out,
+        (rows, rows),
+        l.scratch,
+    )
+})
+.with_scratch(|g, node| loss_grad_scratch(loss_rows(g, node)))
+.with_index_bound(classes);
+
+/// The bound on the labels of the cross-entropy: the number of classes.
+fn classes(g: &Graph, node: &Node) -> (usize, &'static str) {
+    (g.shape(node.inputs[0])[1], "cross_entropy")
 }

@@ -1,9 +1,13 @@
 //! Launcher of `shaders/wgsl/matmul.wgsl`: `c = alpha · op(a) · op(b) (+ bias)`, batched,
 //! with transposes by indexing and a 2-D `b` shared by every batch.
 
-use super::{check_view, grid_2d, registered, word};
+use tessera_dsl::graph::{misrouted, Op};
+
+use super::{check_view, grid_2d, word};
 use crate::gpu::launch::{prepare, Dispatch, View, Word};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::lowering::GpuLowering;
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
+use tessera_shaders as kernels;
 
 /// The geometry of one batched matmul: `batch` products of `op(a) [m, k]` by `op(b) [k, n]`.
 /// `a` is stored `[batch, m, k]` (`[batch, k, m]` with `trans_a`), `b` `[batch, k, n]`
@@ -149,7 +153,7 @@ impl MatmulTile {
         ]
     }
 
-    fn check(&self, ctx: &GpuContext) -> Result<(), GpuError> {
+    fn check(&self, ctx: &GpuContext) -> Result<(), BackendError> {
         let t = self;
         let valid = t.wg_x > 0
             && t.wg_y > 0
@@ -158,7 +162,7 @@ impl MatmulTile {
                 .iter()
                 .all(|&v| v > 0 && v.is_multiple_of(4) && v <= MAX_THREAD_TILE);
         if !valid {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!(
                     "matmul tile {t:?} (threads and depth ≥ 1; tm and tn multiples of 4, at most)"
                 ),
@@ -168,7 +172,7 @@ impl MatmulTile {
         }
         let allowed = ctx.device.limits().max_compute_workgroup_storage_size;
         if t.workgroup_bytes() > u64::from(allowed) {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("workgroup memory of matmul tile {t:?}"),
                 needed: t.workgroup_bytes(),
                 allowed: allowed.into(),
@@ -186,7 +190,7 @@ pub fn prepare_matmul(
     a: View<'_>,
     b: View<'_>,
     c: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     prepare_matmul_scratch(ctx, cache, dims, a, b, None, c, None)
 }
 
@@ -200,7 +204,7 @@ pub fn prepare_matmul_bias(
     b: View<'_>,
     bias: View<'_>,
     c: View<'_>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     prepare_matmul_scratch(ctx, cache, dims, a, b, Some(bias), c, None)
 }
 
@@ -217,7 +221,7 @@ pub fn prepare_matmul_scratch(
     bias: Option<View<'_>>,
     c: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let tile = MatmulTile::choose(dims);
     prepare_matmul_with(ctx, cache, dims, tile, a, b, bias, c, scratch)
 }
@@ -262,7 +266,7 @@ pub fn prepare_matmul_with(
     bias: Option<View<'_>>,
     c: View<'_>,
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     tile.check(ctx)?;
     let d = dims.folded();
     let b_batches = if d.b_shared { 1 } else { d.batch };
@@ -306,7 +310,7 @@ pub fn prepare_matmul_with(
     let bias_view = bias.unwrap_or(a);
     let views = [a, b, bias_view, out];
     let overrides = tile.overrides();
-    let kernel = registered("matmul");
+    let kernel = &kernels::MATMUL;
 
     let per_dispatch = (max_z / splits).max(1);
     let mut dispatches = Vec::new();
@@ -356,7 +360,7 @@ pub fn prepare_matmul_with(
         ]);
         let threads = (tile.wg_x * tile.wg_y) as usize;
         let grid = grid_2d(ctx, "matmul split-sum workgroups", total.div_ceil(threads))?;
-        let kernel = registered("matmul_split_sum");
+        let kernel = &kernels::MATMUL_SPLIT_SUM;
         let views = [out, bias_view, c];
         dispatches.push(prepare(
             ctx, cache, kernel, &overrides, &params, &views, grid,
@@ -364,6 +368,26 @@ pub fn prepare_matmul_with(
     }
     Ok(dispatches)
 }
+
+/// `MatMul` and `MatMulBias` (the bias is input 2).
+pub(crate) const MATMUL: GpuLowering = GpuLowering::new(|l, cache| {
+    let (trans_a, trans_b, alpha, bias) = match l.node.op {
+        Op::MatMul {
+            trans_a,
+            trans_b,
+            alpha,
+        } => (trans_a, trans_b, alpha, None),
+        Op::MatMulBias {
+            trans_a,
+            trans_b,
+            alpha,
+        } => (trans_a, trans_b, alpha, Some(l.input(2))),
+        ref op => misrouted(op),
+    };
+    let dims = MatmulDims::from_shapes(l.in_shape(0), l.in_shape(1), trans_a, trans_b, alpha);
+    let (a, b, c) = (l.input(0), l.input(1), l.output(0));
+    prepare_matmul_scratch(l.ctx, cache, &dims, a, b, bias, c, None)
+});
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::matmul::{prepare_matmul_with, MatmulDims, MatmulTile};
 use crate::gpu::launch::{record, Dispatch, View};
-use crate::gpu::{GpuContext, GpuError, PipelineCache};
+use crate::gpu::{BackendError, GpuContext, PipelineCache};
 
 /// One benchmark's result.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,7 +52,7 @@ pub fn bench_matmul(
     n: usize,
     iters: usize,
     tile: Option<MatmulTile>,
-) -> Result<MatmulBench, GpuError> {
+) -> Result<MatmulBench, BackendError> {
     let iters = iters.max(1);
     let dims = MatmulDims {
         batch: 1,
@@ -68,7 +68,7 @@ pub fn bench_matmul(
     let bytes = (n * n * 4) as u64;
     let limit = ctx.device.limits().max_storage_buffer_binding_size;
     if bytes > limit {
-        return Err(GpuError::Limit {
+        return Err(BackendError::Limit {
             what: format!("one {n}×{n} f32 operand"),
             needed: bytes,
             allowed: limit,
@@ -144,7 +144,7 @@ fn run(
     dispatches: &[Dispatch],
     iters: usize,
     timer: Option<&Timer>,
-) -> Result<(), GpuError> {
+) -> Result<(), BackendError> {
     let submission = ctx.scoped("recording the matmul benchmark", || {
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         {
@@ -177,7 +177,7 @@ struct Timer {
 }
 
 impl Timer {
-    fn new(ctx: &GpuContext) -> Result<Timer, GpuError> {
+    fn new(ctx: &GpuContext) -> Result<Timer, BackendError> {
         ctx.scoped("creating timestamp queries", || Timer {
             queries: ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("matmul bench"),
@@ -194,7 +194,7 @@ impl Timer {
     }
 
     /// Seconds between the two timestamps.
-    fn seconds(&self, ctx: &GpuContext) -> Result<f64, GpuError> {
+    fn seconds(&self, ctx: &GpuContext) -> Result<f64, BackendError> {
         // The readback is typed f32; the bits are two little-endian u64 tick counts.
         let words: Vec<u32> = ctx
             .read_f32(&self.resolved, 4)?

@@ -1,6 +1,7 @@
 //! Kernel launchers, one file per WGSL kernel family: each turns an op's shapes and arena
 //! views into prepared [`Dispatch`](super::launch::Dispatch)es (see `launch.rs` for the
-//! binding convention).
+//! binding convention), and lowers the IR's ops that run on it; the `GPU` table finds each
+//! op's lowering by kind.
 
 pub mod adamw;
 pub mod attention;
@@ -17,21 +18,56 @@ pub mod softmax;
 pub(crate) mod support;
 pub mod tokens;
 
-use tessera_shaders::Kernel;
+use tessera_dsl::graph::OpKind;
 
 use super::launch::View;
-use super::GpuError;
+use super::lowering::GpuLowering;
+use super::BackendError;
 
-/// The registered kernel `name`. Launchers only name kernels that the registry lists, so a
-/// miss is a bug in this crate, not a run-time condition.
-pub(crate) fn registered(name: &str) -> &'static Kernel {
-    tessera_shaders::kernel(name)
-        .unwrap_or_else(|| panic!("kernel `{name}` is not in tessera_shaders::KERNELS"))
-}
+/// The GPU lowering of every op kind, grouped by launcher file.
+pub(crate) static GPU: [GpuLowering; OpKind::COUNT] = OpKind::table([
+    (OpKind::AdamW, adamw::ADAMW),
+    (OpKind::Attention, attention::FORWARD),
+    (OpKind::SelfAttention, attention::FORWARD),
+    (OpKind::AttentionGrad, attention::BACKWARD),
+    (OpKind::SelfAttentionGrad, attention::BACKWARD),
+    (OpKind::AttentionGradBias, attention::BACKWARD_BIAS),
+    (OpKind::SelfAttentionGradBias, attention::BACKWARD_BIAS),
+    (OpKind::Unary, elementwise::UNARY),
+    (OpKind::UnaryGrad, elementwise::UNARY_GRAD),
+    (OpKind::Binary, elementwise::BINARY),
+    (OpKind::Expand, elementwise::EXPAND),
+    (OpKind::Fused, elementwise::FUSED),
+    (OpKind::Fill, fill::FILL),
+    (OpKind::LayerNorm, layer_norm::LAYER_NORM),
+    (OpKind::LayerNormGradX, layer_norm::LAYER_NORM_GRAD_X),
+    (OpKind::LayerNormGradW, layer_norm::LAYER_NORM_GRAD_W),
+    (OpKind::Concat, layout::CONCAT),
+    (OpKind::Slice, layout::SLICE),
+    (OpKind::Pad, layout::PAD),
+    (OpKind::Permute, layout::PERMUTE),
+    (OpKind::Roll, layout::ROLL),
+    (OpKind::MaskedMse, loss::MASKED_MSE),
+    (OpKind::MaskedMseGrad, loss::MASKED_MSE_GRAD),
+    (OpKind::CrossEntropy, loss::CROSS_ENTROPY),
+    (OpKind::CrossEntropyGrad, loss::CROSS_ENTROPY_GRAD),
+    (OpKind::MatMul, matmul::MATMUL),
+    (OpKind::MatMulBias, matmul::MATMUL),
+    (OpKind::NormPix, norm_pix::NORM_PIX),
+    (OpKind::SumTo, reduce::SUM_TO),
+    (OpKind::Softmax, softmax::SOFTMAX),
+    (OpKind::SoftmaxGrad, softmax::SOFTMAX_GRAD),
+    (OpKind::GatherRows, tokens::GATHER_ROWS),
+    (OpKind::ScatterRows, tokens::SCATTER_ROWS),
+    // Leaves, views and extra outputs (which their producer writes) launch nothing.
+    (OpKind::Leaf, GpuLowering::NOTHING),
+    (OpKind::Reshape, GpuLowering::NOTHING),
+    (OpKind::Extra, GpuLowering::NOTHING),
+]);
 
 /// `n` as a u32 uniform word, or a limit error naming `what`.
-pub(crate) fn word(what: &str, n: usize) -> Result<u32, GpuError> {
-    u32::try_from(n).map_err(|_| GpuError::Limit {
+pub(crate) fn word(what: &str, n: usize) -> Result<u32, BackendError> {
+    u32::try_from(n).map_err(|_| BackendError::Limit {
         what: what.to_string(),
         needed: n as u64,
         allowed: u32::MAX.into(),
@@ -63,10 +99,10 @@ pub(crate) fn grid_2d(
     ctx: &super::GpuContext,
     what: &str,
     groups: usize,
-) -> Result<[u32; 3], GpuError> {
+) -> Result<[u32; 3], BackendError> {
     let max = ctx.device.limits().max_compute_workgroups_per_dimension;
     let needed = word(what, groups)?;
-    super::grid(needed, max).ok_or_else(|| GpuError::Limit {
+    super::grid(needed, max).ok_or_else(|| BackendError::Limit {
         what: what.to_string(),
         needed: needed.into(),
         allowed: u64::from(max).pow(2),

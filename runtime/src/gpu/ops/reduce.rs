@@ -1,9 +1,11 @@
 //! Launcher of `sum_to` (`shaders/wgsl/reduce.wgsl`): x summed over its broadcast dims down
 //! to the output's shape, one workgroup per output element.
 use super::super::launch::{prepare, Dispatch, View, Word};
-use super::super::{GpuContext, GpuError, PipelineCache};
+use super::super::lowering::GpuLowering;
+use super::super::{BackendError, GpuContext, PipelineCache};
 use super::support::{check_rank, push_u32s, u32s};
-use super::{registered, word};
+use super::word;
+use tessera_shaders as kernels;
 
 /// Invocations per workgroup (reduce.wgsl's default).
 const WG: u32 = 64;
@@ -65,7 +67,7 @@ fn launch(
     parts: usize,
     part_len: usize,
     out: View<'_>,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Dispatch, BackendError> {
     check_rank("a sum_to output", kd.len())?;
     check_rank("the reduced dims of a sum_to", rd.len())?;
     let n_out: usize = kd.iter().product();
@@ -85,7 +87,7 @@ fn launch(
     }
     // One workgroup per output element and part, folded into rows past the dimension limit.
     let groups = super::support::groups_1d(ctx, "sum_to", n_out * parts * WG as usize, WG)?;
-    prepare(ctx, cache, registered("sum_to"), &[], &w, &[x, out], groups)
+    prepare(ctx, cache, &kernels::SUM_TO, &[], &w, &[x, out], groups)
 }
 
 /// `out [out_shape] = sum_to(x [in_shape])`. A long reduction is summed in parts into
@@ -99,7 +101,7 @@ pub fn prepare_sum_to(
     out: View<'_>,
     out_shape: &[usize],
     scratch: Option<View<'_>>,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Dispatch>, BackendError> {
     let dims = split_dims(in_shape, out_shape);
     let n_out: usize = dims[0].0.iter().product();
     let n_red: usize = dims[1].0.iter().product();
@@ -110,7 +112,7 @@ pub fn prepare_sum_to(
     let scratch = match scratch {
         Some(s) if s.len >= n_out * parts => s,
         _ => {
-            return Err(GpuError::Limit {
+            return Err(BackendError::Limit {
                 what: format!("scratch elements of a sum_to over {in_shape:?}"),
                 needed: (n_out * parts) as u64,
                 allowed: scratch.map_or(0, |s| s.len as u64),
@@ -123,6 +125,19 @@ pub fn prepare_sum_to(
     let second = launch(ctx, cache, scratch, &second, 1, parts, out)?;
     Ok(vec![first, second])
 }
+
+/// `SumTo`, its long reductions in parts through scratch.
+pub(crate) const SUM_TO: GpuLowering = GpuLowering::new(|l, cache| {
+    let (x, out) = (l.input(0), l.output(0));
+    let scratch = l.scratch.first().copied();
+    prepare_sum_to(l.ctx, cache, x, l.in_shape(0), out, l.out_shape(), scratch)
+})
+.with_scratch(
+    |g, node| match sum_to_scratch(g.shape(node.inputs[0]), &node.shape) {
+        0 => vec![],
+        n => vec![n],
+    },
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! What the launchers of this crate's elementwise-style kernels share: the workgroup grid of a
 //! one-invocation-per-item launch, and uniform words laid out as WGSL `array<vec4<u32>, N>`.
 use super::super::launch::Word;
-use super::super::{grid, GpuContext, GpuError};
+use super::super::{grid, BackendError, GpuContext};
 
 /// Invocations per workgroup of the one-dimensional kernels (their `WORKGROUP_SIZE` default).
 pub const WG: u32 = 64;
@@ -16,10 +16,10 @@ pub fn groups_1d(
     what: &str,
     items: usize,
     wg: u32,
-) -> Result<[u32; 3], GpuError> {
+) -> Result<[u32; 3], BackendError> {
     let max = ctx.device.limits().max_compute_workgroups_per_dimension;
     let n = super::word(what, items.div_ceil(wg as usize))?;
-    grid(n, max).ok_or_else(|| GpuError::Limit {
+    grid(n, max).ok_or_else(|| BackendError::Limit {
         what: format!("workgroups of {what}"),
         needed: n.into(),
         allowed: u64::from(max).pow(2),
@@ -35,14 +35,14 @@ pub fn push_u32s(words: &mut Vec<Word>, values: &[u32], slots: usize) {
 }
 
 /// `values` (dims, strides) as u32 words, or a limit error naming `what`.
-pub fn u32s(what: &str, values: &[usize]) -> Result<Vec<u32>, GpuError> {
+pub fn u32s(what: &str, values: &[usize]) -> Result<Vec<u32>, BackendError> {
     values.iter().map(|&v| super::word(what, v)).collect()
 }
 
 /// Rejects index spaces of more dims than the strided kernels take.
-pub fn check_rank(what: &str, rank: usize) -> Result<(), GpuError> {
+pub fn check_rank(what: &str, rank: usize) -> Result<(), BackendError> {
     if rank > MAX_RANK {
-        return Err(GpuError::Limit {
+        return Err(BackendError::Limit {
             what: format!("dims of {what}"),
             needed: rank as u64,
             allowed: MAX_RANK as u64,

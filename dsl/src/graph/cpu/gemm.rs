@@ -1,5 +1,5 @@
-//! Safe entry to `matrixmultiply` (the only `unsafe` of the CPU backend, in `element.rs`):
-//! every matrix's extent is checked against its slice before the raw-pointer call.
+//! The GEMM of the CPU kernels: `matrixmultiply`'s kernels (whose one raw-pointer call,
+//! in `raw_gemm.rs`, checks every view itself) in row blocks on the rayon pool.
 //! `matrixmultiply` with its `threading` feature measured 110–130 GFLOP/s on the
 //! mae_tiny_32 shapes here against 80–95 for the `gemm` crate (examples/cpu_gemm_bench.rs).
 use rayon::prelude::*;
@@ -122,6 +122,8 @@ fn one_gemm<E: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn matches_naive_with_transposes_and_accumulate() {

@@ -1,9 +1,9 @@
 //! Disjoint borrows of one arena for one kernel launch: the outputs as `&mut` slices and the
 //! inputs as shared slices, without copying or allocating. The buffer plan guarantees that a
 //! step's outputs overlap neither each other nor its inputs; this checks it.
-use std::ops::Range;
+use core::ops::Range;
 
-use super::CpuError;
+use super::KernelError;
 
 /// Most inputs / outputs of one step.
 pub const MAX_IN: usize = 8;
@@ -17,9 +17,9 @@ pub fn split<'a, E>(
     arena: &'a mut [E],
     writes: &[Range<usize>],
     reads: &[Range<usize>],
-) -> Result<Borrowed<'a, E>, CpuError> {
+) -> Result<Borrowed<'a, E>, KernelError> {
     if writes.len() > MAX_OUT || reads.len() > MAX_IN {
-        return Err(CpuError::Plan("too many operands for one step".into()));
+        return Err(KernelError::Plan("too many operands for one step".into()));
     }
     let mut order = [0usize; MAX_OUT];
     for (i, o) in order.iter_mut().enumerate().take(writes.len()) {
@@ -34,7 +34,9 @@ pub fn split<'a, E>(
     for (k, &i) in order.iter().enumerate() {
         let w = &writes[i];
         if w.start < base || w.end > base + rest.len() {
-            return Err(CpuError::Plan("overlapping or out-of-range outputs".into()));
+            return Err(KernelError::Plan(
+                "overlapping or out-of-range outputs".into(),
+            ));
         }
         let (gap, tail) = rest.split_at_mut(w.start - base);
         let (out, tail) = tail.split_at_mut(w.end - w.start);
@@ -53,7 +55,9 @@ pub fn split<'a, E>(
         let found = gaps
             .iter()
             .find(|(b, g)| *b <= r.start && r.end <= b + g.len())
-            .ok_or_else(|| CpuError::Plan("an input overlaps an output of the same step".into()))?;
+            .ok_or_else(|| {
+                KernelError::Plan("an input overlaps an output of the same step".into())
+            })?;
         ins[j] = &found.1[r.start - found.0..r.end - found.0];
     }
     Ok((ins, outs))
@@ -62,6 +66,8 @@ pub fn split<'a, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use alloc::vec::Vec;
 
     #[test]
     fn splits_disjoint_and_rejects_overlap() {
@@ -73,8 +79,8 @@ mod tests {
         assert_eq!(outs[0], &mut [12, 13, 14]);
         assert_eq!(outs[1], &mut [2, 3]);
         // An input overlapping an output.
-        let w = std::iter::once(2..6).collect::<Vec<_>>();
-        let r = std::iter::once(5..8).collect::<Vec<_>>();
+        let w = core::iter::once(2..6).collect::<Vec<_>>();
+        let r = core::iter::once(5..8).collect::<Vec<_>>();
         assert!(split(&mut a, &w, &r).is_err());
         assert!(split(&mut a, &[2..6, 4..8], &[]).is_err());
     }

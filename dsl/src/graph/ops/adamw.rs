@@ -1,10 +1,11 @@
-//! AdamW appended to the graph, exactly as `torch.optim.AdamW`, with parameter groups.
+//! AdamW appended to the graph, exactly as `torch.optim.AdamW`, with parameter groups: one
+//! `AdamW` op per parameter, updating it and its two moments in place. No gradient.
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::{DType, GResult, Gradients, Graph, NodeId, Op, Role};
+use crate::graph::{DType, GResult, Gradients, Graph, NodeId, Op, Role};
 
 /// Hyper-parameters shared by all groups.
 #[derive(Clone, Debug, PartialEq)]
@@ -154,4 +155,56 @@ pub fn adamw_reference(
     let bc2 = 1.0 - libm::pow(beta2, t);
     let p = p - lr / bc1 * m / (libm::sqrt(v) / libm::sqrt(bc2) + eps);
     (p, m, v)
+}
+
+#[cfg(feature = "cpu")]
+pub(crate) mod cpu {
+    use rayon::prelude::*;
+
+    use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
+    use crate::graph::{misrouted, Op};
+
+    /// Updates its inputs 0, 2 and 3 (param, exp_avg, exp_avg_sq) in place.
+    pub(crate) const ADAMW: CpuKernel =
+        CpuKernel::new(adamw::<f32>, adamw::<f64>).in_place(&[0, 2, 3]);
+
+    /// The update exactly as `torch.optim.AdamW` (see [`adamw_reference`](super::adamw_reference)),
+    /// with lr (already times the group's scale) and t read from their `[1]` inputs.
+    fn adamw<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let Op::AdamW {
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            lr_scale,
+        } = a.node.op
+        else {
+            misrouted(&a.node.op)
+        };
+        let ([_, g, _, _, lr, t, ..], [p, m, v, ..]) = (a.ins, a.outs);
+        let lr = lr[0].to_f64() * lr_scale;
+        let t = t[0].to_f64();
+        let bc1 = 1.0 - beta1.powf(t);
+        let bc2 = 1.0 - beta2.powf(t);
+        let decay = E::from_f64(1.0 - lr * weight_decay);
+        let step = E::from_f64(lr / bc1);
+        let inv_sqrt_bc2 = E::from_f64(1.0 / bc2.sqrt());
+        let (b1, b2) = (E::from_f64(beta1), E::from_f64(beta2));
+        let (c1, c2) = (E::from_f64(1.0 - beta1), E::from_f64(1.0 - beta2));
+        let eps = E::from_f64(eps);
+        const CH: usize = 8192;
+        p.par_chunks_mut(CH)
+            .zip(m.par_chunks_mut(CH).zip(v.par_chunks_mut(CH)))
+            .zip(g.par_chunks(CH))
+            .for_each(|((p, (m, v)), g)| {
+                for i in 0..p.len() {
+                    let gi = g[i];
+                    m[i] = b1 * m[i] + c1 * gi;
+                    v[i] = b2 * v[i] + c2 * gi * gi;
+                    let denom = v[i].sqrt() * inv_sqrt_bc2 + eps;
+                    p[i] = p[i] * decay - step * m[i] / denom;
+                }
+            });
+        Ok(())
+    }
 }

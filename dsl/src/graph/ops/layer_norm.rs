@@ -1,0 +1,168 @@
+//! Layer norm over the last dim (`LayerNorm`) and the two kernels of its gradient:
+//! `LayerNormGradX` (dx, row statistics recomputed) and `LayerNormGradW` (dw); the bias
+//! gradient is a plain `sum_to`.
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::graph::autodiff::{every_input, Contributions, Vjp, VjpRule};
+use crate::graph::shape::shape_err;
+use crate::graph::{misrouted, GResult, Graph, NodeId, Op};
+
+impl Graph {
+    /// LayerNorm over the last dim with affine `w`, `b` (both `[D]`).
+    pub fn layer_norm(&mut self, x: NodeId, w: NodeId, b: NodeId, eps: f64) -> GResult<NodeId> {
+        let sx = self.data_shape("layer_norm", x)?;
+        let sw = self.data_shape("layer_norm", w)?;
+        let sb = self.data_shape("layer_norm", b)?;
+        let d = sx.last().copied().unwrap_or(0);
+        if sx.is_empty() || sw != [d] || sb != [d] {
+            return Err(shape_err(
+                "layer_norm",
+                &[&sx, &sw, &sb],
+                "weight and bias must be [D] with D the last dim of x".into(),
+            ));
+        }
+        self.op(Op::LayerNorm { eps }, vec![x, w, b], sx)
+    }
+}
+
+/// `LayerNorm`: dx and dw by their own kernels, db as the sum of dy over the rows.
+pub(crate) const LAYER_NORM_VJP: VjpRule = VjpRule {
+    through: every_input,
+    vjp: layer_norm_vjp,
+};
+
+fn layer_norm_vjp(g: &mut Graph, v: &Vjp<'_>) -> GResult<Contributions> {
+    let Op::LayerNorm { eps } = v.node.op else {
+        misrouted(&v.node.op)
+    };
+    let (x, w, dy) = (v.x(0), v.x(1), v.dy);
+    let mut out = Vec::new();
+    if v.need(0) {
+        let shape = v.node.shape.clone();
+        out.push((x, g.op(Op::LayerNormGradX { eps }, vec![x, w, dy], shape)?));
+    }
+    let dsh = v.shape(g, 1);
+    if v.need(1) {
+        let d = g.op(Op::LayerNormGradW { eps }, vec![x, dy], dsh.clone())?;
+        out.push((w, d));
+    }
+    if v.need(2) {
+        out.push((v.x(2), g.sum_to(dy, &dsh)?));
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "cpu")]
+pub(crate) mod cpu {
+    use rayon::prelude::*;
+
+    use crate::graph::cpu::{rows_per_task, CpuKernel, Element, KernelArgs, KernelError};
+    use crate::graph::{misrouted, Op};
+
+    pub(crate) const LAYER_NORM: CpuKernel = CpuKernel::new(layer_norm::<f32>, layer_norm::<f64>);
+    pub(crate) const LAYER_NORM_GRAD_X: CpuKernel =
+        CpuKernel::new(layer_norm_grad_x::<f32>, layer_norm_grad_x::<f64>);
+    /// Scratch: the row statistics (2 per row; sized by the elements, as a bound).
+    pub(crate) const LAYER_NORM_GRAD_W: CpuKernel =
+        CpuKernel::new(layer_norm_grad_w::<f32>, layer_norm_grad_w::<f64>)
+            .with_scratch(|g, node| 2 * g.node(node.inputs[0]).numel());
+
+    /// The eps of any op of the family.
+    fn eps(op: &Op) -> f64 {
+        match *op {
+            Op::LayerNorm { eps } | Op::LayerNormGradX { eps } | Op::LayerNormGradW { eps } => eps,
+            ref op => misrouted(op),
+        }
+    }
+
+    /// Mean and 1/sqrt(biased var + eps) of one row (two passes, stable).
+    #[inline]
+    fn row_stats<E: Element>(x: &[E], eps: E) -> (E, E) {
+        let n = E::from_f64(x.len() as f64);
+        let mean = x.iter().copied().sum::<E>() / n;
+        let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<E>() / n;
+        (mean, (var + eps).sqrt().recip())
+    }
+
+    fn layer_norm<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let eps = E::from_f64(eps(&a.node.op));
+        let ([x, w, b, ..], [out, ..]) = (a.ins, a.outs);
+        let d = w.len();
+        let rpt = rows_per_task(d);
+        out.par_chunks_mut(rpt * d)
+            .zip(x.par_chunks(rpt * d))
+            .for_each(|(o, xs)| {
+                for (orow, xrow) in o.chunks_mut(d).zip(xs.chunks(d)) {
+                    let (mean, rstd) = row_stats(xrow, eps);
+                    for j in 0..d {
+                        orow[j] = (xrow[j] - mean) * rstd * w[j] + b[j];
+                    }
+                }
+            });
+        Ok(())
+    }
+
+    /// dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)) with g = dy·w.
+    fn layer_norm_grad_x<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let eps = E::from_f64(eps(&a.node.op));
+        let ([x, w, dy, ..], [out, ..]) = (a.ins, a.outs);
+        let d = w.len();
+        let inv_d = E::from_f64(1.0 / d as f64);
+        let rpt = rows_per_task(d);
+        out.par_chunks_mut(rpt * d)
+            .zip(x.par_chunks(rpt * d).zip(dy.par_chunks(rpt * d)))
+            .for_each(|(o, (xs, dys))| {
+                for ((orow, xrow), dyrow) in o.chunks_mut(d).zip(xs.chunks(d)).zip(dys.chunks(d)) {
+                    let (mean, rstd) = row_stats(xrow, eps);
+                    let (mut sg, mut sgx) = (E::zero(), E::zero());
+                    for j in 0..d {
+                        let g = dyrow[j] * w[j];
+                        sg = sg + g;
+                        sgx = sgx + g * (xrow[j] - mean) * rstd;
+                    }
+                    let (mg, mgx) = (sg * inv_d, sgx * inv_d);
+                    for j in 0..d {
+                        let xh = (xrow[j] - mean) * rstd;
+                        orow[j] = rstd * (dyrow[j] * w[j] - mg - xh * mgx);
+                    }
+                }
+            });
+        Ok(())
+    }
+
+    /// dw[j] = Σ_rows dy·x̂. Row statistics go to scratch (2 per row), then each task sums a
+    /// range of columns over all rows, so no partial sums need merging.
+    fn layer_norm_grad_w<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
+        let eps = E::from_f64(eps(&a.node.op));
+        let ([x, dy, ..], [out, ..]) = (a.ins, a.outs);
+        let d = out.len();
+        let rows = x.len() / d.max(1);
+        let stats = &mut a.scratch[..2 * rows];
+        stats
+            .par_chunks_mut(2 * 64)
+            .zip(x.par_chunks(64 * d))
+            .for_each(|(st, xs)| {
+                for (s, xrow) in st.chunks_mut(2).zip(xs.chunks(d)) {
+                    let (m, r) = row_stats(xrow, eps);
+                    s[0] = m;
+                    s[1] = r;
+                }
+            });
+        let stats = &*stats;
+        let cols = (d / 4).max(16);
+        out.par_chunks_mut(cols).enumerate().for_each(|(t, o)| {
+            let c0 = t * cols;
+            o.fill(E::zero());
+            for r in 0..rows {
+                let (m, rs) = (stats[2 * r], stats[2 * r + 1]);
+                let xr = &x[r * d + c0..r * d + c0 + o.len()];
+                let dr = &dy[r * d + c0..r * d + c0 + o.len()];
+                for j in 0..o.len() {
+                    o[j] = o[j] + dr[j] * (xr[j] - m) * rs;
+                }
+            }
+        });
+        Ok(())
+    }
+}
