@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tessera_dsl::spec::{MaeArgs, MaeSpec, MaskSpec, ModelSpec, CONSTRUCTOR_LAYER_NORM_EPS};
+use tessera_dsl::spec::{
+    MaeArgs, MaeSpec, MaskSpec, ModelSpec, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
+};
 use tessera_dsl::Ratio;
 
 use crate::model::{build, Model, ModelError};
@@ -199,23 +201,36 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
         (Some(m), _, _) => with_eps(*m, eps),
         (None, Some(json), _) => serde_json::from_str::<ModelSpec>(json)
             .map_err(|e| meta(SPEC_KEY, "model spec", e.to_string()))?,
-        (None, None, Some(json)) => {
-            let args: MaeArgs = serde_json::from_str(json).map_err(|e| {
-                meta(
-                    CONFIG_KEY,
-                    "set of MaskedAutoencoderViT arguments",
-                    e.to_string(),
-                )
-            })?;
+        (None, None, Some(json)) => official_spec(json, eps)
+            .map_err(|reason| meta(CONFIG_KEY, "set of official constructor arguments", reason))?,
+        (None, None, None) => return Err(CheckpointError::NoConfig { path: path() }),
+    };
+    Ok(spec)
+}
+
+/// The spec an official checkpoint's `config` (its constructor's arguments) describes. Each
+/// family's arguments are read with unknown keys refused, so the one family they belong to is
+/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`).
+fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
+    let mae_error = match serde_json::from_str::<MaeArgs>(json) {
+        Ok(args) => {
             let mask = MaskSpec::Random {
                 ratio: Ratio::of(3, 4),
             };
             let eps = eps.unwrap_or(CONSTRUCTOR_LAYER_NORM_EPS);
-            ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask))
+            return Ok(ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask)));
         }
-        (None, None, None) => return Err(CheckpointError::NoConfig { path: path() }),
+        Err(e) => e.to_string(),
     };
-    Ok(spec)
+    if let Ok(mut args) = serde_json::from_str::<UmSwinArgs>(json) {
+        args.layer_norm_eps = args.layer_norm_eps.or(eps);
+        return UmSwinSpec::from_official(&args)
+            .map(ModelSpec::UmSwin)
+            .map_err(|e| e.to_string());
+    }
+    Err(format!(
+        "not the arguments of a known official model (as MaskedAutoencoderViT: {mae_error})"
+    ))
 }
 
 fn with_eps(spec: ModelSpec, eps: Option<f64>) -> ModelSpec {

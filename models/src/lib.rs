@@ -15,6 +15,7 @@ pub mod sincos;
 pub mod step;
 pub mod tensors;
 pub mod train;
+pub mod um_swin;
 pub mod viz;
 
 pub use model::{build, Model, ModelError};

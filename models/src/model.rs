@@ -1,7 +1,7 @@
 //! The interface every model family implements, and the one place that turns a spec into a
 //! model. Trainer, checkpoints, evaluation, probing, pictures, benchmarks and the CLI know only
 //! [`Model`]: a new family is one folder that implements it plus its presets.
-use tessera_dsl::graph::{AdamWConfig, GResult, GraphError, NodeId, Optimizer};
+use tessera_dsl::graph::{adamw, grad, AdamWConfig, GResult, GraphError, NodeId, Optimizer, Role};
 use tessera_dsl::mask::MaskError;
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
@@ -48,6 +48,27 @@ pub struct StepGraph {
 }
 
 impl StepGraph {
+    /// Appends the backward pass (and AdamW) that `extras` asks for.
+    pub fn add_extras(&mut self, extras: &Extras) -> GResult<()> {
+        if matches!(extras, Extras::None) {
+            return Ok(());
+        }
+        let params = self.graph.trainable_params();
+        let grads = grad(&mut self.graph, self.loss, &params)?;
+        for &pid in &params {
+            let Role::Param { name, .. } = &self.graph.node(pid).role else {
+                continue;
+            };
+            if let Some(gid) = grads.get(pid) {
+                self.grads.push((name.clone(), gid));
+            }
+        }
+        if let Extras::TrainStep(adam) = extras {
+            self.optimizer = Some(adamw(&mut self.graph, &grads, adam)?);
+        }
+        Ok(())
+    }
+
     /// The nodes to keep readable after a run: loss, pred and the gradients.
     pub fn outputs(&self) -> Vec<NodeId> {
         let mut out = vec![self.loss, self.pred];
@@ -180,6 +201,12 @@ pub trait Model: Send + Sync {
     /// The official constructor's arguments as JSON (a checkpoint's `config` metadata), when
     /// the official code can express this model.
     fn official_config(&self) -> Option<String>;
+    /// `pred` (as the step graph computes it, `[N, L, P]`) with its rows in raster order over
+    /// the patch grid, for pictures. Families whose official output lists visible tokens
+    /// before masked ones reorder it here.
+    fn pred_in_raster_order(&self, _inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
+        pred.to_vec()
+    }
 }
 
 /// The model of `spec`, after checking its rules.
@@ -187,6 +214,7 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
     spec.validate()?;
     match spec {
         ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
+        ModelSpec::UmSwin(s) => Ok(Box::new(crate::um_swin::UmSwinModel::new(*s)?)),
         other => Err(ModelError::NotBuilt {
             family: family_name(other.family()),
         }),

@@ -30,8 +30,8 @@ pub fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// `‖a − b‖ / ‖b‖` in f64; NaN anywhere gives infinity (NaN never passes), and an exactly zero
-/// reference must be matched exactly.
+/// `‖a − b‖ / ‖b‖` in f64; NaN anywhere gives infinity (NaN never passes); an exactly zero
+/// reference gives the absolute `‖a‖`.
 pub fn rel_err(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
     if a.iter().chain(b).any(|x| !x.is_finite()) {
@@ -44,7 +44,7 @@ pub fn rel_err(a: &[f32], b: &[f32]) -> f64 {
         .sum();
     let den: f64 = b.iter().map(|&y| (y as f64).powi(2)).sum();
     if den == 0.0 {
-        return if num == 0.0 { 0.0 } else { f64::INFINITY };
+        return num.sqrt();
     }
     (num / den).sqrt()
 }
@@ -121,10 +121,27 @@ pub fn check(name: &str, got: &TensorFile, expected: &TensorFile) -> (f64, Strin
         v
     };
     assert_eq!(names(got), names(expected), "{name}: set of gradients");
+    // Some gradients vanish in exact arithmetic (a bias added to every score of a softmax row,
+    // as UM-MAE's position MLP output bias; a softmax over one key): the reference then holds
+    // float64 rounding noise (~1e-20) and ours float32 noise (~1e-11), and a relative error
+    // means nothing. Those are held to an absolute bound relative to the largest gradient.
+    let norm = |v: &[f32]| v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    let scale = names(expected)
+        .iter()
+        .map(|k| norm(&exp(k).data))
+        .fold(0.0, f64::max);
     let mut worst = (0.0f64, String::new());
     for key in names(expected) {
         let (g, want) = (got_t(&key), exp(&key));
         assert_eq!(g.shape, want.shape, "{name}: {key} shape");
+        if norm(&want.data) < 1e-7 * scale {
+            let n = norm(&g.data);
+            assert!(
+                n < 1e-6 * scale,
+                "{name}: {key} vanishes, but ours has norm {n:e}"
+            );
+            continue;
+        }
         let e = rel_err(&g.data, &want.data);
         assert!(e < 1e-3, "{name}: {key} rel err {e:e}");
         if e >= worst.0 {

@@ -11,6 +11,8 @@ use crate::params::Init;
 pub enum PatchInit {
     /// MAE: xavier_uniform over the weight viewed as `[D, C·p·p]`; PyTorch's default bias.
     XavierFlat,
+    /// UM-MAE: the same weight, a zero bias (its `_init_weights` zeroes conv biases first).
+    XavierFlatZeroBias,
     /// PyTorch's Conv default (VideoMAE leaves its Conv3d so): weight and bias
     /// `U(±1/sqrt(C·[t·]p·p))`.
     Torch,
@@ -24,15 +26,17 @@ fn proj(
     init: PatchInit,
 ) -> GResult<(NodeId, NodeId)> {
     let bound = 1.0 / (fan_in as f64).sqrt();
-    let w_init = match init {
-        PatchInit::XavierFlat => Init::XavierUniform {
-            fan_in,
-            fan_out: dim,
-        },
-        PatchInit::Torch => Init::Uniform { bound },
+    let xavier = Init::XavierUniform {
+        fan_in,
+        fan_out: dim,
+    };
+    let (w_init, b_init) = match init {
+        PatchInit::XavierFlat => (xavier, Init::Uniform { bound }),
+        PatchInit::XavierFlatZeroBias => (xavier, Init::Zeros),
+        PatchInit::Torch => (Init::Uniform { bound }, Init::Uniform { bound }),
     };
     let w = s.param("weight", weight, w_init)?;
-    let b = s.param("bias", &[dim], Init::Uniform { bound })?;
+    let b = s.param("bias", &[dim], b_init)?;
     let w = s.g().reshape(w, &[dim, fan_in])?;
     Ok((w, b))
 }

@@ -63,8 +63,9 @@ pub fn window_attention(
             let h = mlp.g().relu(h)?;
             let b = conv1x1(&mut mlp.pp(2), h, hidden, heads, ConvInit::KaimingOut)?;
             let g = s.g();
-            let b = g.reshape(b, &[n, windows, len, len, heads])?;
-            Some(g.permute(b, &[0, 1, 4, 2, 3])?) // [N, windows, heads, L, L]
+            let per = g.shape(coords)[0]; // 1 or N
+            let b = g.reshape(b, &[per, windows, len, len, heads])?;
+            Some(g.permute(b, &[0, 1, 4, 2, 3])?) // [1 or N, windows, heads, L, L]
         }
     };
     if a.shift > 0 {

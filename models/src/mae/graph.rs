@@ -3,7 +3,7 @@
 //! frozen parameters, the images and the host-made mask as per-step inputs, and optionally the
 //! gradients and an AdamW step. Any token-dropping mask works: the encoder sees the kept tokens
 //! in the order `ids_keep` lists them, the decoder restores raster order with `ids_restore`.
-use tessera_dsl::graph::{adamw, grad, GResult, NodeId, PatchOrder, Role};
+use tessera_dsl::graph::{GResult, NodeId, PatchOrder};
 use tessera_dsl::spec::{MaeDims, MaeSpec};
 
 use crate::blocks::{
@@ -194,29 +194,8 @@ pub fn build(
         optimizer: None,
         constants: built.constants.clone(),
     };
-    add_extras(&mut step, extras)?;
+    step.add_extras(extras)?;
     Ok((step, built))
-}
-
-/// Appends the backward pass (and AdamW) that `extras` asks for.
-pub fn add_extras(step: &mut StepGraph, extras: &Extras) -> GResult<()> {
-    if matches!(extras, Extras::None) {
-        return Ok(());
-    }
-    let params = step.graph.trainable_params();
-    let grads = grad(&mut step.graph, step.loss, &params)?;
-    for &pid in &params {
-        let Role::Param { name, .. } = &step.graph.node(pid).role else {
-            continue;
-        };
-        if let Some(gid) = grads.get(pid) {
-            step.grads.push((name.clone(), gid));
-        }
-    }
-    if let Extras::TrainStep(adam) = extras {
-        step.optimizer = Some(adamw(&mut step.graph, &grads, adam)?);
-    }
-    Ok(())
 }
 
 /// The encoder over every token of `batch` images, with the [CLS] row and the mean of the
