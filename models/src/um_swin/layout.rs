@@ -45,7 +45,7 @@ impl Layout {
     /// unless every 2x2 block holds exactly one visible cell.
     pub fn new(cells: Cells, mask: &[f32], replaced: Vec<bool>) -> Option<Layout> {
         let m = cells.grid;
-        if mask.len() != m * m || replaced.len() != m * m || m % 2 != 0 {
+        if mask.len() != m * m || replaced.len() != m * m || !m.is_multiple_of(2) {
             return None;
         }
         let mut visible = Vec::with_capacity(m * m / 4);
