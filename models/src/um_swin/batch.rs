@@ -57,7 +57,7 @@ pub fn inputs(
         dec.extend(layout.decoder_positions(spec.decoder_positions));
         loss.extend((0..d.mask_cells).map(|r| f32::from(u8::from(r >= d.visible_cells))));
         let mut pos = layout.compact_positions();
-        for st in 0..d.num_stages {
+        for (st, pair) in coords.iter_mut().enumerate() {
             if st > 0 {
                 pos = merge_positions(&pos, geometry.grids[st - 1]);
             }
@@ -66,9 +66,9 @@ pub fn inputs(
                 geometry.windows[st],
                 geometry.shifts[st],
             );
-            coords[st][0].extend(window_coords(&pos, grid, w, 0));
+            pair[0].extend(window_coords(&pos, grid, w, 0));
             if shift > 0 {
-                coords[st][1].extend(window_coords(&pos, grid, w, shift));
+                pair[1].extend(window_coords(&pos, grid, w, shift));
             }
         }
     }
