@@ -1,7 +1,7 @@
 //! One batch through a model on a backend (CPU or wgpu), as the official forward (and
 //! backward) pass computes it: loss, prediction, mask and, optionally, the gradient of every
 //! trainable parameter under its official name.
-use tessera_dsl::graph::{compile, GraphError, PlanOptions};
+use tessera_dsl::graph::{compile, GraphError};
 use tessera_runtime::backend::{BackendError, Device};
 
 use crate::model::{Extras, Model, StepInputs};
@@ -52,7 +52,7 @@ pub fn evaluate(
 ) -> Result<EvalOutput, EvalError> {
     let extras = if grads { Extras::Grads } else { Extras::None };
     let sg = model.step_graph(inputs.shape, &extras)?;
-    let plan = compile(&sg.graph, &sg.outputs(), &PlanOptions::default())?;
+    let plan = compile(&sg.graph, &sg.outputs(), &device.plan_options())?;
     let n = inputs.shape.batch;
     let label = format!(
         "evaluation (batch {n}, {} visible tokens)",

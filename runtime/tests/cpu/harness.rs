@@ -2,7 +2,7 @@
 //! f64/f32, and the finite-difference gradient check.
 #![allow(dead_code)]
 
-use tessera_dsl::graph::{compile, grad, DType, GResult, Graph, NodeId, PlanOptions, Role};
+use tessera_dsl::graph::{compile, grad, DType, GResult, Graph, NodeId, PlanOptions, Role, Target};
 use tessera_runtime::cpu::{CpuExecutor, Element};
 
 /// SplitMix64: deterministic values for a seed.
@@ -73,9 +73,12 @@ fn to<E: Element>(v: &[f64]) -> Vec<E> {
     v.iter().map(|&x| E::from_f64(x)).collect()
 }
 
-/// Compiles `g` for `outputs`, feeds it, runs once and reads the outputs (as f64).
+/// Compiles `g` for `outputs`, feeds it, runs once and reads the outputs (as f64). A fused
+/// plan is fused as the CPU backend runs it: elementwise fusion and then its own fused
+/// kernels (`Target::Cpu`), so every test that compares fused with unfused covers both.
 pub fn run<E: Element>(g: &Graph, outputs: &[NodeId], feed: &Feed, fuse: bool) -> Vec<Vec<f64>> {
-    let plan = compile(g, outputs, &PlanOptions { fuse }).expect("compile");
+    let target = if fuse { Target::Cpu } else { Target::Any };
+    let plan = compile(g, outputs, &PlanOptions { fuse, target }).expect("compile");
     let mut ex = CpuExecutor::<E>::new(&plan).expect("executor");
     for (n, v) in &feed.data {
         ex.set_any(n, &to::<E>(v)).expect("set");

@@ -100,17 +100,45 @@ pub fn gemm<E: Element>(
     one_gemm(dst, dst_rs, a, b, alpha, accumulate, parallel);
 }
 
-/// `dst[m×n]` (row-major, contiguous) = start + alpha·a·b, then `epilogue(r0, rows)` on each
-/// panel of rows (`rows` holds rows `r0 ..` of dst, final) right after the panel's product,
-/// while it is in cache. Panels run in parallel on the rayon pool (unless called from one of
-/// its workers); an epilogue that sums must keep per-panel partial results.
+/// One panel of rows of a [`gemm_fused`] product, as its epilogue sees it.
+pub struct Panel<'p, E> {
+    /// The panel's number and its first row.
+    pub index: usize,
+    pub r0: usize,
+    /// The panel's rows of the destination, final.
+    pub rows: &'p mut [E],
+    /// The panel's part of the side buffer (empty without one).
+    pub side: &'p mut [E],
+}
+
+/// A second buffer the epilogue writes, split between the panels.
+pub enum Side<'s, E> {
+    None,
+    /// Row `i` of the product owns `buf[i·cols .. (i + 1)·cols]` (a second output).
+    Rows {
+        buf: &'s mut [E],
+        cols: usize,
+    },
+    /// Panel `p` owns `buf[p·len .. (p + 1)·len]` (partial sums, added up afterwards in
+    /// panel order, so results do not depend on which thread ran what).
+    Panels {
+        buf: &'s mut [E],
+        len: usize,
+    },
+}
+
+/// `dst[m×n]` (row-major, contiguous) = start + alpha·a·b, then `epilogue` on each panel of
+/// rows ([`panel_rows`] of them) right after the panel's product, while it is in cache.
+/// Panels run in parallel on the rayon pool (unless called from one of its workers).
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_fused<E: Element>(
     dst: &mut [E],
     a: MatRef<'_, E>,
     b: MatRef<'_, E>,
     alpha: E,
     start: Start<'_, E>,
-    epilogue: &(dyn Fn(usize, &mut [E]) + Sync),
+    side: Side<'_, E>,
+    epilogue: &(dyn Fn(Panel<'_, E>) + Sync),
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     check(dst, n, &a, &b);
@@ -118,7 +146,8 @@ pub fn gemm_fused<E: Element>(
         return;
     }
     let panel = panel_rows(m, n, k);
-    let run = |r0: usize, d: &mut [E]| {
+    let run = |index: usize, d: &mut [E], side: &mut [E]| {
+        let r0 = index * panel;
         let rows = d.len() / n;
         let accumulate = match start {
             Start::Zero => false,
@@ -140,27 +169,55 @@ pub fn gemm_fused<E: Element>(
             }
         };
         one_gemm(d, n, a.rows_from(r0, rows), b, alpha, accumulate, false);
-        epilogue(r0, d);
+        epilogue(Panel {
+            index,
+            r0,
+            rows: d,
+            side,
+        });
     };
+    let panels = m.div_ceil(panel);
+    let (side_buf, side_len) = match side {
+        Side::None => (&mut [][..], 0),
+        Side::Rows { buf, cols } => (buf, panel * cols),
+        Side::Panels { buf, len } => (buf, len),
+    };
+    assert!(
+        side_len == 0 || side_buf.len() >= (panels - 1) * side_len,
+        "gemm: side buffer too short"
+    );
     let d = &mut dst[..m * n];
-    if panel >= m || rayon::current_thread_index().is_some() {
-        run(0, d);
-    } else {
+    if panels == 1 || rayon::current_thread_index().is_some() {
+        let mut sides = side_buf.chunks_mut(side_len.max(1));
+        for (index, d) in d.chunks_mut(panel * n).enumerate() {
+            let s = if side_len == 0 {
+                &mut [][..]
+            } else {
+                sides.next().expect("side buffer checked")
+            };
+            run(index, d, s);
+        }
+    } else if side_len == 0 {
         d.par_chunks_mut(panel * n)
             .enumerate()
-            .for_each(|(t, d)| run(t * panel, d));
+            .for_each(|(index, d)| run(index, d, &mut []));
+    } else {
+        d.par_chunks_mut(panel * n)
+            .zip(side_buf.par_chunks_mut(side_len))
+            .enumerate()
+            .for_each(|(index, (d, s))| run(index, d, s));
     }
 }
 
 /// Rows per panel of [`gemm_fused`]: all of them for a small product; else panels that fit
-/// [`PANEL_ELEMS`], at least 4 per thread so that the 2 threads finish together.
+/// [`PANEL_ELEMS`], and at least 8 of them so that the threads finish together. A function
+/// of the shapes alone, so partial sums per panel add up the same way on any thread count.
 pub fn panel_rows(m: usize, n: usize, k: usize) -> usize {
     if m * n * k < PARALLEL_MACS {
-        return m;
+        return m.max(1);
     }
-    let threads = rayon::current_num_threads().max(1);
     let by_cache = (PANEL_ELEMS / n.max(1)).max(8);
-    let by_balance = m.div_ceil(4 * threads).max(8);
+    let by_balance = m.div_ceil(8).max(8);
     by_cache.min(by_balance).min(m)
 }
 
@@ -233,10 +290,19 @@ mod tests {
             bias: &bias,
             residual: Some(&res),
         };
-        gemm_fused(&mut got, av, bv, 0.5, start, &|r0, rows| {
-            assert_eq!(r0 % panel_rows(m, n, k), 0);
-            rows.iter_mut().for_each(|x| *x *= 2.0);
+        // The epilogue doubles each row it is handed and counts each panel's rows aside.
+        let panels = m.div_ceil(panel_rows(m, n, k));
+        let mut counts = vec![0.0; panels];
+        let side = Side::Panels {
+            buf: &mut counts,
+            len: 1,
+        };
+        gemm_fused(&mut got, av, bv, 0.5, start, side, &|p| {
+            assert_eq!(p.r0, p.index * panel_rows(m, n, k));
+            p.rows.iter_mut().for_each(|x| *x *= 2.0);
+            p.side[0] += (p.rows.len() / n) as f64;
         });
+        assert!(panels > 1 && counts.iter().sum::<f64>() == m as f64);
         for i in 0..m {
             for j in 0..n {
                 let s: f64 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();

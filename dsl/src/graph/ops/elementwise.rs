@@ -494,6 +494,68 @@ pub(crate) mod cpu {
         }
     }
 
+    /// `rows = op(rows)` in place, as one vectorized loop (a fused linear layer's epilogue).
+    pub(crate) fn unary_in_place<E: Element>(op: UnaryOp, rows: &mut [E]) {
+        struct Loop<'a, E>(UnaryOp, &'a mut [E]);
+        impl<E: Element> SimdLoop for Loop<'_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                for chunk in self.1.chunks_mut(BLK) {
+                    let mut src = [E::zero(); BLK];
+                    src[..chunk.len()].copy_from_slice(chunk);
+                    unary_block(self.0, &src[..chunk.len()], chunk);
+                }
+            }
+        }
+        vectorized(Loop(op, rows))
+    }
+
+    /// `dst = op(src)`, as one vectorized loop.
+    pub(crate) fn unary_into<E: Element>(op: UnaryOp, src: &[E], dst: &mut [E]) {
+        struct Loop<'a, 'b, E>(UnaryOp, &'a [E], &'b mut [E]);
+        impl<E: Element> SimdLoop for Loop<'_, '_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                unary_block(self.0, self.1, self.2)
+            }
+        }
+        vectorized(Loop(op, src, dst))
+    }
+
+    /// `dy = dy · op'(x)` in place, and (if `sums` is not empty) the column sums of the
+    /// result over rows of `sums.len()` added to `sums`: a fused activation gradient's
+    /// epilogue with its bias gradient.
+    pub(crate) fn unary_grad_in_place<E: Element>(
+        op: UnaryOp,
+        x: &[E],
+        dy: &mut [E],
+        sums: &mut [E],
+    ) {
+        struct Loop<'a, 'b, 'c, E>(UnaryOp, &'a [E], &'b mut [E], &'c mut [E]);
+        impl<E: Element> SimdLoop for Loop<'_, '_, '_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                let Loop(op, x, dy, sums) = self;
+                for (xc, dc) in x.chunks(BLK).zip(dy.chunks_mut(BLK)) {
+                    let mut d = [E::zero(); BLK];
+                    d[..dc.len()].copy_from_slice(dc);
+                    unary_grad_block(op, xc, &d[..dc.len()], dc);
+                }
+                if !sums.is_empty() {
+                    for row in dy.chunks_exact(sums.len()) {
+                        for (s, &v) in sums.iter_mut().zip(row) {
+                            *s = *s + v;
+                        }
+                    }
+                }
+            }
+        }
+        vectorized(Loop(op, x, dy, sums))
+    }
+
     /// Output elements `start..start + out.len()` of a program, as one vectorized loop.
     struct Chunk<'a, 'o, E> {
         prog: &'a [FusedInstr],

@@ -151,7 +151,7 @@ pub(crate) mod cpu {
     //! copies); a shared 2-D right operand folds the batch into rows so one big GEMM runs.
     use rayon::prelude::*;
 
-    use crate::graph::cpu::gemm::{gemm, gemm_fused, MatRef, Start};
+    use crate::graph::cpu::gemm::{gemm, gemm_fused, MatRef, Side, Start};
     use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
     use crate::graph::{misrouted, Op};
 
@@ -192,7 +192,7 @@ pub(crate) mod cpu {
                         bias,
                         residual: None,
                     };
-                    gemm_fused(out, av, bv, alpha, start, &|_, _| {})
+                    gemm_fused(out, av, bv, alpha, start, Side::None, &|_| {})
                 }
                 None => gemm(out, n, av, bv, alpha, false),
             }
