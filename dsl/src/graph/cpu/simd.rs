@@ -8,6 +8,8 @@
 //! everything it calls: a closure would not do, since the compiler is free not to inline a
 //! large closure, and then its body is baseline code.
 
+use super::Element;
+
 /// A loop to run with [`vectorized`]. Implementations mark `run` `#[inline(always)]`.
 pub trait SimdLoop {
     type Output;
@@ -29,4 +31,50 @@ impl<L: SimdLoop> pulp::WithSimd for Dispatch<L> {
 #[inline(always)]
 pub fn vectorized<L: SimdLoop>(l: L) -> L::Output {
     pulp::Arch::new().dispatch(Dispatch(l))
+}
+
+/// Independent partial sums of the reductions below: 16 f32 fill one AVX-512 register. A
+/// float reduction into one accumulator has a fixed order, so the compiler may not
+/// vectorize it; lanes added at the end can be.
+const LANES: usize = 16;
+
+/// `Σ f(a[i], b[i])` (`b` as long as `a`), in [`LANES`] partial sums. Inline into a
+/// [`SimdLoop`] to vectorize.
+#[inline(always)]
+pub fn lane_sum2<E: Element>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> E {
+    let b = &b[..a.len()];
+    let mut acc = [E::zero(); LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            acc[l] = acc[l] + f(x[l], y[l]);
+        }
+    }
+    let mut s = E::zero();
+    for (&x, &y) in ar.iter().zip(br) {
+        s = s + f(x, y);
+    }
+    acc.iter().fold(s, |s, &v| s + v)
+}
+
+/// `Σ a[i]`, in [`LANES`] partial sums.
+#[inline(always)]
+pub fn lane_sum<E: Element>(a: &[E]) -> E {
+    lane_sum2(a, a, |x, _| x)
+}
+
+/// `max a[i]` (−∞ for none), in [`LANES`] partial maxima.
+#[inline(always)]
+pub fn lane_max<E: Element>(a: &[E]) -> E {
+    let mut acc = [E::neg_infinity(); LANES];
+    let chunks = a.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for x in chunks {
+        for l in 0..LANES {
+            acc[l] = acc[l].max(x[l]);
+        }
+    }
+    let m = rest.iter().fold(E::neg_infinity(), |m, &x| m.max(x));
+    acc.iter().fold(m, |m, &v| m.max(v))
 }
