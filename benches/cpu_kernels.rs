@@ -45,7 +45,8 @@ fn executor(g: &Graph, outputs: &[NodeId], target: Target) -> CpuExecutor<f32> {
 /// `loss = Σ y ∘ r` (r a random frozen tensor) and the gradients of every trainable leaf:
 /// the outputs of a forward + backward of `y`.
 fn with_backward(g: &mut Graph, y: NodeId) -> Vec<NodeId> {
-    let r = g.frozen("r", &g.shape(y).to_vec()).unwrap();
+    let shape = g.shape(y).to_vec();
+    let r = g.frozen("r", &shape).unwrap();
     let yr = g.mul(y, r).unwrap();
     let loss = g.sum_all(yr).unwrap();
     let params = g.trainable_params();
