@@ -59,7 +59,7 @@ fn layer_norm_vjp(g: &mut Graph, v: &Vjp<'_>) -> GResult<Contributions> {
 pub(crate) mod cpu {
     use rayon::prelude::*;
 
-    use crate::graph::cpu::simd::{vectorized, SimdLoop};
+    use crate::graph::cpu::simd::{lane_sum, lane_sum2, vectorized, SimdLoop};
     use crate::graph::cpu::{rows_per_task, CpuKernel, Element, KernelArgs, KernelError};
     use crate::graph::{misrouted, Graph, Node, Op};
 
@@ -90,9 +90,30 @@ pub(crate) mod cpu {
     #[inline(always)]
     fn row_stats<E: Element>(x: &[E], eps: E) -> (E, E) {
         let n = E::from_f64(x.len() as f64);
-        let mean = x.iter().copied().sum::<E>() / n;
-        let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<E>() / n;
+        let mean = lane_sum(x) / n;
+        let var = lane_sum2(x, x, |v, _| (v - mean) * (v - mean)) / n;
         (mean, (var + eps).sqrt().recip())
+    }
+
+    /// One row of dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)), g = dy·w, into `orow` (which
+    /// holds g on the way). Shared by `LayerNormGradX` and the fused `LayerNormGrad`, so the
+    /// two round alike (dx is all cancellation where the row has few values). Returns the
+    /// row's statistics.
+    #[inline(always)]
+    fn dx_row<E: Element>(xrow: &[E], dyrow: &[E], w: &[E], orow: &mut [E], eps: E) -> (E, E) {
+        let inv_d = E::from_f64(1.0 / w.len() as f64);
+        let (mean, rstd) = row_stats(xrow, eps);
+        for ((o, &dy), &wj) in orow.iter_mut().zip(dyrow).zip(w) {
+            *o = dy * wj;
+        }
+        let sg = lane_sum(orow);
+        let sgx = lane_sum2(orow, xrow, |g, x| g * (x - mean) * rstd);
+        let (mg, mgx) = (sg * inv_d, sgx * inv_d);
+        for (o, &x) in orow.iter_mut().zip(xrow) {
+            let xh = (x - mean) * rstd;
+            *o = rstd * (*o - mg - xh * mgx);
+        }
+        (mean, rstd)
     }
 
     fn layer_norm<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
@@ -156,26 +177,15 @@ pub(crate) mod cpu {
         #[inline(always)]
         fn run(self) {
             let d = self.w.len();
-            let inv_d = E::from_f64(1.0 / d as f64);
             let (dw, rest) = self.sums.split_at_mut(d);
             let (db, cs) = rest.split_at_mut(d);
             for (r, orow) in self.out.chunks_mut(d).enumerate() {
                 let (xrow, dyrow) = (&self.x[r * d..][..d], &self.dy[r * d..][..d]);
-                let (mean, rstd) = row_stats(xrow, self.eps);
-                let (mut sg, mut sgx) = (E::zero(), E::zero());
-                // The products associate as in LayerNormGradX / LayerNormGradW, so that
-                // fused and unfused plans round alike where dx is all cancellation.
-                for j in 0..d {
-                    let (xc, g) = (xrow[j] - mean, dyrow[j] * self.w[j]);
-                    sg = sg + g;
-                    sgx = sgx + g * xc * rstd;
-                    dw[j] = dw[j] + dyrow[j] * xc * rstd;
-                    db[j] = db[j] + dyrow[j];
-                }
-                let (mg, mgx) = (sg * inv_d, sgx * inv_d);
-                for j in 0..d {
-                    let xh = (xrow[j] - mean) * rstd;
-                    orow[j] = rstd * (dyrow[j] * self.w[j] - mg - xh * mgx);
+                // dw as LayerNormGradW computes it, from the same row statistics.
+                let (mean, rstd) = dx_row(xrow, dyrow, self.w, orow, self.eps);
+                for (((dwj, dbj), &dy), &x) in dw.iter_mut().zip(&mut *db).zip(dyrow).zip(xrow) {
+                    *dwj = *dwj + dy * (x - mean) * rstd;
+                    *dbj = *dbj + dy;
                 }
                 if let Some(dres) = self.dres {
                     for (o, &v) in orow.iter_mut().zip(&dres[r * d..][..d]) {
@@ -246,26 +256,22 @@ pub(crate) mod cpu {
         let eps = E::from_f64(eps(&a.node.op));
         let ([x, w, dy, ..], [out, ..]) = (a.ins, a.outs);
         let d = w.len();
-        let inv_d = E::from_f64(1.0 / d as f64);
         let rpt = rows_per_task(d);
+        struct Rows<'a, 'o, E>(&'a [E], &'a [E], &'a [E], &'o mut [E], E);
+        impl<E: Element> SimdLoop for Rows<'_, '_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                let Rows(x, dy, w, out, eps) = self;
+                let d = w.len();
+                for ((orow, xrow), dyrow) in out.chunks_mut(d).zip(x.chunks(d)).zip(dy.chunks(d)) {
+                    dx_row(xrow, dyrow, w, orow, eps);
+                }
+            }
+        }
         out.par_chunks_mut(rpt * d)
             .zip(x.par_chunks(rpt * d).zip(dy.par_chunks(rpt * d)))
-            .for_each(|(o, (xs, dys))| {
-                for ((orow, xrow), dyrow) in o.chunks_mut(d).zip(xs.chunks(d)).zip(dys.chunks(d)) {
-                    let (mean, rstd) = row_stats(xrow, eps);
-                    let (mut sg, mut sgx) = (E::zero(), E::zero());
-                    for j in 0..d {
-                        let g = dyrow[j] * w[j];
-                        sg = sg + g;
-                        sgx = sgx + g * (xrow[j] - mean) * rstd;
-                    }
-                    let (mg, mgx) = (sg * inv_d, sgx * inv_d);
-                    for j in 0..d {
-                        let xh = (xrow[j] - mean) * rstd;
-                        orow[j] = rstd * (dyrow[j] * w[j] - mg - xh * mgx);
-                    }
-                }
-            });
+            .for_each(|(o, (xs, dys))| vectorized(Rows(xs, dys, w, o, eps)));
         Ok(())
     }
 
