@@ -311,6 +311,33 @@ mod tests {
         assert!(f32::NEG_INFINITY.gelu_erf().is_nan());
     }
 
+    /// The f32 tanh GELU relative to the same formula in f64, where `1 + tanh u` used to
+    /// cancel (x < 0): rounding x to u in f32 moves 2u by a few ulp of |2u|, which exp turns
+    /// into a relative error of that size: bound 2.4e-7·(1 + |2u|) (4 ulp of 2u plus the
+    /// polynomial's). Down to x = −9.5 (2u ≈ −77): below 2u = −87 `exp_fast` clamps, and the
+    /// result (< 1e-37) is floored there.
+    #[test]
+    fn gelu_tanh_f32_keeps_its_relative_precision_for_negative_x() {
+        for i in 0..=20000 {
+            let x = -9.5 + 9.5 * i as f64 / 20000.0;
+            let xf = x as f32;
+            let xd = f64::from(xf);
+            let two_u = 2.0 * SQRT_2_OVER_PI * (xd + 0.044715 * xd * xd * xd);
+            let (got, want) = (f64::from(gelu_tanh(xf)), gelu_tanh(xd));
+            let bound = 2.4e-7 * (1.0 + two_u.abs());
+            assert!(
+                (got - want).abs() <= bound * want.abs(),
+                "gelu_tanh({x}) = {got:e}, want {want:e}"
+            );
+            let (got_d, want_d) = (f64::from(gelu_tanh_grad(xf, 1.0)), gelu_tanh_grad(xd, 1.0));
+            let mag = want_d.abs().max(1e-30);
+            assert!(
+                (got_d - want_d).abs() <= 2.0 * bound * mag + 1e-7,
+                "gelu_tanh'({x}) = {got_d:e}, want {want_d:e}"
+            );
+        }
+    }
+
     #[test]
     fn gelu_f32_matches_f64() {
         for i in 0..=4000 {
