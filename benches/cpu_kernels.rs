@@ -60,11 +60,13 @@ fn with_backward(g: &mut Graph, y: NodeId) -> Vec<NodeId> {
 /// fc2's, and the weight gradient of qkv (Xᵀ·dY, the transposed left operand).
 fn gemm(c: &mut Criterion) {
     let mut group = c.benchmark_group("gemm");
-    let shapes: [(&str, usize, usize, usize, bool); 4] = [
+    let shapes: [(&str, usize, usize, usize, bool); 6] = [
         ("1024x1024x1024", 1024, 1024, 1024, false),
         ("qkv 1088x192x576", 1088, 192, 576, false),
         ("fc2 1088x768x192", 1088, 768, 192, false),
         ("qkv weight grad 192x1088x576", 192, 1088, 576, true),
+        ("fc1 weight grad 192x1088x768", 192, 1088, 768, true),
+        ("fc1 weight grad 768x1088x192", 768, 1088, 192, true),
     ];
     for (name, m, k, n, trans_a) in shapes {
         let mut g = Graph::new();
