@@ -66,10 +66,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--omp-wait-policy", default="PASSIVE",
+                    help="OMP_WAIT_POLICY for PyTorch: on a machine shared with other work, "
+                         "OpenMP's default spinning slows PyTorch down many times (17 s "
+                         "instead of 1 s a step here); PASSIVE gives it its best")
     args = ap.parse_args()
 
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads),
-               OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+               OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
+               OMP_WAIT_POLICY=args.omp_wait_policy)
     cases = [parse_case(c) for c in args.case]
     rounds = {c: [] for c in args.case}
     for r in range(args.rounds):
@@ -85,12 +90,17 @@ def main():
             t = run_json(t_cmd, env)
             p = run_json(p_cmd, env)
             rounds[text].append({"tessera": t, "pytorch": p})
-            print(f"round {r + 1}/{args.rounds} {text}: tessera {t['ms_per_step']:.1f} ms, "
+            load = os.getloadavg()[0]
+            rounds[text][-1]["load_average_1min"] = load
+            print(f"round {r + 1}/{args.rounds} {text} (load {load:.1f}): "
+                  f"tessera {t['ms_per_step']:.1f} ms, "
                   f"PyTorch {p['ms_per_step']:.1f} ms, ratio "
                   f"{p['ms_per_step'] / t['ms_per_step']:.2f}", file=sys.stderr, flush=True)
 
-    print(f"{args.rounds} rounds, {args.threads} threads each, alternating; "
-          "median (min-max) over rounds")
+    loads = [x["load_average_1min"] for rs in rounds.values() for x in rs]
+    print(f"{args.rounds} rounds, {args.threads} threads each, alternating, "
+          f"OMP_WAIT_POLICY={args.omp_wait_policy}; median (min-max) over rounds; "
+          f"1-minute load average {min(loads):.1f}-{max(loads):.1f}")
     print("| case | tessera ms/step | PyTorch ms/step | PyTorch/tessera | tessera planned peak "
           "MiB | tessera max RSS MiB | PyTorch max RSS delta MiB | PyTorch max RSS MiB | "
           "tessera launches |")
