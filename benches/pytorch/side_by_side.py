@@ -69,12 +69,15 @@ def main():
     ap.add_argument("--omp-wait-policy", default="PASSIVE",
                     help="OMP_WAIT_POLICY for PyTorch: on a machine shared with other work, "
                          "OpenMP's default spinning slows PyTorch down many times (17 s "
-                         "instead of 1 s a step here); PASSIVE gives it its best")
+                         "instead of 1 s a step here); PASSIVE gives it its best; empty: "
+                         "OpenMP's default")
     args = ap.parse_args()
 
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads),
-               OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
-               OMP_WAIT_POLICY=args.omp_wait_policy)
+               OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    env.pop("OMP_WAIT_POLICY", None)
+    if args.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     cases = [parse_case(c) for c in args.case]
     rounds = {c: [] for c in args.case}
     for r in range(args.rounds):
@@ -99,7 +102,7 @@ def main():
 
     loads = [x["load_average_1min"] for rs in rounds.values() for x in rs]
     print(f"{args.rounds} rounds, {args.threads} threads each, alternating, "
-          f"OMP_WAIT_POLICY={args.omp_wait_policy}; median (min-max) over rounds; "
+          f"OMP_WAIT_POLICY={args.omp_wait_policy or '(default)'}; median (min-max) over rounds; "
           f"1-minute load average {min(loads):.1f}-{max(loads):.1f}")
     print("| case | tessera ms/step | PyTorch ms/step | PyTorch/tessera | tessera planned peak "
           "MiB | tessera max RSS MiB | PyTorch max RSS delta MiB | PyTorch max RSS MiB | "
