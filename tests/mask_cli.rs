@@ -361,25 +361,69 @@ fn the_picture_shows_each_cell_in_its_colour() {
     let info = reader.next_frame(&mut buf).unwrap();
     assert_eq!(info.color_type, png::ColorType::Rgb);
     let cell = cell_px_for(8);
-    let tile_w = 8 * (cell + 1) + 1;
+    let (tile_w, tile_h) = (8 * (cell + 1) + 1, 6 * (cell + 1) + 1);
     let pixel = |x: usize, y: usize| {
         let i = 3 * (y * info.width as usize + x);
         [buf[i], buf[i + 1], buf[i + 2]]
     };
+    // The centre of cell (r, c) of tile `t` in sample `s`'s row.
+    let centre = |s: usize, t: usize, r: usize, c: usize| {
+        (
+            GUTTER + t * (tile_w + GUTTER) + c * (cell + 1) + 1 + cell / 2,
+            GUTTER + s * (tile_h + GUTTER) + r * (cell + 1) + 1 + cell / 2,
+        )
+    };
     let mut seen_hidden = 0;
     for s in 0..2 {
+        let at = |r: usize, c: usize| s * 48 + r * 8 + c;
         for r in 0..6 {
             for c in 0..8 {
-                let i = s * 48 + r * 8 + c;
+                let i = at(r, c);
                 let expected = match (mask[i], secondary[i]) {
                     (1, _) => Cell::Removed,
                     (_, 1) => Cell::Hidden,
                     _ => Cell::Visible,
                 };
                 seen_hidden += usize::from(expected == Cell::Hidden);
-                let x = GUTTER + s * (tile_w + GUTTER) + c * (cell + 1) + 1 + cell / 2;
-                let y = GUTTER + r * (cell + 1) + 1 + cell / 2;
-                assert_eq!(pixel(x, y), colour(expected), "sample {s} cell ({r}, {c})");
+                // First step: uniform sampling alone.
+                let (x, y) = centre(s, 0, r, c);
+                let primary = if mask[i] == 1 {
+                    Cell::Removed
+                } else {
+                    Cell::Visible
+                };
+                assert_eq!(pixel(x, y), colour(primary), "sample {s} step 1 ({r}, {c})");
+                // Second: with the secondary mask.
+                let (x, y) = centre(s, 1, r, c);
+                assert_eq!(
+                    pixel(x, y),
+                    colour(expected),
+                    "sample {s} step 2 ({r}, {c})"
+                );
+            }
+        }
+        // Third: the compacted 3x4 map, each block's visible cell.
+        for r in 0..3 {
+            for c in 0..4 {
+                let block = [
+                    at(2 * r, 2 * c),
+                    at(2 * r, 2 * c + 1),
+                    at(2 * r + 1, 2 * c),
+                    at(2 * r + 1, 2 * c + 1),
+                ];
+                let kept: Vec<usize> = block.into_iter().filter(|&i| mask[i] == 0).collect();
+                assert_eq!(kept.len(), 1, "one visible cell per 2x2 block");
+                let expected = if secondary[kept[0]] == 1 {
+                    Cell::Hidden
+                } else {
+                    Cell::Visible
+                };
+                let (x, y) = centre(s, 2, r, c);
+                assert_eq!(
+                    pixel(x, y),
+                    colour(expected),
+                    "sample {s} compacted ({r}, {c})"
+                );
             }
         }
     }

@@ -42,6 +42,18 @@ crate::um_swin! {
     }
 }
 
+crate::um_swin! {
+    /// A tiny UM-Swin for tests and the CPU: 32 px RGB, patch 2, 4-px mask cells, three
+    /// stages on the compacted 8x8 map with window 4.
+    pub UmSwinTiny32 {
+        image: 32 x 32 x 3, patch: 2, mask_cell: 4,
+        stages: [(32, 2, 2), (64, 2, 4), (128, 2, 8)], mlp: 4, window: 4,
+        mask: uniform(3 / 4) + secondary(1 / 4),
+        decoder: vit { dim: 128, depth: 2, heads: 4, mlp: 4 },
+        target: norm_pix,
+    }
+}
+
 crate::hivit! {
     /// `mae_hivit_base_dec512d6b` (zhangxiaosong18/hivit), 224 px, patch 16, hifeat.
     pub HiVitBase {
@@ -133,6 +145,7 @@ pub const ALL: &[(&str, ModelSpec)] = &[
         ModelSpec::Mae(MaeVitHugePatch14::SPEC),
     ),
     ("um_swin_tiny_256", ModelSpec::UmSwin(UmSwinTiny256::SPEC)),
+    ("um_swin_tiny_32", ModelSpec::UmSwin(UmSwinTiny32::SPEC)),
     ("hivit_base_224", ModelSpec::HiVit(HiVitBase::SPEC)),
     ("mixmim_base_224", ModelSpec::MixMim(MixMimBase::SPEC)),
     (
@@ -254,7 +267,7 @@ mod tests {
 
     #[test]
     fn every_preset_validates_at_run_time_to_its_const_dims() {
-        assert_eq!(ALL.len(), 11);
+        assert_eq!(ALL.len(), 12);
         for (name, spec) in ALL {
             let dims = spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(by_name(name), Some(*spec));

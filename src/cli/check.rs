@@ -11,13 +11,23 @@ pub struct Args {
     /// "m3ae"` plus that family's fields (see examples/specs/).
     #[arg(required_unless_present = "preset", conflicts_with = "preset")]
     pub spec: Option<PathBuf>,
-    /// Show a built-in preset instead, e.g. mae_vit_base_patch16.
-    #[arg(long, value_name = "NAME")]
+    /// Show a built-in preset instead, e.g. mae_vit_base_patch16 (`--model` works too, as in
+    /// every other command; so does a bare preset name in place of the file).
+    #[arg(long, alias = "model", value_name = "NAME")]
     pub preset: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (label, what, spec) = match (&args.preset, &args.spec) {
+    // A bare preset name where a file was expected means the preset, unless such a file exists.
+    let bare_preset = args
+        .spec
+        .as_ref()
+        .filter(|p| !p.exists())
+        .and_then(|p| p.to_str())
+        .filter(|n| presets::by_name(n).is_some())
+        .map(str::to_owned);
+    let preset = args.preset.clone().or(bare_preset);
+    let (label, what, spec) = match (&preset, &args.spec) {
         (Some(name), _) => {
             let spec = presets::by_name(name).ok_or_else(|| {
                 let known: Vec<&str> = presets::ALL.iter().map(|(n, _)| *n).collect();

@@ -97,7 +97,9 @@ pub struct Args {
     /// Output safetensors file.
     #[arg(long, value_name = "FILE.safetensors")]
     out: PathBuf,
-    /// Also draw the masks: one tile per sample (per time slice for tube, per stage for mixed).
+    /// Also draw the masks: one tile per sample (per time slice for tube, per stage for
+    /// mixed; for uniform a row per sample: uniform sampling, plus secondary masking, and the
+    /// compacted half-size map the encoder sees).
     #[arg(long, value_name = "FILE.png")]
     png: Option<PathBuf>,
 }
@@ -259,7 +261,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
                 None => vec![vec![0u8; grid.len()]; masks.len()],
             };
-            flat_output(grid, &masks, Some(&hidden))
+            let mut generated = flat_output(grid, &masks, Some(&hidden));
+            generated.tiles = uniform_steps(grid, &masks, &hidden, secondary_ratio.is_some());
+            generated
         }
         Strategy::Tube => {
             let frames = args.frames.ok_or_else(|| {
@@ -360,6 +364,51 @@ fn flat_output(grid: Grid, masks: &[Mask], hidden: Option<&Vec<Vec<u8>>>) -> Gen
         tiles: tiles.chunks(COLUMNS).map(<[Tile]>::to_vec).collect(),
         summary,
     }
+}
+
+/// UM-MAE's mask in its steps, one row per sample: uniform sampling alone, then with the
+/// secondary mask (when drawn), then the compacted half-size map the encoder runs on (each
+/// 2x2 block's visible cell, real or hidden).
+fn uniform_steps(
+    grid: Grid,
+    masks: &[Mask],
+    hidden: &[Vec<u8>],
+    secondary: bool,
+) -> Vec<Vec<Tile>> {
+    let cell_px = mask_png::cell_px_for(grid.h.max(grid.w));
+    let (h, w) = (grid.h / 2, grid.w / 2);
+    masks
+        .iter()
+        .zip(hidden)
+        .map(|(m, hid)| {
+            let mut row = vec![tile(grid, cell_px, m.mask(), None)];
+            if secondary {
+                row.push(tile(grid, cell_px, m.mask(), Some(hid)));
+            }
+            let compact = (0..h * w)
+                .map(|b| {
+                    let (r, c) = (2 * (b / w), 2 * (b % w));
+                    let visible = [(r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1)]
+                        .into_iter()
+                        .map(|(r, c)| r * grid.w + c)
+                        .find(|&i| m.mask()[i] == 0)
+                        .expect("uniform sampling keeps one cell per block");
+                    if hid[visible] == 1 {
+                        Cell::Hidden
+                    } else {
+                        Cell::Visible
+                    }
+                })
+                .collect();
+            row.push(Tile {
+                h,
+                w,
+                cell_px,
+                cells: compact,
+            });
+            row
+        })
+        .collect()
 }
 
 /// tube: `mask` [N, T/t, L]; ids over the flattened (slice, h, w) tokens.

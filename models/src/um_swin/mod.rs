@@ -5,10 +5,12 @@
 mod batch;
 mod graph;
 mod layout;
+mod simmim;
 
 pub use batch::secondary_replaced;
 pub use graph::inputs;
 pub use layout::{Cells, Layout};
+pub use simmim::SimMimSwin;
 
 use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::{uniform::uniform, Grid};
@@ -35,7 +37,7 @@ impl UmSwinModel {
         let dims = spec.validate()?;
         let shape = StepShape {
             batch: 1,
-            keep: dims.visible_cells,
+            keep: dims.compact_grid * dims.compact_grid,
         };
         let (_, built) = graph::build(&spec, &dims, shape, &Extras::None)?;
         Ok(UmSwinModel {
@@ -76,7 +78,7 @@ impl Model for UmSwinModel {
     fn step_shape(&self, batch: usize) -> StepShape {
         StepShape {
             batch,
-            keep: self.dims.visible_cells,
+            keep: self.dims.compact_grid * self.dims.compact_grid,
         }
     }
 
