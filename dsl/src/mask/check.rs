@@ -14,6 +14,9 @@ use core::fmt::{self, Display, Formatter};
 /// A report keeps this many violations; the rest are only counted.
 pub const REPORT_LIMIT: usize = 64;
 
+/// A count violation lists at most this many tokens of its window.
+pub const LISTED: usize = 8;
+
 /// A batch of masks as raw tensors, as a file or another program holds them.
 #[derive(Clone, Copy, Debug)]
 pub struct Rows<'a> {
@@ -98,15 +101,15 @@ pub enum Violation {
     /// `ids_keep[position]` is not a kept token, repeats one, or is not the token `ids_restore`
     /// puts at that position.
     IdsKeepDisagrees { sample: usize, position: usize },
-    /// A count `invariant` is off in one unit of the sample. `token` is the first kept token
-    /// past the expected count when too many are kept.
+    /// A count `invariant` is off in one unit of the sample. When a window keeps too many,
+    /// `tokens` lists its kept tokens (the first [`LISTED`] of them).
     Count {
         sample: usize,
         invariant: Invariant,
         at: Place,
         kept: usize,
         expected: usize,
-        token: Option<Token>,
+        tokens: Vec<Token>,
     },
     /// A window keeps another number of tokens than the sample's first window
     /// ([`Invariant::EqualPerWindow`]).
@@ -160,18 +163,19 @@ impl Violation {
         }
     }
 
-    /// The token that breaks the rule, where one does.
-    pub fn token(&self) -> Option<Token> {
-        match *self {
+    /// The tokens that break the rule: one for a token-level rule, the kept tokens of a
+    /// window that keeps too many, none for a count over a whole sample, frame or text.
+    pub fn tokens(&self) -> Vec<Token> {
+        match self {
             Violation::NotBinary { token, .. }
             | Violation::IdsRestoreNotPermutation { token, .. }
             | Violation::IdsRestoreDisagrees { token, .. }
             | Violation::SplitCell { token, .. }
             | Violation::ChangesOverTime { token, .. }
             | Violation::DiffersAcrossBatch { token, .. }
-            | Violation::NotComplementary { token, .. } => Some(token),
-            Violation::Count { token, .. } => token,
-            _ => None,
+            | Violation::NotComplementary { token, .. } => alloc::vec![*token],
+            Violation::Count { tokens, .. } => tokens.clone(),
+            _ => Vec::new(),
         }
     }
 
@@ -407,24 +411,25 @@ impl<'a> Ctx<'a> {
         tokens: impl IntoIterator<Item = usize>,
         expected: usize,
     ) {
-        let mut kept = 0;
-        let mut extra = None;
-        for t in tokens {
-            if row[t] == 0 {
-                kept += 1;
-                if kept == expected + 1 {
-                    extra = Some(self.token(t));
-                }
-            }
-        }
+        let kept_tokens: Vec<usize> = tokens.into_iter().filter(|&t| row[t] == 0).collect();
+        let kept = kept_tokens.len();
         if kept != expected {
+            // Which of a window's kept tokens is the extra one is a matter of choice: name them.
+            let listed = match at {
+                Place::Window { .. } if kept > expected => kept_tokens
+                    .iter()
+                    .take(LISTED)
+                    .map(|&t| self.token(t))
+                    .collect(),
+                _ => Vec::new(),
+            };
             report.push(Violation::Count {
                 sample,
                 invariant,
                 at,
                 kept,
                 expected,
-                token: extra,
+                tokens: listed,
             });
         }
     }
@@ -668,8 +673,9 @@ impl<'a> Ctx<'a> {
                 Invariant::ComplementaryPairs => {
                     for s in 0..n / 2 {
                         let partner = n - 1 - s;
-                        for t in 0..self.image {
-                            if samples[s][t] != samples[partner][t] {
+                        let pair = samples[s].iter().zip(samples[partner].iter());
+                        for (t, (a, b)) in pair.take(self.image).enumerate() {
+                            if a != b {
                                 report.push(Violation::NotComplementary {
                                     sample: s,
                                     partner,
@@ -777,15 +783,19 @@ impl Display for Violation {
                 at,
                 kept,
                 expected,
-                token,
+                tokens,
                 ..
             } => {
                 match at {
                     Place::Sample => write!(f, ": keeps {kept} tokens, expected {expected}")?,
                     at => write!(f, ", {at}: keeps {kept} tokens, expected {expected}")?,
                 }
-                if let Some(t) = token {
-                    write!(f, "; {t} is one too many")?;
+                for (i, t) in tokens.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { ", " })?;
+                    write!(f, "{t}")?;
+                }
+                if *kept > tokens.len() && !tokens.is_empty() {
+                    f.write_str(", ...")?;
                 }
                 write!(f, " [{invariant}]")
             }
@@ -906,18 +916,28 @@ mod tests {
                 },
                 kept: 2,
                 expected: 1,
-                token: Some(Token::Image {
-                    index: 5,
-                    frame: None,
-                    row: 1,
-                    col: 1
-                }),
+                tokens: vec![
+                    Token::Image {
+                        index: 0,
+                        frame: None,
+                        row: 0,
+                        col: 0
+                    },
+                    Token::Image {
+                        index: 5,
+                        frame: None,
+                        row: 1,
+                        col: 1
+                    }
+                ],
             }]
         );
         let text = alloc::format!("{report}");
-        assert!(text.contains("sample 0, 2x2 window (0, 0): keeps 2 tokens, expected 1"));
         assert!(
-            text.contains("token 5 (row 1, col 1) is one too many"),
+            text.starts_with(
+                "sample 0, 2x2 window (0, 0): keeps 2 tokens, expected 1: token 0 (row 0, col 0), \
+                 token 5 (row 1, col 1) [keeps exactly 1 token of every 2x2 window]"
+            ),
             "{text}"
         );
     }
@@ -959,9 +979,9 @@ mod tests {
         assert_eq!(
             v.violations()
                 .iter()
-                .map(|v| (v.token().map(|t| t.index()), v.invariant()))
-                .collect::<Vec<_>>(),
-            vec![(Some(1), None), (Some(3), None), (None, None)]
+                .map(|v| (v.tokens().iter().map(Token::index).collect(), v.invariant()))
+                .collect::<Vec<(Vec<usize>, _)>>(),
+            vec![(vec![1], None), (vec![3], None), (vec![], None)]
         );
         assert!(matches!(
             v.violations()[2],
@@ -1048,7 +1068,6 @@ mod tests {
                 at: Place::Text,
                 kept: 3,
                 expected: 2,
-                token: Some(Token::Text { position: 2, .. }),
                 ..
             }]
         ));

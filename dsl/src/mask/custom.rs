@@ -90,7 +90,7 @@ impl CustomStrategy {
             None => Ok(masks),
             Some(v) => Err(MaskError::Broken {
                 strategy: self.name,
-                violation: v.clone(),
+                violation: alloc::boxed::Box::new(v.clone()),
             }),
         }
     }

@@ -62,7 +62,8 @@ pub enum MaskError {
     /// A strategy drew a mask that breaks an invariant it declares (the first violation found).
     Broken {
         strategy: &'static str,
-        violation: Violation,
+        // Boxed: a violation lists tokens, and every `Result` of the strategies carries this.
+        violation: alloc::boxed::Box<Violation>,
     },
 }
 

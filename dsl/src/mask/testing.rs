@@ -3,7 +3,8 @@
 //! a [`MaskStrategy`] and fails the test case unless every mask keeps every invariant the
 //! strategy declares.
 //!
-//! A user's property test of their own strategy is a few lines:
+//! A user's property test of their own strategy is a few lines (in a test file, with
+//! `#[test]` above the function):
 //!
 //! ```
 //! use proptest::prelude::*;
@@ -11,13 +12,12 @@
 //! use tessera_dsl::Ratio;
 //!
 //! proptest! {
-//!     #[test]
 //!     fn uniform_keeps_its_promises(grid in testing::grid_of(2, 16), seed in testing::seed()) {
 //!         let layout = Layout::image(grid);
 //!         testing::keeps_its_promises(&Uniform, &layout, Ratio::of(3, 4), 4, seed)?;
 //!     }
 //! }
-//! # uniform_keeps_its_promises();
+//! uniform_keeps_its_promises();
 //! ```
 use super::check::check_masks;
 use super::invariant::implied_keep;

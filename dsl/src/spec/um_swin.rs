@@ -132,18 +132,20 @@ impl UmSwinSpec {
         tri!(layer_norm_eps(F, self.layer_norm_eps));
         // The compaction folds every 2x2 block of mask cells into one cell of the map the
         // windows run on, so balanced 2x2 blocks make every window of every stage balanced.
+        // The compaction folds every 2x2 block of mask cells into one cell of the map the
+        // windows run on, so equal counts per block make every window of every stage equal.
         if !self.mask.window_balanced(2) {
-            let e = ShapeError::new(F, Rule::WindowedTokenDropping)
-                .s("the Swin stages run windowed attention on the visible tokens only, so every ")
-                .s("window must keep the same number of them; ");
+            let e = ShapeError::new(F, Rule::WindowedTokenDropping);
             return Err(match self.mask {
                 MaskSpec::Custom { strategy, .. } => e
-                    .s("custom mask `")
+                    .s("windowed attention on the visible tokens only needs equal kept counts in ")
+                    .s("every window; custom mask `")
                     .s(strategy.name)
-                    .s("` does not declare equal kept counts in the 2x2 blocks of mask cells ")
-                    .s("that the encoder compacts (e.g. VisiblePerWindow { window: 2, visible: 1 })")
+                    .s("` declares none for the 2x2 blocks of mask cells the encoder compacts")
                     .done(),
                 _ => e
+                    .s("the Swin stages run windowed attention on the visible tokens only, so ")
+                    .s("every window must keep the same number of them; ")
                     .s(self.mask_name())
                     .s(" masking cannot promise that: use uniform(3 / 4)")
                     .done(),
