@@ -86,6 +86,7 @@ pub fn with_mask_ratio(spec: ModelSpec, text: &str) -> anyhow::Result<ModelSpec>
             ratio: r,
             secondary,
         },
+        MaskSpec::Custom { strategy, .. } => MaskSpec::Custom { strategy, ratio: r },
     };
     let spec = ModelSpec::Mae(s);
     spec.validate()
