@@ -11,6 +11,7 @@ pub mod mae;
 pub mod model;
 pub mod params;
 pub mod probe;
+pub mod sample;
 pub mod sincos;
 pub mod step;
 pub mod tensors;

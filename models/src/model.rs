@@ -8,6 +8,7 @@ use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
 
 use crate::blocks::Constant;
 use crate::params::ParamSpec;
+use crate::sample::{SampleSpec, Samples};
 use crate::tensors::{TensorFile, TensorFileError};
 
 /// What a step graph holds besides the forward pass and the loss.
@@ -180,17 +181,21 @@ impl From<MaskError> for ModelError {
 pub trait Model: Send + Sync {
     /// The spec the model was built from.
     fn spec(&self) -> ModelSpec;
-    /// The images a sample holds.
+    /// The image a sample holds (each frame of a clip).
     fn image(&self) -> ImageSpec;
+    /// What one sample holds: an image unless the family says otherwise.
+    fn sample(&self) -> SampleSpec {
+        SampleSpec::Image(self.image())
+    }
     /// Every state-dict entry, in official order, with its initialisation.
     fn params(&self) -> &[ParamSpec];
     /// The step shape of a training batch of `batch` samples.
     fn step_shape(&self, batch: usize) -> StepShape;
     /// The graph of one step: forward and loss, plus what `extras` asks for.
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph>;
-    /// The inputs of one training step over `images` (`[N, C, H, W]`, normalized), with the
-    /// masks drawn from `rng`.
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError>;
+    /// The inputs of one training step over a batch of [`Model::sample`]s, with the masks
+    /// drawn from `rng`.
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError>;
     /// The inputs of one evaluation batch in the family's official format (for MAE: `imgs`,
     /// the masking `noise` and `mask_ratio`, used as the official forward pass uses them).
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;

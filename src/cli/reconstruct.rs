@@ -11,6 +11,7 @@ use tessera_models::data::{
     default_workers, Augment, Image, Loader, LoaderConfig, Normalize, Source, Split, Transform,
 };
 use tessera_models::eval::evaluate;
+use tessera_models::sample::Samples;
 use tessera_models::tensors::TensorFile;
 use tessera_models::train::RunConfig;
 use tessera_models::viz::{draw_recon_grid, reconstruct_one, Denormalize, GridText, PatchLayout};
@@ -187,7 +188,7 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
     };
     let model = model_of(&spec)?;
     let mut rng = Rng::for_stream(seed, &[RECON_STREAM]);
-    let inputs = model.step_inputs(imgs, &mut rng)?;
+    let inputs = model.step_inputs(&Samples::pixels(imgs), &mut rng)?;
     let result = evaluate(
         model.as_ref(),
         &ckpt.params,

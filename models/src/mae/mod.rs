@@ -14,6 +14,7 @@ use crate::model::{
     Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph, StepInputs, StepShape,
 };
 use crate::params::ParamSpec;
+use crate::sample::Samples;
 use crate::tensors::TensorFile;
 
 /// A plain-ViT masked autoencoder built from its spec.
@@ -53,10 +54,6 @@ impl MaeModel {
     pub fn dims(&self) -> &MaeDims {
         &self.dims
     }
-
-    fn images_per_sample(&self) -> usize {
-        self.spec.image.numel()
-    }
 }
 
 impl Model for MaeModel {
@@ -83,16 +80,10 @@ impl Model for MaeModel {
         Ok(graph::build(&self.spec, &self.dims, shape, extras)?.0)
     }
 
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError> {
-        let per = self.images_per_sample();
-        if images.is_empty() || !images.len().is_multiple_of(per) {
-            return Err(ModelError::Batch(format!(
-                "the batch holds {} values, not a whole number of {per}-value images",
-                images.len()
-            )));
-        }
-        let masks = sample_batch(&self.spec.mask, self.dims.grid, images.len() / per, rng)?;
-        Ok(batch::inputs(images.to_vec(), masks))
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError> {
+        let n = batch.count(&self.sample()).map_err(ModelError::Batch)?;
+        let masks = sample_batch(&self.spec.mask, self.dims.grid, n, rng)?;
+        Ok(batch::inputs(batch.pixels.to_vec(), masks))
     }
 
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError> {

@@ -22,6 +22,7 @@ use crate::model::{
     StepShape,
 };
 use crate::params::ParamSpec;
+use crate::sample::Samples;
 use crate::tensors::TensorFile;
 
 /// A Swin encoder pre-trained with UM-MAE, built from its spec.
@@ -86,25 +87,25 @@ impl Model for UmSwinModel {
         Ok(graph::build(&self.spec, &self.dims, shape, extras)?.0)
     }
 
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError> {
-        let per = self.spec.image.numel();
-        if images.is_empty() || !images.len().is_multiple_of(per) {
-            return Err(ModelError::Batch(format!(
-                "the batch holds {} values, not a whole number of {per}-value images",
-                images.len()
-            )));
-        }
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError> {
+        let n = batch.count(&self.sample()).map_err(ModelError::Batch)?;
         let m = self.dims.mask_grid;
         let mut masks = Vec::new();
         let mut replaced = Vec::new();
-        for _ in 0..images.len() / per {
+        for _ in 0..n {
             let mask = uniform(Grid::new(m, m), self.spec.mask.ratio(), rng)?;
             let mask: Vec<f32> = mask.mask().iter().map(|&v| v as f32).collect();
             let noise = tessera_dsl::mask::draw_noise(m * m, rng);
             replaced.push(secondary_replaced(&mask, &noise, self.vis_final())?);
             masks.push(mask);
         }
-        batch::inputs(&self.spec, &self.dims, images.to_vec(), &masks, replaced)
+        batch::inputs(
+            &self.spec,
+            &self.dims,
+            batch.pixels.to_vec(),
+            &masks,
+            replaced,
+        )
     }
 
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError> {

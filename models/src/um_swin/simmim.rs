@@ -22,6 +22,7 @@ use crate::model::{
     StepShape,
 };
 use crate::params::{Init, ParamSpec};
+use crate::sample::Samples;
 use crate::tensors::TensorFile;
 
 /// Names of the per-step inputs.
@@ -142,18 +143,12 @@ impl Model for SimMimSwin {
         Ok(build(&self.spec, &self.dims, shape, extras)?.0)
     }
 
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError> {
-        let per = self.spec.image.numel();
-        if images.is_empty() || !images.len().is_multiple_of(per) {
-            return Err(ModelError::Batch(format!(
-                "the batch holds {} values, not a whole number of {per}-value images",
-                images.len()
-            )));
-        }
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError> {
+        let n = batch.count(&self.sample()).map_err(ModelError::Batch)?;
         let (m, e) = (self.dims.mask_grid, self.dims.token_grid);
         let k = self.spec.mask_cell / self.spec.patch;
         let (mut masks, mut tokens) = (Vec::new(), Vec::new());
-        for _ in 0..images.len() / per {
+        for _ in 0..n {
             let mask = uniform(Grid::new(m, m), self.spec.mask.ratio(), rng)?;
             let mask: Vec<f32> = mask.mask().iter().map(|&v| v as f32).collect();
             tokens.extend((0..e * e).map(|t| mask[(t / e / k) * m + (t % e) / k]));
@@ -163,7 +158,10 @@ impl Model for SimMimSwin {
         Ok(StepInputs {
             shape: self.step_shape(masks.len()),
             tensors: vec![
-                (inputs::IMGS.to_string(), InputValues::F32(images.to_vec())),
+                (
+                    inputs::IMGS.to_string(),
+                    InputValues::F32(batch.pixels.to_vec()),
+                ),
                 (inputs::MASKED_TOKENS.into(), InputValues::F32(tokens)),
                 (inputs::LOSS_ROWS.into(), InputValues::F32(mask.clone())),
             ],
@@ -210,7 +208,7 @@ mod tests {
         let d = model.dims;
         let images = vec![0.5f32; 2 * model.image().numel()];
         let inputs = model
-            .step_inputs(&images, &mut Rng::seed_from_u64(3))
+            .step_inputs(&Samples::pixels(&images), &mut Rng::seed_from_u64(3))
             .unwrap();
         let InputValues::F32(tokens) = &inputs.tensors[1].1 else {
             panic!("masked tokens are f32")
