@@ -4,19 +4,21 @@
 //! The architecture travels in the metadata:
 //! - `spec`: tessera's spec of the model (JSON, tagged by `family`), masking included;
 //! - `config`: the official constructor's arguments as JSON, where the official code can build
-//!   the model (`MaskedAutoencoderViT(**config)` in PyTorch), with `layer_norm_eps` beside it.
+//!   the model (`MaskedAutoencoderViT(**config)`, `HiViTMaskedAutoencoder(**config)` in
+//!   PyTorch), with `layer_norm_eps` beside it.
 //!
-//! A file with only `config` (an official checkpoint converted to safetensors) is read as an
-//! MAE with the constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise,
-//! masked randomly at 3/4 as the official forward pass does by default. A missing, extra or
-//! misshaped tensor is an error naming it.
+//! A file with only `config` (an official checkpoint converted to safetensors) is read as the
+//! family whose constructor takes those arguments ([`crate::official_config`]), with the
+//! constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise, masked as the
+//! official forward pass does by default (random 3/4; UM-MAE: uniform, with the official
+//! secondary-masking rule). A missing, extra or misshaped tensor is an error naming it.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tessera_dsl::spec::{MaeArgs, MaeSpec, MaskSpec, ModelSpec, CONSTRUCTOR_LAYER_NORM_EPS};
-use tessera_dsl::Ratio;
+use tessera_dsl::spec::{HiVitSpec, MaeSpec, ModelSpec};
 
 use crate::model::{build, Model, ModelError};
+use crate::official_config::spec_from_config;
 use crate::params::{Init, ParamSet};
 use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
@@ -148,12 +150,16 @@ pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, Checkp
     Ok(Checkpoint { spec, params })
 }
 
-/// Frozen tables must hold what their initialisation computes (they are never trained).
+/// Frozen tables must hold what their initialisation computes (they are never trained; a
+/// trainable one that starts as a table, HiViT's `absolute_pos_embed`, may hold anything).
 fn check_tables(path: &Path, params: &ParamSet) -> Result<(), CheckpointError> {
     for (spec, stored) in params.specs.iter().zip(&params.values) {
         let Init::SinCos2d { dim, grid, cls } = spec.init else {
             continue;
         };
+        if spec.trainable {
+            continue;
+        }
         let ours = sincos_2d(dim, grid, cls);
         let max_diff = ours
             .iter()
@@ -172,7 +178,7 @@ fn check_tables(path: &Path, params: &ParamSet) -> Result<(), CheckpointError> {
 }
 
 /// The spec of a checkpoint file: `model` if given, else the `spec` metadata, else the
-/// official `config` metadata (an MAE).
+/// official `config` metadata.
 pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec, CheckpointError> {
     let path = || file.path.clone();
     let meta = |key: &'static str, what: &'static str, reason: String| CheckpointError::Metadata {
@@ -200,18 +206,7 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
         (None, Some(json), _) => serde_json::from_str::<ModelSpec>(json)
             .map_err(|e| meta(SPEC_KEY, "model spec", e.to_string()))?,
         (None, None, Some(json)) => {
-            let args: MaeArgs = serde_json::from_str(json).map_err(|e| {
-                meta(
-                    CONFIG_KEY,
-                    "set of MaskedAutoencoderViT arguments",
-                    e.to_string(),
-                )
-            })?;
-            let mask = MaskSpec::Random {
-                ratio: Ratio::of(3, 4),
-            };
-            let eps = eps.unwrap_or(CONSTRUCTOR_LAYER_NORM_EPS);
-            ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask))
+            spec_from_config(json, eps).map_err(|e| meta(CONFIG_KEY, e.what, e.reason))?
         }
         (None, None, None) => return Err(CheckpointError::NoConfig { path: path() }),
     };
@@ -221,6 +216,10 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
 fn with_eps(spec: ModelSpec, eps: Option<f64>) -> ModelSpec {
     match (spec, eps) {
         (ModelSpec::Mae(s), Some(layer_norm_eps)) => ModelSpec::Mae(MaeSpec {
+            layer_norm_eps,
+            ..s
+        }),
+        (ModelSpec::HiVit(s), Some(layer_norm_eps)) => ModelSpec::HiVit(HiVitSpec {
             layer_norm_eps,
             ..s
         }),
@@ -237,8 +236,13 @@ pub fn metadata(model: &dyn Model) -> HashMap<String, String> {
     )]);
     if let Some(config) = model.official_config() {
         meta.insert(CONFIG_KEY.to_string(), config);
-        if let ModelSpec::Mae(s) = spec {
-            meta.insert(EPS_KEY.to_string(), format!("{:e}", s.layer_norm_eps));
+        let eps = match spec {
+            ModelSpec::Mae(s) => Some(s.layer_norm_eps),
+            ModelSpec::HiVit(s) => Some(s.layer_norm_eps),
+            _ => None,
+        };
+        if let Some(eps) = eps {
+            meta.insert(EPS_KEY.to_string(), format!("{eps:e}"));
         }
     }
     meta

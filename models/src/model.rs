@@ -37,8 +37,9 @@ pub struct StepGraph {
     pub shape: StepShape,
     /// Scalar loss.
     pub loss: NodeId,
-    /// `[N, L, P]`: the prediction of every patch token (raster order; `P` values per patch in
-    /// the layout of the model's [`Geometry`]).
+    /// `[N, L, P]`: the prediction of every patch token in the family's official row order
+    /// (raster for MAE and HiViT; see [`Model::pred_in_raster_order`]), `P` values per patch in
+    /// the layout of the model's [`Geometry`].
     pub pred: NodeId,
     /// `(official name, gradient node)` of every trainable parameter the loss reaches.
     pub grads: Vec<(String, NodeId)>,
@@ -180,6 +181,13 @@ pub trait Model: Send + Sync {
     /// The official constructor's arguments as JSON (a checkpoint's `config` metadata), when
     /// the official code can express this model.
     fn official_config(&self) -> Option<String>;
+    /// `pred` (`[N, L, P]` as the step graph computes it for `inputs`) with its rows in raster
+    /// order over the patch grid, for pictures. Families whose official layout is not raster
+    /// (UM-MAE: visible patches first, then masked) reorder it.
+    fn pred_in_raster_order(&self, inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
+        let _ = inputs; // raster already; overriders read the masks from it
+        pred.to_vec()
+    }
 }
 
 /// The model of `spec`, after checking its rules.
@@ -187,6 +195,7 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
     spec.validate()?;
     match spec {
         ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
+        ModelSpec::HiVit(s) => Ok(Box::new(crate::hivit::HiVitModel::new(*s)?)),
         other => Err(ModelError::NotBuilt {
             family: family_name(other.family()),
         }),

@@ -176,6 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn spec_mask(spec: &tessera_dsl::ModelSpec) -> String {
     match spec {
         tessera_dsl::ModelSpec::Mae(s) => s.mask.to_string(),
+        tessera_dsl::ModelSpec::HiVit(s) => s.mask.to_string(),
         other => other.family().name().to_string(),
     }
 }

@@ -7,8 +7,9 @@
 //! - [`patch_embed_2d`] (images) and [`patch_embed_3d`] (tubelets of clips); [`sincos_table`].
 //! - The pyramid pieces: [`window_attention`] (windows, cyclic shift via [`shift_mask`],
 //!   [`relative_position_bias`], an optional extra mask), [`patch_merging`], HiViT's
-//!   [`mlp_block`].
+//!   [`mlp_block`] and its [`inner_patch_embed`] (each patch keeps its own sub-token grid).
 mod attention;
+mod inner_patch_embed;
 mod linear;
 mod mlp;
 mod mlp_block;
@@ -26,6 +27,7 @@ mod window_attention;
 mod tests;
 
 pub use attention::{self_attention, Attention};
+pub use inner_patch_embed::{inner_patch_embed, InnerPatchEmbed};
 pub use linear::{linear, Linear, LinearInit};
 pub use mlp::{mlp, Activation, Mlp};
 pub use mlp_block::mlp_block;
