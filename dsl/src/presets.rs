@@ -1,5 +1,5 @@
-//! The released configurations (reference §1.6, §2.4, §3.2, §4.1, §5.2, §6.3) and two small
-//! ones for tests and the CPU, each declared with its family's macro so all compile-checked.
+//! The released configurations (reference §1.6, §2.4, §3.2, §4.1, §5.2, §6.3) and small ones
+//! for tests and the CPU, each declared with its family's macro so all compile-checked.
 
 crate::mae! {
     /// `mae_vit_base_patch16` (facebookresearch/mae), 224 px.

@@ -17,7 +17,8 @@ use super::bad_input;
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ModelChoice {
     /// Model preset (`tessera check --preset NAME` shows one): an official factory
-    /// (mae_vit_base_patch16, ...) or tessera's (mae_tiny_32, mae_fmnist_small, mae_block_tiny_32).
+    /// (mae_vit_base_patch16, hivit_base_224, ...) or tessera's (mae_tiny_32, mae_fmnist_small,
+    /// mae_block_tiny_32, um_vit_tiny_32, um_vit_fmnist_small, hivit_tiny_32, hivit_fmnist_small).
     #[arg(long, value_name = "PRESET", conflicts_with = "config")]
     pub model: Option<String>,
     /// Model spec in TOML, of any family (see examples/specs/), instead of --model.
