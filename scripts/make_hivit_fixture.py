@@ -11,7 +11,10 @@ The fixture has the format of `tests/fixtures/hivit/README.md`:
   PREFIX.ckpt.safetensors      state_dict under the official names, f32; metadata `config`
                                (constructor arguments) and, with --layer-norm-eps, `layer_norm_eps`
   PREFIX.batch.safetensors     imgs f32 [N,C,H,W], noise f32 [N,L], mask_ratio f32 [1]
-  PREFIX.expected.safetensors  loss [1], pred [N,L,p*p*C], mask [N,L], grad.<name> per trainable
+  PREFIX.expected.safetensors  loss [1], pred [N,L,p*p*C], mask [N,L], grad.<name> per trainable,
+                               and features_mean [N,D]: `forward_features(imgs)` over every patch
+                               (no masking) averaged over the patches, what HiViT's classifier
+                               pools and tessera's probe reads
 
 The model is `HiViTMaskedAutoencoder(**config)` (LayerNorm eps 1e-5, the constructor default) or,
 with --layer-norm-eps, with `norm_layer=partial(nn.LayerNorm, eps=...)` as the factory does. It is
@@ -207,6 +210,8 @@ def main():
         if p.requires_grad:
             g = p.grad if p.grad is not None else torch.zeros_like(p)
             expected["grad." + name] = g.detach().float().contiguous()
+    with torch.no_grad():
+        expected["features_mean"] = model.forward_features(imgs.double()).mean(dim=1).float()
     save_file(expected, prefix + ".expected.safetensors")
     print(json.dumps({"out": prefix, "config": config, "batch": args.batch,
                       "mask_ratio": float(ratio32), "seed": args.seed,
