@@ -29,8 +29,8 @@ Adaptations to run the 2023 code on current libraries (none changes the arithmet
   * `masking_id` draws its noise with `torch.rand`; that call returns the supplied noise.
   * the official `patchify` hard-codes 3 channels; it is generalised to `in_chans` with the same
     channel-last order, so in_chans != 3 configurations can be made.
-  * a parameter the loss does not reach (`norm` without hifeat) has no gradient in PyTorch; the
-    expected file holds zeros for it.
+  * a parameter the loss does not reach (`norm` without hifeat) has no gradient in PyTorch
+    (`.grad` is None); the expected file has no `grad.` entry for it.
 
 Usage:
   .torchenv/bin/python scripts/make_hivit_fixture.py --hivit-repo /path/to/hivit \
@@ -207,9 +207,8 @@ def main():
     expected = {"loss": loss.detach().float().reshape(1), "pred": pred.detach().float().contiguous(),
                 "mask": mask.detach().float().contiguous()}
     for name, p in model.named_parameters():
-        if p.requires_grad:
-            g = p.grad if p.grad is not None else torch.zeros_like(p)
-            expected["grad." + name] = g.detach().float().contiguous()
+        if p.requires_grad and p.grad is not None:
+            expected["grad." + name] = p.grad.detach().float().contiguous()
     with torch.no_grad():
         expected["features_mean"] = model.forward_features(imgs.double()).mean(dim=1).float()
     save_file(expected, prefix + ".expected.safetensors")

@@ -182,3 +182,34 @@ fn hivit_has_no_class_token_so_its_probe_asks_for_mean_features() {
     let err = text(&o.stderr);
     assert!(err.contains("--features mean"), "{err}");
 }
+
+#[test]
+fn an_interrupted_run_resumes_exactly_for_both_families() {
+    for preset in ["hivit_fmnist_small", "um_vit_fmnist_small"] {
+        let run = |dir: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "pretrain", "--model", preset, "--limit", "64", "--batch", "32", "--epochs", "2",
+                "--out",
+            ];
+            args.push(dir.to_str().unwrap());
+            args.extend(extra);
+            json(&tessera(&args))
+        };
+        let straight = scratch(&format!("{preset}-straight"));
+        let whole = run(&straight, &[]);
+        let stopped = scratch(&format!("{preset}-stopped"));
+        let first = run(&stopped, &["--stop-after", "1"]);
+        assert_eq!(first["finished"], false, "{first}");
+        let resumed = json(&tessera(&[
+            "pretrain",
+            "--out",
+            stopped.to_str().unwrap(),
+            "--resume",
+        ]));
+        assert_eq!(resumed["steps"], 4, "{resumed}");
+        // Masks (secondary masking included) come from the step's stream: the same run.
+        assert_eq!(resumed["last_loss"], whole["last_loss"], "{preset}");
+        let _ = std::fs::remove_dir_all(&straight);
+        let _ = std::fs::remove_dir_all(&stopped);
+    }
+}

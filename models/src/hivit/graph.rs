@@ -178,6 +178,8 @@ pub fn build(
     let ids_restore = g.index_input(inputs::IDS_RESTORE, &[n, l])?;
     let enc = encoder(&mut s, spec, d, &own, imgs, Some(ids_keep), n)?;
     // `norm` exists either way (the official model declares it); only hifeat reads it.
+    // Without hifeat it gets no gradient, so nothing ever updates it: it is loaded and saved
+    // like a frozen table.
     let x = if spec.hifeat {
         let mut parts = enc.stages.clone();
         parts.push(enc.tokens);
@@ -185,8 +187,8 @@ pub fn build(
         layer_norm(&mut s.pp("norm"), cat, d.hifeat_dim, eps)?
     } else {
         let mut norm = s.pp("norm");
-        norm.param("weight", &[d.main.dim], Init::Ones)?;
-        norm.param("bias", &[d.main.dim], Init::Zeros)?;
+        norm.frozen("weight", &[d.main.dim], Init::Ones)?;
+        norm.frozen("bias", &[d.main.dim], Init::Zeros)?;
         enc.tokens
     };
 
