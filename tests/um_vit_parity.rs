@@ -146,6 +146,26 @@ fn official_checkpoints_use_the_official_quirk_and_new_specs_the_correct_rule() 
 }
 
 #[test]
+fn an_official_checkpoint_under_a_named_architecture_keeps_the_official_rule() {
+    let prefix = &um_vit_fixtures()[0];
+    let f = load(prefix);
+    let named = ModelSpec::Mae(MaeSpec {
+        secondary_rule: SecondaryRule::Smallest,
+        ..mae_spec(&f)
+    });
+    // The file has no tessera `spec`: it comes from the official code.
+    let ckpt = with_suffix(prefix, ".ckpt.safetensors");
+    let loaded = checkpoint::load(&ckpt, Some(&named)).unwrap();
+    assert_eq!(loaded.spec, f.ckpt.spec);
+    // A tessera checkpoint (with `spec`) keeps the rule it was trained with.
+    let model = tessera::models::build(&named).unwrap();
+    let path = scratch("named.safetensors");
+    checkpoint::save(&path, model.as_ref(), &f.ckpt.params).unwrap();
+    assert_eq!(checkpoint::load(&path, Some(&named)).unwrap().spec, named);
+    assert_eq!(checkpoint::load(&path, None).unwrap().spec, named);
+}
+
+#[test]
 fn pred_lists_visible_patches_first_and_pictures_get_it_in_raster_order() {
     let f = load(&um_vit_fixtures()[0]);
     let model = f.ckpt.model();

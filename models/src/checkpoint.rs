@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use tessera_dsl::spec::{HiVitSpec, MaeSpec, ModelSpec};
 
 use crate::model::{build, Model, ModelError};
-use crate::official_config::spec_from_config;
+use crate::official_config::{spec_from_config, with_official_quirks};
 use crate::params::{Init, ParamSet};
 use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
@@ -104,7 +104,8 @@ impl Checkpoint {
 }
 
 /// Reads `path`. The architecture comes from `model` when given (`--model NAME`; a
-/// `layer_norm_eps` in the file still applies), otherwise from the file's metadata.
+/// `layer_norm_eps` in the file still applies, and so do the official code's quirks when the
+/// file has no tessera `spec`), otherwise from the file's metadata.
 pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, CheckpointError> {
     let file = TensorFile::read(path)?;
     let spec = spec_of(&file, model)?;
@@ -202,7 +203,10 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
         file.metadata.get(SPEC_KEY),
         file.metadata.get(CONFIG_KEY),
     ) {
-        (Some(m), _, _) => with_eps(*m, eps),
+        // tessera always writes `spec`: a file without one comes from the official code, whose
+        // quirks a named architecture then reproduces too.
+        (Some(m), None, _) => with_official_quirks(with_eps(*m, eps)),
+        (Some(m), Some(_), _) => with_eps(*m, eps),
         (None, Some(json), _) => serde_json::from_str::<ModelSpec>(json)
             .map_err(|e| meta(SPEC_KEY, "model spec", e.to_string()))?,
         (None, None, Some(json)) => {

@@ -171,8 +171,9 @@ pub trait Model: Send + Sync {
     /// The inputs of one training step over `images` (`[N, C, H, W]`, normalized), with the
     /// masks drawn from `rng`.
     fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError>;
-    /// The inputs of one evaluation batch in the family's official format (for MAE: `imgs`,
-    /// the masking `noise` and `mask_ratio`, used as the official forward pass uses them).
+    /// The inputs of one evaluation batch in the family's official format (for MAE and HiViT:
+    /// `imgs`, the masking `noise` and `mask_ratio`; for UM-MAE on ViT: `imgs`, `mask` and
+    /// `secondary_noise`), used as the official forward pass uses them.
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;
     /// The encoder over every token of a batch of `batch` images.
     fn feature_graph(&self, batch: usize) -> GResult<FeatureGraph>;

@@ -12,7 +12,7 @@
 //! `mask_ratio` (an argument of their forward pass, read as the spec's random-mask ratio).
 use serde_json::{Map, Value};
 use tessera_dsl::spec::{
-    HiVitArgs, HiVitSpec, MaeArgs, MaeSpec, MaskSpec, ModelSpec, UmMaeArgs,
+    HiVitArgs, HiVitSpec, MaeArgs, MaeSpec, MaskSpec, ModelSpec, SecondaryRule, UmMaeArgs,
     CONSTRUCTOR_LAYER_NORM_EPS,
 };
 use tessera_dsl::Ratio;
@@ -78,6 +78,21 @@ pub fn spec_from_config(json: &str, eps: Option<f64>) -> Result<ModelSpec, Confi
     Ok(ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask)))
 }
 
+/// `spec` as the official code runs it, quirks included (docs/official-quirks.md): what a
+/// checkpoint written by the official code gets, whether its architecture comes from its
+/// `config` or is named.
+pub fn with_official_quirks(spec: ModelSpec) -> ModelSpec {
+    match spec {
+        ModelSpec::Mae(s) if matches!(s.mask, MaskSpec::Uniform { .. }) => {
+            ModelSpec::Mae(MaeSpec {
+                secondary_rule: SecondaryRule::OfficialVit,
+                ..s
+            })
+        }
+        other => other,
+    }
+}
+
 /// The random mask of the forward pass's `mask_ratio`, taken out of `args` (official default
 /// 0.75).
 fn forward_mask_ratio(
@@ -97,7 +112,6 @@ fn forward_mask_ratio(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_dsl::spec::SecondaryRule;
 
     #[test]
     fn each_constructor_is_read_as_its_family() {

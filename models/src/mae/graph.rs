@@ -56,6 +56,16 @@ impl DecoderOrder {
     }
 }
 
+/// The index input that puts the decoder's rows in their [`DecoderOrder`].
+#[derive(Clone, Copy)]
+enum Order {
+    /// `ids_restore`: kept-then-masked rows back to raster order.
+    Restore(NodeId),
+    /// `ids_shuffle`: the patch of each visible-first row (positions and targets are gathered
+    /// to it).
+    Shuffle(NodeId),
+}
+
 /// Does `spec` replace visible tokens by a learned token (UM-MAE's secondary masking)?
 pub fn has_secondary(spec: &MaeSpec) -> bool {
     matches!(
@@ -212,10 +222,9 @@ pub fn build(
     } else {
         None
     };
-    let order = DecoderOrder::of(spec);
-    let (ids_restore, ids_shuffle) = match order {
-        DecoderOrder::Raster => (Some(g.index_input(inputs::IDS_RESTORE, &[n, l])?), None),
-        DecoderOrder::VisibleFirst => (None, Some(g.index_input(inputs::IDS_SHUFFLE, &[n, l])?)),
+    let order = match DecoderOrder::of(spec) {
+        DecoderOrder::Raster => Order::Restore(g.index_input(inputs::IDS_RESTORE, &[n, l])?),
+        DecoderOrder::VisibleFirst => Order::Shuffle(g.index_input(inputs::IDS_SHUFFLE, &[n, l])?),
     };
     let vis_mask = if has_secondary(spec) && k > 0 {
         Some(g.input(inputs::VIS_MASK, &[n, k, 1])?)
@@ -242,16 +251,15 @@ pub fn build(
         g.concat(&parts, 1)?
     };
     let pos_patches = g.slice(dec_pos, 1, cls_rows, l)?;
-    let mut y = match (ids_restore, ids_shuffle) {
-        (Some(restore), _) => {
+    let mut y = match order {
+        Order::Restore(restore) => {
             let raster = g.gather_rows(shuffled, restore)?;
             g.add(raster, pos_patches)?
         }
-        (None, Some(shuffle)) => {
+        Order::Shuffle(shuffle) => {
             let pos = g.gather_rows(pos_patches, shuffle)?;
             g.add(shuffled, pos)?
         }
-        (None, None) => unreachable!("one of the two orders is declared"),
     };
     if spec.class_token {
         let dec_cls = g.slice(x, 1, 0, 1)?;
@@ -270,9 +278,9 @@ pub fn build(
     // Loss: MSE against the (per-patch normalized) pixels, over the removed patches, with the
     // target in pred's row order.
     let target = g.patchify(imgs, spec.patch, PatchOrder::Pqc)?;
-    let target = match ids_shuffle {
-        Some(shuffle) => g.gather_rows(target, shuffle)?,
-        None => target,
+    let target = match order {
+        Order::Shuffle(shuffle) => g.gather_rows(target, shuffle)?,
+        Order::Restore(_) => target,
     };
     let target = if spec.target.is_norm_pix() {
         g.norm_pix(target, 1e-6)?
@@ -280,9 +288,9 @@ pub fn build(
         target
     };
     let loss_mask = match order {
-        DecoderOrder::Raster => g.input(inputs::MASK, &[n, l])?,
+        Order::Restore(_) => g.input(inputs::MASK, &[n, l])?,
         // The masked patches are the last L − K rows of every sample.
-        DecoderOrder::VisibleFirst => {
+        Order::Shuffle(_) => {
             let rows = (0..n * l).map(|i| f32::from(u8::from(i % l >= k)));
             s.constant_f32("visible_first_loss_mask", &[n, l], rows.collect())?
         }
