@@ -43,7 +43,13 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
     if require_gpu().is_none() {
         return;
     }
-    for prefix in [&fixtures()[0], &hivit_fixtures()[0], &um_vit_fixtures()[0]] {
+    let um_swin = common::repo_root().join("tests/fixtures/um-mae-swin/um_mae_swin_public");
+    for prefix in [
+        &fixtures()[0],
+        &hivit_fixtures()[0],
+        &um_vit_fixtures()[0],
+        &um_swin,
+    ] {
         eval_on_wgpu_from_the_cli(prefix);
     }
 }
@@ -72,10 +78,15 @@ fn eval_on_wgpu_from_the_cli(prefix: &std::path::Path) {
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("\"loss\""), "{stdout}");
-    // The UM-MAE checkpoint reproduces the official secondary-masking quirk and says so.
-    let quirk = name.starts_with("um_mae_vit");
-    assert_eq!(stdout.contains("official_vit"), quirk, "{stdout}");
-    assert_eq!(stderr.contains("official quirk"), quirk, "{stderr}");
+    // The UM-MAE checkpoints reproduce the official quirks (ViT: the secondary-masking
+    // index; Swin: the decoder positions) and say so.
+    let (vit, swin) = (
+        name.starts_with("um_mae_vit"),
+        name.starts_with("um_mae_swin"),
+    );
+    assert_eq!(stdout.contains("official_vit"), vit, "{stdout}");
+    assert_eq!(stdout.contains("official_raster"), swin, "{stdout}");
+    assert_eq!(stderr.contains("official quirk"), vit || swin, "{stderr}");
     let got = TensorFile::read(&out).unwrap();
     let expected = TensorFile::read(&with_suffix(prefix, ".expected.safetensors")).unwrap();
     check(&format!("{name} (CLI)"), &got, &expected);
