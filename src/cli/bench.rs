@@ -6,8 +6,9 @@ use std::time::Instant;
 use tessera_dsl::graph::{AdamWConfig, LrSchedule};
 use tessera_dsl::rng::Rng;
 use tessera_dsl::ModelSpec;
-use tessera_models::model::Model;
+use tessera_models::model::{Model, StepInputs};
 use tessera_models::params::{init_params, normal};
+use tessera_models::sample::{SampleSpec, Samples};
 use tessera_models::step::TrainStep;
 use tessera_models::um_swin::SimMimSwin;
 use tessera_runtime::backend::Device;
@@ -173,7 +174,8 @@ struct Timed {
     label: String,
     model: Box<dyn Model>,
     step: TrainStep,
-    imgs: Vec<f32>,
+    pixels: Vec<f32>,
+    text: Vec<u32>,
     rng: Rng,
     sched: LrSchedule,
     times: Vec<f64>,
@@ -208,18 +210,37 @@ impl Timed {
             device,
         )?;
         let mut rng = Rng::seed_from_u64(args.seed ^ 0x5eed_1a6e);
-        let img_len = n * model.image().numel();
-        let imgs: Vec<f32> = (0..img_len).map(|_| normal(&mut rng) as f32).collect();
+        // Pixels from N(0, 1), caption tokens uniform over the vocabulary without padding.
+        let sample = model.sample();
+        let pixels: Vec<f32> = (0..n * sample.pixel_numel())
+            .map(|_| normal(&mut rng) as f32)
+            .collect();
+        let text: Vec<u32> = match sample {
+            SampleSpec::ImageText { vocab, .. } => (0..n * sample.text_len())
+                .map(|_| 1 + rng.below(vocab as u64 - 1) as u32)
+                .collect(),
+            _ => Vec::new(),
+        };
         Ok(Timed {
             label,
             model,
             step,
-            imgs,
+            pixels,
+            text,
             rng,
             sched,
             times: Vec::new(),
             last_loss: f32::NAN,
         })
+    }
+
+    /// The inputs of the next step: the fixed batch with fresh masks.
+    fn next_inputs(&mut self) -> anyhow::Result<StepInputs> {
+        let batch = Samples {
+            pixels: &self.pixels,
+            text: &self.text,
+        };
+        Ok(self.model.step_inputs(&batch, &mut self.rng)?)
     }
 
     /// Runs `warmup` untimed and `iters` timed steps; returns the median of these `iters`.
@@ -228,7 +249,7 @@ impl Timed {
         for i in 0..warmup + iters {
             let t0 = Instant::now();
             // Masking is part of the step, as in PyTorch's forward.
-            let inputs = self.model.step_inputs(&self.imgs, &mut self.rng)?;
+            let inputs = self.next_inputs()?;
             let lr = self
                 .sched
                 .lr_at_step(0, self.step.steps_done, STEPS_PER_EPOCH);
@@ -250,7 +271,7 @@ impl Timed {
 
     /// The ten most expensive kernels of one more step.
     fn profile(&mut self) -> anyhow::Result<Vec<(String, f64, usize)>> {
-        let inputs = self.model.step_inputs(&self.imgs, &mut self.rng)?;
+        let inputs = self.next_inputs()?;
         let lr = self
             .sched
             .lr_at_step(0, self.step.steps_done, STEPS_PER_EPOCH);
@@ -347,6 +368,7 @@ fn report(
 fn spec_mask(spec: &ModelSpec) -> String {
     match spec {
         ModelSpec::Mae(s) => s.mask.to_string(),
+        ModelSpec::HiVit(s) => s.mask.to_string(),
         other => other.family().name().to_string(),
     }
 }

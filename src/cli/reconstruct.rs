@@ -11,6 +11,7 @@ use tessera_models::data::{
     default_workers, Augment, Image, Loader, LoaderConfig, Normalize, Source, Split, Transform,
 };
 use tessera_models::eval::evaluate;
+use tessera_models::sample::Samples;
 use tessera_models::tensors::TensorFile;
 use tessera_models::train::RunConfig;
 use tessera_models::viz::{draw_recon_grid, reconstruct_one, Denormalize, GridText, PatchLayout};
@@ -187,7 +188,7 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
     };
     let model = model_of(&spec)?;
     let mut rng = Rng::for_stream(seed, &[RECON_STREAM]);
-    let inputs = model.step_inputs(imgs, &mut rng)?;
+    let inputs = model.step_inputs(&Samples::pixels(imgs), &mut rng)?;
     let result = evaluate(
         model.as_ref(),
         &ckpt.params,
@@ -204,12 +205,14 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
     let per = model.image().numel();
     let (l, pd) = (layout.tokens(), layout.patch_dim());
     let norm_pix = geo.target.is_norm_pix();
+    // The pictures read pred by patch position; UM-MAE lists visible patches first.
+    let pred = model.pred_in_raster_order(&inputs, &result.pred.data);
     let rows: Vec<_> = (0..n)
         .map(|i| {
             reconstruct_one(
                 &layout,
                 &imgs[i * per..(i + 1) * per],
-                &result.pred.data[i * l * pd..(i + 1) * l * pd],
+                &pred[i * l * pd..(i + 1) * l * pd],
                 &result.mask.data[i * l..(i + 1) * l],
                 norm_pix,
             )

@@ -21,6 +21,7 @@ use crate::data::{
 };
 use crate::model::{Model, ModelError};
 use crate::params::{init_params, ParamSet};
+use crate::sample::Samples;
 use crate::step::{TrainError, TrainStep};
 
 /// Stream tag of the per-step masks ("MASK").
@@ -364,7 +365,9 @@ impl Trainer {
                 };
                 let lr = self.next_lr();
                 let mut rng = Rng::for_stream(seed, &[MASK_STREAM, self.state.global_step]);
-                let inputs = self.model.step_inputs(&data.images, &mut rng)?;
+                let inputs = self
+                    .model
+                    .step_inputs(&Samples::pixels(&data.images), &mut rng)?;
                 let t0 = Instant::now();
                 let loss = self.step.step(&inputs, lr)?;
                 let step_s = t0.elapsed().as_secs_f64();

@@ -22,6 +22,7 @@ use crate::model::{
     StepShape,
 };
 use crate::params::ParamSpec;
+use crate::sample::Samples;
 use crate::tensors::TensorFile;
 
 /// A Swin encoder pre-trained with UM-MAE, built from its spec.
@@ -86,18 +87,12 @@ impl Model for UmSwinModel {
         Ok(graph::build(&self.spec, &self.dims, shape, extras)?.0)
     }
 
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError> {
-        let per = self.spec.image.numel();
-        if images.is_empty() || !images.len().is_multiple_of(per) {
-            return Err(ModelError::Batch(format!(
-                "the batch holds {} values, not a whole number of {per}-value images",
-                images.len()
-            )));
-        }
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError> {
+        let n = batch.count(&self.sample()).map_err(ModelError::Batch)?;
         let m = self.dims.mask_grid;
         let mut masks = Vec::new();
         let mut replaced = Vec::new();
-        for _ in 0..images.len() / per {
+        for _ in 0..n {
             // Through the spec: uniform sampling, or a custom strategy checked against the
             // one-per-block promise its spec was validated with.
             let mask = sample(&self.spec.mask, m, rng)?;
@@ -106,7 +101,13 @@ impl Model for UmSwinModel {
             replaced.push(secondary_replaced(&mask, &noise, self.vis_final())?);
             masks.push(mask);
         }
-        batch::inputs(&self.spec, &self.dims, images.to_vec(), &masks, replaced)
+        batch::inputs(
+            &self.spec,
+            &self.dims,
+            batch.pixels.to_vec(),
+            &masks,
+            replaced,
+        )
     }
 
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError> {

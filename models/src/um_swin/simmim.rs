@@ -10,18 +10,19 @@
 //! cells are masked by the spec's uniform sampling (SimMIM: random 32-px patches at 0.6) and
 //! the loss is the spec's target (SimMIM: L1 on raw pixels). It exists for `tessera bench`;
 //! there is no official checkpoint format to load into it.
-use tessera_dsl::graph::{GResult, PatchOrder};
+use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::{uniform::uniform, Grid};
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{ImageSpec, ModelSpec, UmSwinDims, UmSwinSpec};
 
 use super::graph::{embed, full_map_coords, stages, Stages};
-use crate::blocks::{linear, Builder, Built, Linear, LinearInit};
+use crate::blocks::{linear, pixel_target, Builder, Built, Linear, LinearInit};
 use crate::model::{
     Extras, FeatureGraph, Geometry, InputValues, Model, ModelError, StepGraph, StepInputs,
     StepShape,
 };
 use crate::params::{Init, ParamSpec};
+use crate::sample::Samples;
 use crate::tensors::TensorFile;
 
 /// Names of the per-step inputs.
@@ -96,25 +97,13 @@ fn build(
     let y = g.reshape(y, &[n, last, last, 2, 2, p])?;
     let y = g.permute(y, &[0, 1, 3, 2, 4, 5])?;
     let pred = g.reshape(y, &[n, cells, p])?;
-    let target = g.patchify(imgs, spec.mask_cell, PatchOrder::Pqc)?;
-    let target = if spec.target.is_norm_pix() {
-        g.norm_pix(target, 1e-6)?
-    } else {
-        target
-    };
+    let target = pixel_target(g, imgs, spec.mask_cell, spec.target)?;
     let loss = g.masked_mse(pred, target, loss_rows)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
-    Ok((step, built))
+    Ok((
+        StepGraph::from_built(&built, shape, loss, pred, extras)?,
+        built,
+    ))
 }
 
 impl Model for SimMimSwin {
@@ -142,18 +131,12 @@ impl Model for SimMimSwin {
         Ok(build(&self.spec, &self.dims, shape, extras)?.0)
     }
 
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError> {
-        let per = self.spec.image.numel();
-        if images.is_empty() || !images.len().is_multiple_of(per) {
-            return Err(ModelError::Batch(format!(
-                "the batch holds {} values, not a whole number of {per}-value images",
-                images.len()
-            )));
-        }
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError> {
+        let n = batch.count(&self.sample()).map_err(ModelError::Batch)?;
         let (m, e) = (self.dims.mask_grid, self.dims.token_grid);
         let k = self.spec.mask_cell / self.spec.patch;
         let (mut masks, mut tokens) = (Vec::new(), Vec::new());
-        for _ in 0..images.len() / per {
+        for _ in 0..n {
             let mask = uniform(Grid::new(m, m), self.spec.mask.ratio(), rng)?;
             let mask: Vec<f32> = mask.mask().iter().map(|&v| v as f32).collect();
             tokens.extend((0..e * e).map(|t| mask[(t / e / k) * m + (t % e) / k]));
@@ -163,7 +146,10 @@ impl Model for SimMimSwin {
         Ok(StepInputs {
             shape: self.step_shape(masks.len()),
             tensors: vec![
-                (inputs::IMGS.to_string(), InputValues::F32(images.to_vec())),
+                (
+                    inputs::IMGS.to_string(),
+                    InputValues::F32(batch.pixels.to_vec()),
+                ),
                 (inputs::MASKED_TOKENS.into(), InputValues::F32(tokens)),
                 (inputs::LOSS_ROWS.into(), InputValues::F32(mask.clone())),
             ],
@@ -210,7 +196,7 @@ mod tests {
         let d = model.dims;
         let images = vec![0.5f32; 2 * model.image().numel()];
         let inputs = model
-            .step_inputs(&images, &mut Rng::seed_from_u64(3))
+            .step_inputs(&Samples::pixels(&images), &mut Rng::seed_from_u64(3))
             .unwrap();
         let InputValues::F32(tokens) = &inputs.tensors[1].1 else {
             panic!("masked tokens are f32")
