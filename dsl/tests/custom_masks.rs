@@ -54,6 +54,7 @@ fn spec(mask: MaskSpec, image: usize) -> MaeSpec {
         mask,
         target: Target::NormPix,
         layer_norm_eps: 1e-6,
+        secondary_rule: tessera_dsl::mask::uniform::SecondaryRule::Smallest,
     }
 }
 

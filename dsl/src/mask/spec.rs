@@ -44,24 +44,31 @@ pub fn sample(spec: &MaskSpec, grid: usize, rng: &mut Rng) -> Result<Mask, MaskE
 }
 
 /// Masks for `batch` samples, drawn one after the other from `rng`.
+pub fn sample_masks(
+    spec: &MaskSpec,
+    grid: usize,
+    batch: usize,
+    rng: &mut Rng,
+) -> Result<Vec<Mask>, MaskError> {
+    match *spec {
+        // Drawn as a batch: a custom strategy may share one mask across it, and every mask is
+        // checked against its declared invariants.
+        MaskSpec::Custom { strategy, ratio } => {
+            let layout = Layout::image(Grid::new(grid, grid));
+            strategy.sample_checked(&layout, ratio, batch, rng)
+        }
+        _ => (0..batch).map(|_| sample(spec, grid, rng)).collect(),
+    }
+}
+
+/// [`sample_masks`] as one batch.
 pub fn sample_batch(
     spec: &MaskSpec,
     grid: usize,
     batch: usize,
     rng: &mut Rng,
 ) -> Result<MaskBatch, MaskError> {
-    let masks: Vec<Mask> = match *spec {
-        // Drawn as a batch: a custom strategy may share one mask across it, and every mask is
-        // checked against its declared invariants.
-        MaskSpec::Custom { strategy, ratio } => {
-            let layout = Layout::image(Grid::new(grid, grid));
-            strategy.sample_checked(&layout, ratio, batch, rng)?
-        }
-        _ => (0..batch)
-            .map(|_| sample(spec, grid, rng))
-            .collect::<Result<_, _>>()?,
-    };
-    MaskBatch::from_masks(&masks)
+    MaskBatch::from_masks(&sample_masks(spec, grid, batch, rng)?)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub use graph::{inputs, DecoderOrder};
 
 use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::draw_noise;
-use tessera_dsl::mask::spec::sample;
+use tessera_dsl::mask::spec::sample_masks;
 use tessera_dsl::mask::uniform::{secondary_from_noise, Secondary};
 use tessera_dsl::mask::Mask;
 use tessera_dsl::rng::Rng;
