@@ -1,6 +1,7 @@
 //! `tessera mask`: generate masks with one of the masking strategies, write them to safetensors
 //! (official conventions: f32 mask with 1 = removed, i64 `ids_keep` / `ids_restore`) and
-//! optionally draw them.
+//! optionally draw them; or, with `--verify`, check masks made elsewhere against a strategy's
+//! invariants (`mask_verify.rs`).
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,11 +11,12 @@ use safetensors::tensor::{Dtype, TensorView};
 use tessera::mask_png::{self, Cell, Tile};
 use tessera_dsl::mask::{
     block::{block, BlockParams},
+    builtin,
     mixed::{mixed, MixedMask, MIXED_RATIO},
     random::random_batch,
     tube,
     uniform::{secondary, uniform_batch},
-    Grid, Mask, MaskError,
+    Grid, Layout, Mask, MaskError, MaskStrategy,
 };
 use tessera_dsl::{rng::Rng, Ratio};
 
@@ -47,6 +49,17 @@ impl Strategy {
         }
     }
 
+    /// The strategy behind the one interface, with the invariants `--verify` checks.
+    fn builtin(self) -> Box<dyn MaskStrategy> {
+        match self {
+            Strategy::Random => Box::new(builtin::Random),
+            Strategy::Block => Box::new(builtin::Block { cell: 1 }),
+            Strategy::Uniform => Box::new(builtin::Uniform),
+            Strategy::Tube => Box::new(builtin::Tube),
+            Strategy::Mixed => Box::new(builtin::Mixed),
+        }
+    }
+
     /// The official default ratio of each strategy.
     fn default_ratio(self) -> Ratio {
         match self {
@@ -63,7 +76,12 @@ impl Strategy {
     [N, T/tubelet, L] for tube; `ids_keep` and `ids_restore` i64 [N, K] and [N, L] (MAE \
     conventions). uniform adds `secondary` f32 [N, L] (1 = a kept token the encoder sees only \
     as the shared mask token). mixed writes `mask` on the coarsest grid (1 = the token comes \
-    from partner image N-1-i), `mask_stage0`.. on every stage grid and `partner` i64 [N]."
+    from partner image N-1-i), `mask_stage0`.. on every stage grid and `partner` i64 [N].\n\n\
+    --verify FILE reads `mask` ([N, L], or [N, T/tubelet, L] for tube; any float, integer or bool \
+    dtype holding 0 = kept, 1 = removed), and `ids_keep` [N, K] / `ids_restore` [N, L] (i64 or \
+    i32) when present, checks them against the strategy's invariants at --ratio (mixed: on the \
+    coarsest grid) and the official index conventions, prints the first violations (sample, \
+    token or window, rule) and exits 1 when there is any."
 )]
 pub struct Args {
     /// Masking strategy.
@@ -95,8 +113,20 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output safetensors file.
-    #[arg(long, value_name = "FILE.safetensors")]
-    out: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE.safetensors",
+        required_unless_present = "verify"
+    )]
+    out: Option<PathBuf>,
+    /// Instead of generating masks, check the masks in FILE (made elsewhere, e.g. by a PyTorch
+    /// data pipeline) against the strategy's invariants; exit 1 if any mask breaks one.
+    #[arg(
+        long,
+        value_name = "FILE.safetensors",
+        conflicts_with_all = ["out", "png", "batch", "secondary", "seed"]
+    )]
+    verify: Option<PathBuf>,
     /// Also draw the masks: one tile per sample (per time slice for tube, per stage for
     /// mixed; for uniform a row per sample: uniform sampling, plus secondary masking, and the
     /// compacted half-size map the encoder sees).
@@ -207,6 +237,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(text) => parse_ratio("--ratio", text)?,
         None => strategy.default_ratio(),
     };
+    if let Some(file) = &args.verify {
+        let layout = match strategy {
+            Strategy::Tube => {
+                let frames = args.frames.ok_or_else(|| {
+                    bad_input("--strategy tube needs --frames T (the clip length in frames)")
+                })?;
+                let slices =
+                    tube::slices(frames, args.tubelet.unwrap_or(2)).map_err(bad_mask(strategy))?;
+                Layout::video(grid, slices)
+            }
+            Strategy::Mixed => Layout::pyramid(grid, args.stages.unwrap_or(4)),
+            Strategy::Random | Strategy::Block | Strategy::Uniform => Layout::image(grid),
+        };
+        return super::mask_verify::run(file, strategy.builtin().as_ref(), layout, ratio);
+    }
+    let out = args
+        .out
+        .clone()
+        .ok_or_else(|| bad_input("--out FILE.safetensors is needed to write masks"))?;
     let secondary_ratio = match &args.secondary {
         Some(text) => Some(parse_ratio("--secondary", text)?),
         None => None,
@@ -291,8 +340,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             mixed_output(&m, batch)?
         }
     };
-    write_safetensors(&args.out, &generated.tensors, meta)?;
-    println!("wrote {}: {}", args.out.display(), generated.summary);
+    write_safetensors(&out, &generated.tensors, meta)?;
+    println!("wrote {}: {}", out.display(), generated.summary);
     if let Some(png) = &args.png {
         let picture = mask_png::compose(&generated.tiles).map_err(|e| bad_input(e.to_string()))?;
         mask_png::write_png(png, &picture)?;

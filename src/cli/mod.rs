@@ -7,6 +7,7 @@ pub mod devices;
 pub mod eval;
 pub mod kernels;
 pub mod mask;
+pub mod mask_verify;
 pub mod model_args;
 pub mod pretrain;
 pub mod probe;

@@ -93,6 +93,7 @@ pub fn with_mask_ratio(spec: ModelSpec, text: &str) -> anyhow::Result<ModelSpec>
             ratio: r,
             secondary,
         },
+        MaskSpec::Custom { strategy, .. } => MaskSpec::Custom { strategy, ratio: r },
     };
     spec.validate()
         .map_err(|e| bad_input(format!("--mask-ratio {text}: {e}")))?;

@@ -118,6 +118,7 @@ impl Display for MaeDims {
             MaskSpec::Random { .. } => "MAE (plain ViT)",
             MaskSpec::Block { .. } => "plain-ViT MIM, block-wise masking",
             MaskSpec::Uniform { .. } => "UM-MAE on plain ViT",
+            MaskSpec::Custom { .. } => "plain-ViT MIM, custom masking",
         };
         row(f, "family", family)?;
         row(

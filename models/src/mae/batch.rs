@@ -101,7 +101,8 @@ pub fn official(file: &TensorFile, spec: &MaeSpec, d: &MaeDims) -> Result<StepIn
             let rule = secondary.map(|r| (r.to_f64(), spec.secondary_rule));
             official_uniform(file, spec.image.channels, d, rule)
         }
-        MaskSpec::Random { .. } | MaskSpec::Block { .. } => {
+        // A variant's mask has no official batch format: MAE's noise format serves.
+        MaskSpec::Random { .. } | MaskSpec::Block { .. } | MaskSpec::Custom { .. } => {
             official_noise(file, spec.image.channels, d.image, d.tokens)
         }
     }

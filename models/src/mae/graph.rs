@@ -51,7 +51,9 @@ impl DecoderOrder {
     pub fn of(spec: &MaeSpec) -> DecoderOrder {
         match spec.mask {
             MaskSpec::Uniform { .. } => DecoderOrder::VisibleFirst,
-            MaskSpec::Random { .. } | MaskSpec::Block { .. } => DecoderOrder::Raster,
+            MaskSpec::Random { .. } | MaskSpec::Block { .. } | MaskSpec::Custom { .. } => {
+                DecoderOrder::Raster
+            }
         }
     }
 }

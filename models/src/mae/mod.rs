@@ -8,7 +8,7 @@ pub use graph::{inputs, DecoderOrder};
 
 use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::draw_noise;
-use tessera_dsl::mask::spec::sample;
+use tessera_dsl::mask::spec::sample_masks;
 use tessera_dsl::mask::uniform::{secondary_from_noise, Secondary};
 use tessera_dsl::mask::Mask;
 use tessera_dsl::rng::Rng;
@@ -78,9 +78,7 @@ impl Model for MaeModel {
     fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError> {
         let n = batch.count(&self.sample()).map_err(ModelError::Batch)?;
         let images = batch.pixels;
-        let masks: Vec<Mask> = (0..n)
-            .map(|_| sample(&self.spec.mask, self.dims.grid, rng))
-            .collect::<Result<_, _>>()?;
+        let masks: Vec<Mask> = sample_masks(&self.spec.mask, self.dims.grid, n, rng)?;
         match self.spec.mask {
             MaskSpec::Uniform { secondary, .. } => {
                 // One secondary draw per sample, after the masks, from the same step stream.
@@ -97,10 +95,12 @@ impl Model for MaeModel {
                     .transpose()?;
                 batch::visible_first(images.to_vec(), &masks, secondary.as_deref())
             }
-            MaskSpec::Random { .. } | MaskSpec::Block { .. } => Ok(batch::inputs(
-                images.to_vec(),
-                tessera_dsl::mask::MaskBatch::from_masks(&masks)?,
-            )),
+            MaskSpec::Random { .. } | MaskSpec::Block { .. } | MaskSpec::Custom { .. } => {
+                Ok(batch::inputs(
+                    images.to_vec(),
+                    tessera_dsl::mask::MaskBatch::from_masks(&masks)?,
+                ))
+            }
         }
     }
 
@@ -125,7 +125,7 @@ impl Model for MaeModel {
         let json = match self.spec.mask {
             // UM-MAE's constructor: MAE's arguments plus its masking ones.
             MaskSpec::Uniform { .. } => serde_json::to_string(&self.spec.to_um_official().ok()?),
-            MaskSpec::Random { .. } | MaskSpec::Block { .. } => {
+            MaskSpec::Random { .. } | MaskSpec::Block { .. } | MaskSpec::Custom { .. } => {
                 serde_json::to_string(&self.spec.to_official().ok()?)
             }
         };

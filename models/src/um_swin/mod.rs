@@ -13,7 +13,7 @@ pub use layout::{Cells, Layout};
 pub use simmim::SimMimSwin;
 
 use tessera_dsl::graph::GResult;
-use tessera_dsl::mask::{uniform::uniform, Grid};
+use tessera_dsl::mask::spec::sample;
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{ImageSpec, MaskSpec, ModelSpec, UmSwinDims, UmSwinSpec};
 
@@ -93,7 +93,9 @@ impl Model for UmSwinModel {
         let mut masks = Vec::new();
         let mut replaced = Vec::new();
         for _ in 0..n {
-            let mask = uniform(Grid::new(m, m), self.spec.mask.ratio(), rng)?;
+            // Through the spec: uniform sampling, or a custom strategy checked against the
+            // one-per-block promise its spec was validated with.
+            let mask = sample(&self.spec.mask, m, rng)?;
             let mask: Vec<f32> = mask.mask().iter().map(|&v| v as f32).collect();
             let noise = tessera_dsl::mask::draw_noise(m * m, rng);
             replaced.push(secondary_replaced(&mask, &noise, self.vis_final())?);

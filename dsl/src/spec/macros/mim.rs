@@ -30,7 +30,7 @@ macro_rules! mim {
             $(class_token: $cls:literal,)?
             encoder: vit { dim: $ed:literal, depth: $edp:literal, heads: $eh:literal, mlp: $em:literal $(,)? },
             decoder: vit { dim: $dd:literal, depth: $ddp:literal, heads: $dh:literal, mlp: $dm:literal $(,)? },
-            mask: $mask:ident ( $mn:literal / $md:literal $(, cell: $cell:literal)? ) $(+ secondary ( $sn:literal / $sd:literal ))?,
+            mask: $mask:ident ( $($margs:tt)* ) $(+ secondary ( $sn:literal / $sd:literal ))?,
             target: $target:ident
             $(, layer_norm_eps: $eps:literal)? $(,)?
         }
@@ -41,7 +41,7 @@ macro_rules! mim {
             class_token: $crate::__tessera_or!([$($cls)?] true),
             encoder: $crate::__tessera_vit!($crate::spec::Family::Mae, "encoder", $ed, $edp, $eh, $em),
             decoder: $crate::__tessera_vit!($crate::spec::Family::Mae, "decoder", $dd, $ddp, $dh, $dm),
-            mask: $crate::__tessera_mask!($crate::spec::Family::Mae, $mask, $mn, $md, [$($cell)?], [$($sn / $sd)?]),
+            mask: $crate::__tessera_mask_of!($crate::spec::Family::Mae, $mask ($($margs)*) [$($sn / $sd)?]),
             target: $crate::__tessera_target!($target),
             layer_norm_eps: $crate::__tessera_eps!($crate::spec::Family::Mae, [$($eps)?] $crate::spec::FACTORY_LAYER_NORM_EPS),
             secondary_rule: $crate::mask::uniform::SecondaryRule::Smallest,
