@@ -168,8 +168,15 @@ fn a_folder_with_nothing_readable_is_an_error() {
             .contains("1 image file(s) found, 1 unreadable"),
         "{err}"
     );
-    let err = FolderDataset::open(&root.join("x"), 1).unwrap_err();
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    let err = FolderDataset::open(&root.join("empty"), 1).unwrap_err();
     assert!(err.to_string().contains("no class sub-folders"), "{err}");
+    let err = FolderDataset::open(&root.join("missing"), 1).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("missing") && msg.contains("current directory"),
+        "{msg}"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
 

@@ -9,16 +9,18 @@ use tessera_models::params::{init_params, normal};
 use tessera_models::step::TrainStep;
 
 use super::bad_input;
-use super::model_args::{model_of, with_mask_ratio, DeviceChoice, ModelChoice};
+use super::model_args::{model_of, with_mask_ratio, BatchChoice, DeviceChoice, ModelChoice};
 
 #[derive(clap::Args)]
+#[command(mut_arg("model", |a| a.help(
+    "Model preset (`tessera check --preset NAME` shows one) [default: mae_tiny_32]"
+)))]
+#[command(mut_arg("batch", |a| a.help("Images per step [default: 64]")))]
 pub struct Args {
-    /// The model to time (default: the preset mae_tiny_32).
     #[command(flatten)]
     model: ModelChoice,
-    /// Images per step.
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
+    #[command(flatten)]
+    batch: BatchChoice,
     #[command(flatten)]
     device: DeviceChoice,
     /// Instead of a training step, time one N x N x N f32 matmul and report GFLOP/s.
@@ -27,14 +29,14 @@ pub struct Args {
     /// Exact mask ratio (`3/4`, `1/64`) instead of the model spec's.
     #[arg(long)]
     mask_ratio: Option<String>,
-    /// Untimed steps before timing.
-    #[arg(long, default_value_t = 3)]
+    /// Untimed steps before timing [default: 3]
+    #[arg(long, default_value_t = 3, hide_default_value = true)]
     warmup: usize,
-    /// Timed steps; the median is reported.
-    #[arg(long, default_value_t = 10)]
+    /// Timed steps; the median is reported [default: 10]
+    #[arg(long, default_value_t = 10, hide_default_value = true)]
     iters: usize,
-    /// Seed of the parameters, images and masks.
-    #[arg(long, default_value_t = 0)]
+    /// Seed of the parameters, images and masks [default: 0]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     seed: u64,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -45,8 +47,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.batch == 0 || args.iters == 0 {
-        return Err(bad_input("--batch and --iters must be at least 1"));
+    let n = args.batch.get_or(64)?;
+    if args.iters == 0 {
+        return Err(bad_input("--iters must be at least 1"));
     }
     let mut device = args.device.open()?;
     if let Some(n) = args.matmul {
@@ -57,7 +60,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         spec = with_mask_ratio(spec, text)?;
     }
     let model = model_of(&spec)?;
-    let n = args.batch;
     let keep = model.step_shape(n).keep;
     let label = args
         .model

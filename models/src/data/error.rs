@@ -12,6 +12,8 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: no such folder (a relative path is read from the current directory, {cwd})")]
+    NoFolder { path: PathBuf, cwd: PathBuf },
     #[error("{path}: not a valid gzip stream ({source}); expected a gzipped or plain IDX file")]
     Gzip {
         path: PathBuf,
@@ -45,8 +47,9 @@ pub enum DataError {
         expected: String,
     },
     #[error(
-        "{name}: image is {found_w}x{found_h}, expected {expected_w}x{expected_h} \
-         (no resizing is configured)"
+        "{name}: image is {found_w}x{found_h}, expected {expected_w}x{expected_h} (with \
+         `--fit exact` images must already have the model's size; `--fit center-crop` or \
+         `--fit stretch` resizes them)"
     )]
     UnexpectedSize {
         name: String,
