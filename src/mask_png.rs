@@ -302,10 +302,13 @@ mod tests {
     #[test]
     fn block_borders_are_drawn_every_block_cells() {
         let t = tile(4, 4, vec![Cell::Visible; 16], 2);
-        let p = compose(&Header::default(), &[Row {
-            label: None,
-            tiles: vec![t],
-        }])
+        let p = compose(
+            &Header::default(),
+            &[Row {
+                label: None,
+                tiles: vec![t],
+            }],
+        )
         .unwrap();
         let (x, y) = tile_origin(0, 0, 21, 21);
         // Column 10 (between cells 1 and 2) is a block border; column 5 a plain separator.

@@ -160,7 +160,14 @@ fn random_keeps_floor_l_one_minus_r_per_sample_and_follows_the_seed() {
     // A ratio that is not a multiple of 1/L: floor(10 * 7 * 0.7) = 49 kept of 70.
     let d = mask_file(
         "random-d.safetensors",
-        &["--strategy", "random", "--grid", "7x10", "--mask-ratio", "0.3"],
+        &[
+            "--strategy",
+            "random",
+            "--grid",
+            "7x10",
+            "--mask-ratio",
+            "0.3",
+        ],
     );
     check_flat(&d, 1, 70, 49);
 }
@@ -389,7 +396,10 @@ fn the_picture_shows_each_cell_in_its_colour() {
     // The 2x2 sampling cells are outlined: the line between cell columns 1 and 2 is darker
     // than the one between columns 0 and 1.
     let (x0, y0) = tile_origin(0, 0, tile_h, tile_w);
-    let (thin, thick) = (pixel(x0 + cell + 1, y0 + 2), pixel(x0 + 2 * (cell + 1), y0 + 2));
+    let (thin, thick) = (
+        pixel(x0 + cell + 1, y0 + 2),
+        pixel(x0 + 2 * (cell + 1), y0 + 2),
+    );
     let dark = |p: [u8; 3]| p.iter().map(|&v| v as u32).sum::<u32>();
     assert!(dark(thick) < dark(thin), "{thick:?} vs {thin:?}");
 }
@@ -446,15 +456,36 @@ fn refused(name: &str, args: &[&str]) -> String {
 fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
     let cases: &[(&[&str], &[&str])] = &[
         (
-            &["--strategy", "random", "--grid", "14x14", "--mask-ratio", "1"],
+            &[
+                "--strategy",
+                "random",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
+                "1",
+            ],
             &["--mask-ratio", "between 0 and 1"],
         ),
         (
-            &["--strategy", "random", "--grid", "14x14", "--mask-ratio", "5/4"],
+            &[
+                "--strategy",
+                "random",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
+                "5/4",
+            ],
             &["--mask-ratio", "between 0 and 1"],
         ),
         (
-            &["--strategy", "random", "--grid", "14x14", "--mask-ratio", "0"],
+            &[
+                "--strategy",
+                "random",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
+                "0",
+            ],
             &["--mask-ratio"],
         ),
         (
@@ -485,7 +516,14 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
             &["14x13", "2x2"],
         ),
         (
-            &["--strategy", "uniform", "--grid", "14x14", "--mask-ratio", "1/2"],
+            &[
+                "--strategy",
+                "uniform",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
+                "1/2",
+            ],
             &["3/4", "1/2"],
         ),
         (

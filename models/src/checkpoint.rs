@@ -142,7 +142,12 @@ pub fn is_decoder_side(name: &str) -> bool {
 pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, CheckpointError> {
     let (ckpt, missing) = load_partial(path, model)?;
     if let Some(name) = missing.first() {
-        let spec = ckpt.model().params().iter().find(|s| &s.name == name).cloned();
+        let spec = ckpt
+            .model()
+            .params()
+            .iter()
+            .find(|s| &s.name == name)
+            .cloned();
         return Err(CheckpointError::Missing {
             path: path.to_path_buf(),
             name: name.clone(),

@@ -11,7 +11,11 @@ pub fn graph_flops(graph: &Graph) -> f64 {
         match node.op {
             Op::MatMul { trans_a, .. } | Op::MatMulBias { trans_a, .. } => {
                 let a = shape(0);
-                let k = if trans_a { a[a.len() - 2] } else { a[a.len() - 1] };
+                let k = if trans_a {
+                    a[a.len() - 2]
+                } else {
+                    a[a.len() - 1]
+                };
                 total += 2.0 * node.numel() as f64 * k as f64;
             }
             Op::Attention { .. } => {

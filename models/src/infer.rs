@@ -27,11 +27,10 @@ pub fn fits(file: &TensorFile, spec: &ModelSpec) -> bool {
     };
     let params = model.params();
     !file.tensors.is_empty()
-        && file.tensors.iter().all(|(name, t)| {
-            params
-                .iter()
-                .any(|p| &p.name == name && p.shape == t.shape)
-        })
+        && file
+            .tensors
+            .iter()
+            .all(|(name, t)| params.iter().any(|p| &p.name == name && p.shape == t.shape))
         && params
             .iter()
             .all(|p| file.get(&p.name).is_some() || is_decoder_side(&p.name))
@@ -72,9 +71,15 @@ mod tests {
     #[test]
     fn a_bare_state_dict_is_recognised_with_or_without_its_decoder() {
         let full = file_of("mae_fmnist_small", |_| true);
-        assert!(matches!(infer_spec(&full), Inferred::One("mae_fmnist_small", _)));
+        assert!(matches!(
+            infer_spec(&full),
+            Inferred::One("mae_fmnist_small", _)
+        ));
         let encoder = file_of("mae_fmnist_small", |n| !is_decoder_side(n));
-        assert!(matches!(infer_spec(&encoder), Inferred::One("mae_fmnist_small", _)));
+        assert!(matches!(
+            infer_spec(&encoder),
+            Inferred::One("mae_fmnist_small", _)
+        ));
         // Without an encoder block it is nobody's.
         let broken = file_of("mae_fmnist_small", |n| !n.starts_with("blocks.0."));
         assert_eq!(infer_spec(&broken), Inferred::None);

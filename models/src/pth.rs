@@ -38,16 +38,29 @@ pub enum PthError {
     Empty { path: PathBuf, tried: String },
 }
 
+/// The start of a legacy (PyTorch 0.1.10 to 1.5) `torch.save` stream: pickle protocol 2,
+/// then the 10-byte magic number 0x1950a86a20f9469cfc6c as a LONG1.
+const LEGACY_MAGIC: [u8; 14] = [
+    0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+];
+
 /// Whether the file at `path` starts like a `torch.save` file (a zip archive, a legacy
-/// pickle or a tar archive) rather than safetensors.
+/// stream or a tar archive) rather than safetensors, whose first 8 bytes are a header length
+/// and can begin with any byte.
 pub fn looks_like_pth(path: &Path) -> bool {
     let mut head = [0u8; 262];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
+    let mut n = 0;
+    if let Ok(mut f) = std::fs::File::open(path) {
+        while n < head.len() {
+            match f.read(&mut head[n..]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+    }
     let head = &head[..n];
     head.starts_with(b"PK\x03\x04")
-        || head.first() == Some(&0x80)
+        || head.starts_with(&LEGACY_MAGIC)
         || (head.len() >= 262 && &head[257..262] == b"ustar")
 }
 
@@ -164,6 +177,23 @@ pub fn f16_to_f32(h: u16) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safetensors_headers_are_not_taken_for_pickles() {
+        let dir = std::env::temp_dir().join(format!("tessera-pth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A safetensors header length of 0x280 starts with 0x80 0x02, like a pickle.
+        let st = dir.join("a.safetensors");
+        std::fs::write(&st, [0x80, 0x02, 0, 0, 0, 0, 0, 0, b'{']).unwrap();
+        assert!(!looks_like_pth(&st));
+        let legacy = dir.join("b.pth");
+        std::fs::write(&legacy, [&LEGACY_MAGIC[..], b".rest"].concat()).unwrap();
+        assert!(looks_like_pth(&legacy));
+        let zip = dir.join("c.pth");
+        std::fs::write(&zip, b"PK\x03\x04 and more").unwrap();
+        assert!(looks_like_pth(&zip));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn half_precision_converts_exactly() {

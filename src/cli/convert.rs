@@ -83,8 +83,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // Checked against the model: names, shapes, the fixed sin-cos tables; the decoder may be
     // absent (the released pre-trained weights are encoder-only).
-    let (ckpt, missing) = checkpoint::load_partial(&args.input, Some(&spec))
-        .map_err(|e| bad_input(e.to_string()))?;
+    let (ckpt, missing) =
+        checkpoint::load_partial(&args.input, Some(&spec)).map_err(|e| bad_input(e.to_string()))?;
     let model = model_of(&ckpt.spec)?;
     checkpoint::save(&args.out, model.as_ref(), &ckpt.params)
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", args.out.display()))?;

@@ -212,7 +212,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         100.0 * trained.0,
         100.0 * trained.1
     );
-    let gain = (100.0 * (trained.0 - random.0), 100.0 * (trained.1 - random.1));
+    let gain = (
+        100.0 * (trained.0 - random.0),
+        100.0 * (trained.1 - random.1),
+    );
     println!(
         "  gain                        {:>+8.1}     {:>+8.1}     points",
         gain.0, gain.1

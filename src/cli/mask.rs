@@ -246,7 +246,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let title = if strategy == Strategy::Random {
                 format!("MAE random masking {ratio}, {}x{} tokens", grid.h, grid.w)
             } else {
-                format!("BEiT block-wise masking {ratio}, {}x{} tokens", grid.h, grid.w)
+                format!(
+                    "BEiT block-wise masking {ratio}, {}x{} tokens",
+                    grid.h, grid.w
+                )
             };
             flat_output(grid, &masks, None, title, 1)
         }
@@ -271,7 +274,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "UM-MAE uniform sampling {ratio} + secondary {r2}, {}x{} tokens",
                     grid.h, grid.w
                 ),
-                None => format!("UM-MAE uniform sampling {ratio}, {}x{} tokens", grid.h, grid.w),
+                None => format!(
+                    "UM-MAE uniform sampling {ratio}, {}x{} tokens",
+                    grid.h, grid.w
+                ),
             };
             flat_output(grid, &masks, Some(&hidden), title, 2)
         }
@@ -347,7 +353,10 @@ fn tile(grid: Grid, cell_px: usize, mask: &[u8], hidden: Option<&[u8]>) -> Tile 
 fn keep_remove_key(hidden: bool) -> Vec<(Cell, String)> {
     let mut key = vec![
         (Cell::Visible, "visible: the encoder sees it".to_string()),
-        (Cell::Removed, "removed: the decoder predicts it".to_string()),
+        (
+            Cell::Removed,
+            "removed: the decoder predicts it".to_string(),
+        ),
     ];
     if hidden {
         key.push((
@@ -426,7 +435,13 @@ fn flat_output(
 }
 
 /// tube: `mask` [N, T/t, L]; ids over the flattened (slice, h, w) tokens.
-fn tube_output(grid: Grid, tubelet: usize, slices: usize, masks: &[Mask], ratio: Ratio) -> Generated {
+fn tube_output(
+    grid: Grid,
+    tubelet: usize,
+    slices: usize,
+    masks: &[Mask],
+    ratio: Ratio,
+) -> Generated {
     let n = masks.len();
     let keep = masks[0].len_keep();
     let total = slices * grid.len();

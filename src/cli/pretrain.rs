@@ -148,11 +148,11 @@ pub fn pretrain(args: &Args, stop: &AtomicBool) -> anyhow::Result<Summary> {
         Trainer::resume_on(&args.out, Some(&expected), &mut device).map_err(run_error)?
     } else if let Some(init) = &args.init {
         let named = args.model.spec()?;
-        let (ckpt, _) = checkpoint::load_partial(init, named.as_ref())
-            .map_err(|e| bad_input(e.to_string()))?;
+        let (ckpt, _) =
+            checkpoint::load_partial(init, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
         let config = recipe(args, None, Some(ckpt.spec))?;
-        let (trainer, fresh) = Trainer::new_from(config, &ckpt.params, &args.out, &mut device)
-            .map_err(run_error)?;
+        let (trainer, fresh) =
+            Trainer::new_from(config, &ckpt.params, &args.out, &mut device).map_err(run_error)?;
         println!(
             "initialized from {}: {} tensors{}; the optimizer starts fresh",
             init.display(),
@@ -374,15 +374,14 @@ fn print_start(trainer: &Trainer, args: &Args) {
         }
     };
     let batch_rule = match args.batch.batch {
-        None if !args.resume => format!(
-            " (chosen for {} images; --batch sets it)",
-            s.data_len
-        ),
+        None if !args.resume => format!(" (chosen for {} images; --batch sets it)", s.data_len),
         _ => String::new(),
     };
     println!(
-        "  {} epochs x {} steps of {} images{batch_rule}, lr {:e}{lr_rule} ({}), wd {}, seed {}{}",
+        "  {} epoch{} x {} steps of {} images{batch_rule}, lr {:e}{lr_rule} ({}), wd {}, seed \
+         {}{}",
         c.epochs,
+        if c.epochs == 1 { "" } else { "s" },
         s.steps_per_epoch,
         c.batch,
         c.lr,

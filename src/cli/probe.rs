@@ -18,8 +18,7 @@ use tessera_runtime::backend::Device;
 
 use super::bad_input;
 use super::model_args::{
-    checkpoint_recipe, model_of, BatchChoice, DataChoice, DeviceChoice, ModelChoice,
-    DEFAULT_DATA,
+    checkpoint_recipe, model_of, BatchChoice, DataChoice, DeviceChoice, ModelChoice, DEFAULT_DATA,
 };
 
 /// Which encoder output is the feature.
@@ -129,15 +128,23 @@ fn data_and_fit(args: &Args) -> anyhow::Result<(Source, Fit)> {
 }
 
 /// Features and labels of one prepared split, in the data set's order.
-fn extract(ex: &mut FeatureExtractor, split: Split, prepared: Prepared) -> anyhow::Result<(Features, Vec<u32>)> {
+fn extract(
+    ex: &mut FeatureExtractor,
+    split: Split,
+    prepared: Prepared,
+) -> anyhow::Result<(Features, Vec<u32>)> {
     let t0 = Instant::now();
     eprintln!(
         "probe: features of {} {split} images ({})",
         prepared.dataset.len(),
         prepared.notes.join("; ")
     );
-    let loader = Loader::new(prepared.dataset, prepared.transform, LoaderConfig::eval(ex.batch()))
-        .map_err(|e| bad_input(e.to_string()))?;
+    let loader = Loader::new(
+        prepared.dataset,
+        prepared.transform,
+        LoaderConfig::eval(ex.batch()),
+    )
+    .map_err(|e| bad_input(e.to_string()))?;
     let mut feats = Features::default();
     let mut labels = Vec::new();
     for batch in loader.epoch(0) {
@@ -167,7 +174,11 @@ fn report_fields(
             "probe: note: the logistic regression{} stopped at --max-iter {max_iter} before \
              converging (sklearn warns the same way); the accuracy is that of {max_iter} \
              iterations, and --max-iter raises the cap",
-            if suffix.is_empty() { "" } else { " (mean-pooled)" }
+            if suffix.is_empty() {
+                ""
+            } else {
+                " (mean-pooled)"
+            }
         );
     }
 }
@@ -178,7 +189,16 @@ pub fn probe(args: &Args) -> anyhow::Result<serde_json::Map<String, serde_json::
     let (source, fit) = data_and_fit(args)?;
     let (model, params, what) = encoder(args)?;
     let mut device = args.device.open()?;
-    probe_with(args, model.as_ref(), &params, &what, &source, fit, batch, &mut device)
+    probe_with(
+        args,
+        model.as_ref(),
+        &params,
+        &what,
+        &source,
+        fit,
+        batch,
+        &mut device,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -20,8 +20,7 @@ use tessera_runtime::backend::Device;
 
 use super::bad_input;
 use super::model_args::{
-    checkpoint_recipe, describe, model_of, with_mask_ratio, DataChoice, ModelChoice,
-    DEFAULT_DATA,
+    checkpoint_recipe, describe, model_of, with_mask_ratio, DataChoice, ModelChoice, DEFAULT_DATA,
 };
 
 /// Stream of the reconstruction masks (distinct from training's, which use the step number).
@@ -85,7 +84,12 @@ fn normalization(recipe: Option<&RunConfig>, channels: usize) -> Normalize {
 }
 
 /// `--image` files, each decoded to the model's channels and fitted to its size.
-fn image_files(args: &Args, image: ImageSpec, fit: Fit, normalize: Normalize) -> anyhow::Result<Shown> {
+fn image_files(
+    args: &Args,
+    image: ImageSpec,
+    fit: Fit,
+    normalize: Normalize,
+) -> anyhow::Result<Shown> {
     let size = image.height;
     let transform = Transform::new(fit.augment(size), normalize.clone())?;
     let per = image.numel();
@@ -121,7 +125,12 @@ fn image_files(args: &Args, image: ImageSpec, fit: Fit, normalize: Normalize) ->
 }
 
 /// `--count` images of the data set, classes balanced.
-fn data_images(args: &Args, image: ImageSpec, fit: Fit, recipe: Option<&RunConfig>) -> anyhow::Result<Shown> {
+fn data_images(
+    args: &Args,
+    image: ImageSpec,
+    fit: Fit,
+    recipe: Option<&RunConfig>,
+) -> anyhow::Result<Shown> {
     let default = recipe.map_or(DEFAULT_DATA.to_string(), |r| r.data.clone());
     let source = args.data.source_or(&default)?;
     let count = args.data.limit.unwrap_or(8);

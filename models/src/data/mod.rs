@@ -24,15 +24,15 @@ pub use as_channels::AsChannels;
 pub use augment::{flip_horizontal, random_resized_crop_rect, Augment};
 pub use dataset::{Dataset, Image, SkipLog, Skipped};
 pub use error::DataError;
-pub use fit::Fit;
 pub use fashion_mnist::{
     embedded_fashion_mnist, embedded_fashion_mnist_split, load_fashion_mnist,
     load_fashion_mnist_split, FashionMnist, LabeledImages,
 };
+pub use fit::Fit;
 pub use folder::FolderDataset;
 pub use loader::{default_workers, Batch, EpochIter, Loader, LoaderConfig};
 pub use normalize::Normalize;
-pub use prepare::{prepare, Prepared, Preparation};
+pub use prepare::{prepare, Preparation, Prepared};
 pub use source::Source;
 pub use subset::Subset;
 pub use transform::Transform;

@@ -16,7 +16,10 @@ pub fn to_channels(img: &DynamicImage, channels: usize) -> Option<Image> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let pixels = match channels {
         3 => rgb,
-        1 => rgb.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect(),
+        1 => rgb
+            .chunks_exact(3)
+            .map(|p| luma(p[0], p[1], p[2]))
+            .collect(),
         _ => return None,
     };
     Image::new(w, h, channels, pixels).ok()

@@ -61,6 +61,8 @@ impl Subset {
             String::new()
         } else if lo == hi {
             format!(", {lo} of each of the {} classes", counts.len())
+        } else if hi - lo == 1 {
+            format!(", {lo} or {hi} of each of the {} classes", counts.len())
         } else {
             format!(
                 ", {lo} to {hi} per class over {} classes (some classes have fewer images)",
@@ -105,7 +107,11 @@ impl Dataset for Subset {
     }
 
     fn name(&self) -> String {
-        format!("{} ({} of them, classes balanced)", self.inner.name(), self.len())
+        format!(
+            "{} ({} of them, classes balanced)",
+            self.inner.name(),
+            self.len()
+        )
     }
 }
 
@@ -151,7 +157,13 @@ mod tests {
         assert_eq!(s.per_class(), [2, 2, 2]);
         // The first two of each class, in the data set's order.
         assert_eq!(s.picked, [0, 1, 6, 7, 9, 10]);
-        assert!(s.summary().contains("2 of each of the 3 classes"), "{}", s.summary());
+        assert!(
+            s.summary().contains("2 of each of the 3 classes"),
+            "{}",
+            s.summary()
+        );
+        let s = Subset::balanced(sorted(), 8);
+        assert!(s.summary().contains("2 or 3 of each"), "{}", s.summary());
         // Class 1 runs out after 3; the others share the rest.
         let s = Subset::balanced(sorted(), 12);
         assert_eq!(s.per_class(), [5, 3, 4]);
@@ -159,6 +171,9 @@ mod tests {
         assert_eq!(Subset::balanced(sorted(), 100).len(), 14);
         let s = Subset::balanced(sorted(), 7);
         assert_eq!(s.per_class(), [3, 2, 2]);
-        assert_eq!((0..s.len()).map(|i| s.label(i)).collect::<Vec<_>>(), [0, 0, 0, 1, 1, 2, 2]);
+        assert_eq!(
+            (0..s.len()).map(|i| s.label(i)).collect::<Vec<_>>(),
+            [0, 0, 0, 1, 1, 2, 2]
+        );
     }
 }

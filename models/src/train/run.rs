@@ -15,11 +15,13 @@ use super::config::{RunConfig, RunConfigError};
 use super::log_txt::{self, LOG_FILE};
 use super::metrics::{MetricsLog, Row};
 use super::state::TrainState;
-use crate::data::{default_workers, prepare, DataError, Loader, LoaderConfig, Preparation, Source, Split};
-use crate::viz::loss_plot::LossMarks;
+use crate::data::{
+    default_workers, prepare, DataError, Loader, LoaderConfig, Preparation, Source, Split,
+};
 use crate::model::{Model, ModelError};
 use crate::params::{init_params, ParamSet};
 use crate::step::{TrainError, TrainStep};
+use crate::viz::loss_plot::LossMarks;
 
 /// Stream tag of the per-step masks ("MASK").
 pub const MASK_STREAM: u64 = 0x4d41_534b;
@@ -150,10 +152,7 @@ pub struct TrainingData {
 
 /// The training data of a recipe: source, `limit`, channels, augmentation or fit, and
 /// normalization, prepared as every command prepares data.
-pub fn open_training_data(
-    config: &RunConfig,
-    model: &dyn Model,
-) -> Result<TrainingData, RunError> {
+pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<TrainingData, RunError> {
     let source: Source = config.data.parse()?;
     let prep = Preparation {
         split: Split::Train,
@@ -305,10 +304,7 @@ impl Trainer {
                             return Err(resume_err(format!(
                                 "--epochs {}: the run has already done {} steps ({} epochs \
                                  of {}); ask for more epochs than that",
-                                want.epochs,
-                                state.global_step,
-                                state.epoch,
-                                state.steps_per_epoch
+                                want.epochs, state.global_step, state.epoch, state.steps_per_epoch
                             )));
                         }
                         let was_finished = state.finished();

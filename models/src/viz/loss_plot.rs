@@ -178,7 +178,11 @@ pub fn draw_loss_plot(rows: &[Row], marks: &LossMarks) -> Canvas {
     }
     c.stroke_rect(LEFT as i64, TOP as i64, pw, ph, BLACK);
     // The last values as the console prints them (the raw last step; the epoch's mean).
-    let last_loss = rows.iter().rev().find(|r| r.loss.is_finite()).map(|r| r.loss);
+    let last_loss = rows
+        .iter()
+        .rev()
+        .find(|r| r.loss.is_finite())
+        .map(|r| r.loss);
     let mut last_text = format!("LAST STEP {:.4}", last_loss.unwrap_or(f32::NAN));
     if let Some((e, mean)) = last_epoch_mean(rows, marks.steps_per_epoch) {
         last_text += &format!("   EPOCH {e} MEAN {mean:.4}");
