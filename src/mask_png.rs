@@ -33,7 +33,9 @@ const SOURCES: [Rgb; 6] = [
     [0x45, 0x7b, 0x9d],
 ];
 const SEPARATOR: Rgb = [0x8d, 0x99, 0xae];
-const BLOCK_LINE: Rgb = [0x10, 0x10, 0x10];
+/// Borders of the cells a strategy samples in: a colour no cell has, visible against both
+/// light and dark cells.
+pub const BLOCK_LINE: Rgb = [0x1e, 0x78, 0xff];
 const BACKGROUND: Rgb = [0xff, 0xff, 0xff];
 const TEXT: Rgb = [0x20, 0x20, 0x20];
 
@@ -80,12 +82,14 @@ pub struct Row {
     pub tiles: Vec<Tile>,
 }
 
-/// The words of a picture: the title and the colour key.
+/// The words of a picture: the title, the colour key and a note.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Header {
     pub title: String,
-    /// `(cell kind, meaning)` in the order shown.
-    pub key: Vec<(Cell, String)>,
+    /// `(colour, meaning)` in the order shown ([`colour`] of a cell, or [`BLOCK_LINE`]).
+    pub key: Vec<(Rgb, String)>,
+    /// Words after the key, without a swatch.
+    pub note: Option<String>,
 }
 
 /// Why a picture could not be made or written.
@@ -162,7 +166,8 @@ pub fn compose(header: &Header, rows: &[Row]) -> Result<Canvas, MaskPngError> {
         .key
         .iter()
         .map(|(_, t)| 12 + 6 + text_width(t, 1) + 16)
-        .sum();
+        .sum::<usize>()
+        + header.note.as_ref().map_or(0, |n| text_width(n, 1));
     let width = rows
         .iter()
         .map(row_w)
@@ -184,11 +189,14 @@ pub fn compose(header: &Header, rows: &[Row]) -> Result<Canvas, MaskPngError> {
     c.text(GUTTER as i64, GUTTER as i64, &header.title, 2, TEXT);
     let mut x = GUTTER as i64;
     let key_y = (GUTTER + 2 * GLYPH_H + 8) as i64;
-    for (cell, text) in &header.key {
-        c.fill_rect(x, key_y - 1, 12, GLYPH_H + 2, colour(*cell));
+    for (swatch, text) in &header.key {
+        c.fill_rect(x, key_y - 1, 12, GLYPH_H + 2, *swatch);
         c.stroke_rect(x, key_y - 1, 12, GLYPH_H + 2, SEPARATOR);
         c.text(x + 18, key_y, text, 1, TEXT);
         x += (12 + 6 + text_width(text, 1) + 16) as i64;
+    }
+    if let Some(note) = &header.note {
+        c.text(x, key_y, note, 1, TEXT);
     }
     let mut y0 = HEADER_H;
     for row in rows {
@@ -278,7 +286,8 @@ mod tests {
         ];
         let header = Header {
             title: "T".into(),
-            key: vec![(Cell::Removed, "removed".into())],
+            key: vec![(colour(Cell::Removed), "removed".into())],
+            note: Some("a note".into()),
         };
         let p = compose(&header, &rows).unwrap();
         let (tw, th) = (16, 11);

@@ -282,7 +282,7 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
             ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask))
         }
         (None, None, None) => match infer_spec(file) {
-            Inferred::One(_, spec) => spec,
+            Inferred::One(_, spec) => *spec,
             Inferred::Several(names) => {
                 return Err(CheckpointError::NoConfig {
                     path: path(),

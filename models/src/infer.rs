@@ -12,8 +12,8 @@ use crate::tensors::TensorFile;
 /// The outcome of matching a file against the presets.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Inferred {
-    /// Exactly one preset fits.
-    One(&'static str, ModelSpec),
+    /// Exactly one preset fits (boxed: a spec is large beside the other variants).
+    One(&'static str, Box<ModelSpec>),
     /// Several fit (presets that differ only in masking have the same tensors).
     Several(Vec<&'static str>),
     None,
@@ -45,7 +45,7 @@ pub fn infer_spec(file: &TensorFile) -> Inferred {
         .collect();
     match found.as_slice() {
         [] => Inferred::None,
-        [(name, spec)] => Inferred::One(name, *spec),
+        [(name, spec)] => Inferred::One(name, Box::new(*spec)),
         many => Inferred::Several(many.iter().map(|(n, _)| *n).collect()),
     }
 }

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => match infer_spec(&file) {
             Inferred::One(name, spec) => {
                 println!("recognised {name} from the tensors' names and shapes");
-                Some(spec)
+                Some(*spec)
             }
             Inferred::Several(names) => {
                 return Err(bad_input(format!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use safetensors::tensor::{Dtype, TensorView};
-use tessera::mask_png::{self, Cell, Header, Row, Tile};
+use tessera::mask_png::{self, colour, Cell, Header, Row, Tile, BLOCK_LINE};
 use tessera_dsl::mask::{
     block::{block, BlockParams},
     mixed::{mixed, MixedMask, MIXED_RATIO},
@@ -350,17 +350,17 @@ fn tile(grid: Grid, cell_px: usize, mask: &[u8], hidden: Option<&[u8]>) -> Tile 
 }
 
 /// The colour key of masks that keep and remove tokens.
-fn keep_remove_key(hidden: bool) -> Vec<(Cell, String)> {
+fn keep_remove_key(hidden: bool) -> Vec<([u8; 3], String)> {
     let mut key = vec![
-        (Cell::Visible, "visible: the encoder sees it".to_string()),
+        (colour(Cell::Visible), "visible: the encoder sees it".into()),
         (
-            Cell::Removed,
-            "removed: the decoder predicts it".to_string(),
+            colour(Cell::Removed),
+            "removed: the decoder predicts it".into(),
         ),
     ];
     if hidden {
         key.push((
-            Cell::Hidden,
+            colour(Cell::Hidden),
             "kept, but the encoder sees the shared mask token (secondary masking)".into(),
         ));
     }
@@ -406,8 +406,8 @@ fn flat_output(
     }
     if block > 1 {
         key.push((
-            Cell::Visible,
-            format!("dark lines: the {block}x{block} cells, one token kept in each"),
+            BLOCK_LINE,
+            format!("the {block}x{block} cells, one token kept in each"),
         ));
     }
     let cell_px = mask_png::cell_px_for(grid.h.max(grid.w));
@@ -422,7 +422,11 @@ fn flat_output(
         .collect();
     Generated {
         tensors,
-        header: Header { title, key },
+        header: Header {
+            title,
+            key,
+            note: None,
+        },
         rows: tiles
             .chunks(COLUMNS)
             .map(|t| Row {
@@ -475,11 +479,6 @@ fn tube_output(
                 .collect(),
         })
         .collect();
-    let mut key = keep_remove_key(false);
-    key.push((
-        Cell::Removed,
-        "the same tokens in every slice: a tube through time".into(),
-    ));
     Generated {
         tensors,
         header: Header {
@@ -487,7 +486,8 @@ fn tube_output(
                 "VideoMAE tube masking {ratio}, {} frames in slices of {tubelet}",
                 slices * tubelet
             ),
-            key,
+            key: keep_remove_key(false),
+            note: Some("the same tokens in every slice: a tube through time".into()),
         },
         rows,
         summary: format!(
@@ -572,7 +572,7 @@ fn mixed_output(m: &MixedMask, batch: usize) -> anyhow::Result<Generated> {
         })
         .collect();
     let key = (0..batch.min(6))
-        .map(|k| (Cell::Source(k), format!("token from image {k}")))
+        .map(|k| (colour(Cell::Source(k)), format!("token from image {k}")))
         .collect();
     let from_partner = format!("{}/{}", coarse.len() - own.len_keep(), coarse.len());
     Ok(Generated {
@@ -582,6 +582,7 @@ fn mixed_output(m: &MixedMask, batch: usize) -> anyhow::Result<Generated> {
                 "MixMIM mixed input: {from_partner} of the tokens from the partner image"
             ),
             key,
+            note: (batch > 6).then(|| "(colours repeat after image 5)".to_string()),
         },
         rows,
         summary: format!(

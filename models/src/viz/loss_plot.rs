@@ -128,8 +128,7 @@ pub fn draw_loss_plot(rows: &[Row], marks: &LossMarks) -> Canvas {
     }
     // Epoch boundaries: a light line after each epoch, labelled at a readable spacing.
     let spe = marks.steps_per_epoch as u64;
-    if spe > 0 {
-        let epochs = (last as u64) / spe;
+    if let Some(epochs) = (last as u64).checked_div(spe) {
         let label_every = (epochs / 10).max(1);
         for e in 1..=epochs {
             let step = (e * spe) as f64;
