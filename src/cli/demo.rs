@@ -1,6 +1,6 @@
 //! `tessera demo` — the README's first command. With no arguments and no network it pre-trains
 //! `mae_fmnist_small` on the Fashion-MNIST slice compiled into tessera (2048 training images,
-//! MIT) for about a minute and a half on 2 cores, then shows what pre-training bought: a linear
+//! MIT) for about two minutes on 2 cores, then shows what pre-training bought: a linear
 //! probe of the pre-trained encoder against the same encoder at its random initialization, on
 //! the same images. It also draws reconstructions of held-out images and the masking
 //! strategies of the family, all into `tessera-demo/`. Every step is what a user can type: the
@@ -29,7 +29,7 @@ pub struct Args {
     /// Where the demo writes its files [default: tessera-demo]
     #[arg(long, default_value = "tessera-demo", hide_default_value = true)]
     out: PathBuf,
-    /// Epochs over the embedded slice (24 take about a minute and a half on 2 cores); run
+    /// Epochs over the embedded slice (24 take about two minutes on 2 cores); run
     /// again with more to continue the same run [default: 24]
     #[arg(long, default_value_t = 24, hide_default_value = true)]
     epochs: u64,
