@@ -224,19 +224,28 @@ fn probe_with(
     };
     let train_set = open(Split::Train, args.data.limit)?;
     let test_set = open(Split::Test, args.limit_test)?;
-    // No bigger than the larger split: a small folder is not padded to a full batch.
-    let most = train_set.dataset.len().max(test_set.dataset.len()).max(1);
-    let mut ex = FeatureExtractor::new(model, params, batch.min(most), device)
-        .map_err(|e| bad_input(e.to_string()))?;
+    let device_name = device.name();
+    // An encoder planned for no more images than a split has: a small folder is not padded to
+    // a full batch of 256 (planning one is cheap next to computing padding).
+    let mut extractor = |images: usize| {
+        FeatureExtractor::new(model, params, batch.min(images.max(1)), device)
+            .map_err(|e| bad_input(e.to_string()))
+    };
+    let mut ex = extractor(train_set.dataset.len())?;
     if !ex.has_cls() && args.features != Pool::Mean {
         return Err(bad_input(
             "this model has no class token; probe its mean-pooled features with --features mean",
         ));
     }
-    eprintln!("probe: encoder {what} on {}", device.name());
+    eprintln!("probe: encoder {what} on {device_name}");
     let t0 = Instant::now();
     let (train, y_train) = extract(&mut ex, Split::Train, train_set)?;
-    let (test, y_test) = extract(&mut ex, Split::Test, test_set)?;
+    let mut ex_test = if test_set.dataset.len() < ex.batch() {
+        extractor(test_set.dataset.len())?
+    } else {
+        ex
+    };
+    let (test, y_test) = extract(&mut ex_test, Split::Test, test_set)?;
     let feature_s = t0.elapsed().as_secs_f64();
     let classes = 1 + y_train.iter().chain(&y_test).copied().max().unwrap_or(0) as usize;
     let mut opts = LogRegOptions {

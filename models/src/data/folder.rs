@@ -100,10 +100,7 @@ impl FolderDataset {
             )));
         }
         if !root.is_dir() {
-            return Err(DataError::NoFolder {
-                path: root.to_path_buf(),
-                cwd: std::env::current_dir().unwrap_or_default(),
-            });
+            return Err(DataError::no_folder(root));
         }
         let mut class_dirs: Vec<PathBuf> =
             entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
@@ -180,10 +177,7 @@ impl FolderDataset {
     /// cheap count for choosing settings before the real scan.
     pub fn count_files(root: &Path) -> Result<usize, DataError> {
         if !root.is_dir() {
-            return Err(DataError::NoFolder {
-                path: root.to_path_buf(),
-                cwd: std::env::current_dir().unwrap_or_default(),
-            });
+            return Err(DataError::no_folder(root));
         }
         let mut files = Vec::new();
         collect_images(root, &mut files)?;
