@@ -25,6 +25,7 @@ use tessera::dsl::mask::{
     register, testing, CustomStrategy, Grid, Invariant, Layout, Mask, MaskError, Unit,
 };
 use tessera::dsl::{rng::Rng, ModelSpec, Ratio};
+use tessera::models::data::Fit;
 use tessera::models::train::{Observer, RunConfig, RunError, StepReport, Trainer, Warmup};
 
 /// Side of the windows, in tokens.
@@ -190,6 +191,7 @@ pub fn recipe(limit: usize, batch: usize, epochs: u64) -> RunConfig {
         data: "fashion-mnist-embedded".into(),
         limit: Some(limit),
         augment: true,
+        fit: Fit::default(),
         epochs,
         batch,
         lr: 1e-3,

@@ -11,15 +11,20 @@
 //! family whose constructor takes those arguments ([`crate::official_config`]), with the
 //! constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise, masked as the
 //! official forward pass does by default (random 3/4; UM-MAE: uniform, with the official
-//! secondary-masking rule). A missing, extra or misshaped tensor is an error naming it.
+//! secondary-masking rule). A file with neither (an official PyTorch `.pth`, read directly, or
+//! a bare state dict) is matched against the presets by its tensors' names and shapes. A
+//! missing, extra or misshaped tensor is an error naming it; [`load_partial`] accepts a file
+//! without the decoder (the released pre-trained MAE weights hold the encoder only).
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tessera_dsl::spec::{HiVitSpec, MaeSpec, ModelSpec};
 
+use crate::infer::{infer_spec, Inferred};
 use crate::model::{build, Model, ModelError};
 use crate::official_config::{spec_from_config, with_official_quirks};
 use crate::params::{Init, ParamSet};
+use crate::pth::{looks_like_pth, read_pth, PthError};
 use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
 
@@ -38,11 +43,13 @@ pub const TABLE_TOLERANCE: f64 = 1e-6;
 pub enum CheckpointError {
     #[error(transparent)]
     File(#[from] TensorFileError),
+    #[error(transparent)]
+    Pth(#[from] PthError),
     #[error(
-        "{path} has no `spec` or `config` metadata; name the architecture with --model \
-         (e.g. mae_vit_base_patch16)"
+        "{path} has no `spec` or `config` metadata and {why}; name the architecture with \
+         --model PRESET (e.g. mae_vit_base_patch16) or --config SPEC.toml"
     )]
-    NoConfig { path: PathBuf },
+    NoConfig { path: PathBuf, why: String },
     #[error("{path}: metadata `{key}` is not a valid {what}: {reason}")]
     Metadata {
         path: PathBuf,
@@ -52,11 +59,12 @@ pub enum CheckpointError {
     },
     #[error("{path}: {error}")]
     Model { path: PathBuf, error: ModelError },
-    #[error("{path}: tensor `{name}` is missing (expected shape {expected:?})")]
+    #[error("{path}: tensor `{name}` is missing (expected shape {expected:?}){hint}")]
     Missing {
         path: PathBuf,
         name: String,
         expected: Vec<usize>,
+        hint: &'static str,
     },
     #[error("{path}: unexpected tensor `{name}` with shape {shape:?} (not part of this model)")]
     Extra {
@@ -103,26 +111,85 @@ impl Checkpoint {
     }
 }
 
+/// The tensors and metadata of a checkpoint file: safetensors, or an official PyTorch
+/// checkpoint (`.pth`), told apart by their first bytes.
+pub fn read_file(path: &Path) -> Result<TensorFile, CheckpointError> {
+    if looks_like_pth(path) {
+        Ok(read_pth(path)?)
+    } else {
+        Ok(TensorFile::read(path)?)
+    }
+}
+
+/// What a missing tensor's message adds: the released pre-trained weights have no decoder.
+fn missing_hint(name: &str) -> &'static str {
+    if is_decoder_side(name) {
+        "; the file holds no decoder (like the released pre-trained MAE weights, which keep \
+         the encoder only): it can be probed or pre-trained from (--init), not used to \
+         reconstruct"
+    } else {
+        ""
+    }
+}
+
+/// Whether `name` belongs to the part of a masked autoencoder that only pre-training uses
+/// (the official names: the mask token and everything `decoder_`).
+pub fn is_decoder_side(name: &str) -> bool {
+    name == "mask_token" || name.starts_with("decoder")
+}
+
 /// Reads `path`. The architecture comes from `model` when given (`--model NAME`; a
 /// `layer_norm_eps` in the file still applies, and so do the official code's quirks when the
-/// file has no tessera `spec`), otherwise from the file's metadata.
+/// file has no tessera `spec`), otherwise from the file's metadata, otherwise from the preset
+/// its tensors match.
 pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, CheckpointError> {
-    let file = TensorFile::read(path)?;
+    let (ckpt, missing) = load_partial(path, model)?;
+    if let Some(name) = missing.first() {
+        let spec = ckpt
+            .model()
+            .params()
+            .iter()
+            .find(|s| &s.name == name)
+            .cloned();
+        return Err(CheckpointError::Missing {
+            path: path.to_path_buf(),
+            name: name.clone(),
+            expected: spec.map(|s| s.shape).unwrap_or_default(),
+            hint: missing_hint(name),
+        });
+    }
+    Ok(ckpt)
+}
+
+/// Like [`load`], but the pre-training-only tensors (mask token, decoder) may be absent: the
+/// checkpoint then holds only the parameters the file has, and their names are returned.
+/// Any other missing tensor is still an error.
+pub fn load_partial(
+    path: &Path,
+    model: Option<&ModelSpec>,
+) -> Result<(Checkpoint, Vec<String>), CheckpointError> {
+    let file = read_file(path)?;
     let spec = spec_of(&file, model)?;
     let built = build(&spec).map_err(|error| CheckpointError::Model {
         path: path.to_path_buf(),
         error,
     })?;
-    let specs = built.params().to_vec();
-    let mut values = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        let t = file
-            .get(&spec.name)
-            .ok_or_else(|| CheckpointError::Missing {
-                path: path.to_path_buf(),
-                name: spec.name.clone(),
-                expected: spec.shape.clone(),
-            })?;
+    let mut specs = Vec::new();
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for spec in built.params() {
+        let Some(t) = file.get(&spec.name) else {
+            if !is_decoder_side(&spec.name) {
+                return Err(CheckpointError::Missing {
+                    path: path.to_path_buf(),
+                    name: spec.name.clone(),
+                    expected: spec.shape.clone(),
+                    hint: "",
+                });
+            }
+            missing.push(spec.name.clone());
+            continue;
+        };
         if t.shape != spec.shape {
             return Err(CheckpointError::Misshaped {
                 path: path.to_path_buf(),
@@ -132,11 +199,12 @@ pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, Checkp
             });
         }
         values.push(t.data.clone());
+        specs.push(spec.clone());
     }
     let mut extras: Vec<_> = file
         .tensors
         .iter()
-        .filter(|(n, _)| !specs.iter().any(|s| &s.name == n))
+        .filter(|(n, _)| !built.params().iter().any(|s| &s.name == n))
         .collect();
     extras.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some((name, t)) = extras.first() {
@@ -148,7 +216,7 @@ pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, Checkp
     }
     let params = ParamSet { specs, values };
     check_tables(path, &params)?;
-    Ok(Checkpoint { spec, params })
+    Ok((Checkpoint { spec, params }, missing))
 }
 
 /// Frozen tables must hold what their initialisation computes (they are never trained; a
@@ -212,7 +280,21 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
         (None, None, Some(json)) => {
             spec_from_config(json, eps).map_err(|e| meta(CONFIG_KEY, e.what, e.reason))?
         }
-        (None, None, None) => return Err(CheckpointError::NoConfig { path: path() }),
+        (None, None, None) => match infer_spec(file) {
+            Inferred::One(_, spec) => *spec,
+            Inferred::Several(names) => {
+                return Err(CheckpointError::NoConfig {
+                    path: path(),
+                    why: format!("its tensors fit several presets ({})", names.join(", ")),
+                })
+            }
+            Inferred::None => {
+                return Err(CheckpointError::NoConfig {
+                    path: path(),
+                    why: "its tensors match no preset".into(),
+                })
+            }
+        },
     };
     Ok(spec)
 }

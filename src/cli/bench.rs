@@ -14,16 +14,18 @@ use tessera_models::um_swin::SimMimSwin;
 use tessera_runtime::backend::Device;
 
 use super::bad_input;
-use super::model_args::{model_of, with_mask_ratio, DeviceChoice, ModelChoice};
+use super::model_args::{model_of, with_mask_ratio, BatchChoice, DeviceChoice, ModelChoice};
 
 #[derive(clap::Args)]
+#[command(mut_arg("model", |a| a.help(
+    "Model preset (`tessera check --preset NAME` shows one) [default: mae_tiny_32]"
+)))]
+#[command(mut_arg("batch", |a| a.help("Images per step [default: 64]")))]
 pub struct Args {
-    /// The model to time (default: the preset mae_tiny_32).
     #[command(flatten)]
     model: ModelChoice,
-    /// Images per step.
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
+    #[command(flatten)]
+    batch: BatchChoice,
     #[command(flatten)]
     device: DeviceChoice,
     /// Instead of a training step, time one N x N x N f32 matmul and report GFLOP/s.
@@ -32,14 +34,14 @@ pub struct Args {
     /// Exact mask ratio (`3/4`, `1/64`) instead of the model spec's.
     #[arg(long)]
     mask_ratio: Option<String>,
-    /// Untimed steps before timing.
-    #[arg(long, default_value_t = 3)]
+    /// Untimed steps before timing [default: 3]
+    #[arg(long, default_value_t = 3, hide_default_value = true)]
     warmup: usize,
-    /// Timed steps; the median is reported.
-    #[arg(long, default_value_t = 10)]
+    /// Timed steps; the median is reported [default: 10]
+    #[arg(long, default_value_t = 10, hide_default_value = true)]
     iters: usize,
-    /// Seed of the parameters, images and masks.
-    #[arg(long, default_value_t = 0)]
+    /// Seed of the parameters, images and masks [default: 0]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     seed: u64,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -58,10 +60,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.batch == 0 || args.iters == 0 || args.rounds == 0 {
-        return Err(bad_input(
-            "--batch, --iters and --rounds must be at least 1",
-        ));
+    args.batch.get_or(64)?;
+    if args.iters == 0 || args.rounds == 0 {
+        return Err(bad_input("--iters and --rounds must be at least 1"));
     }
     let mut device = args.device.open()?;
     if let Some(n) = args.matmul {
@@ -131,8 +132,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("{}", subject.line(&args, &device));
-        println!("{}", base.line(&args, &device));
+        println!("{}", subject.line(&device));
+        println!("{}", base.line(&device));
         println!(
             "{} takes {:.2}x the step time of {} (median of {} rounds, {:.2}-{:.2}) and \
              {peak_ratio:.2}x its planned peak memory",
@@ -180,6 +181,7 @@ struct Timed {
     sched: LrSchedule,
     times: Vec<f64>,
     last_loss: f32,
+    batch: usize,
 }
 
 /// Optimizer steps per epoch of the learning-rate schedule (only its shape matters here).
@@ -192,7 +194,7 @@ impl Timed {
         args: &Args,
         device: &mut Device,
     ) -> anyhow::Result<Timed> {
-        let n = args.batch;
+        let n = args.batch.get_or(64)?;
         let params = init_params(model.params(), args.seed);
         // The recipe of main_pretrain.py: AdamW betas (0.9, 0.95), wd 0.05, lr = blr·batch/256
         // with blr 1.5e-4 under a 40-epoch warm-up of an 800-epoch cosine schedule.
@@ -231,6 +233,7 @@ impl Timed {
             sched,
             times: Vec::new(),
             last_loss: f32::NAN,
+            batch: n,
         })
     }
 
@@ -282,35 +285,35 @@ impl Timed {
         let (median, min, max) = median_min_max(&mut self.times.clone());
         serde_json::json!({
             "model": self.label,
-            "batch": args.batch,
+            "batch": self.batch,
             "backend": device.name(),
             "mask": spec_mask(spec),
-            "encoder_tokens_per_image": self.model.step_shape(args.batch).keep,
+            "encoder_tokens_per_image": self.model.step_shape(self.batch).keep,
             "launches_per_step": self.step.launches(),
             "warmup": args.warmup,
             "iters": self.times.len(),
             "ms_per_step": median * 1e3,
             "ms_per_step_min": min * 1e3,
             "ms_per_step_max": max * 1e3,
-            "images_per_s": args.batch as f64 / median,
+            "images_per_s": self.batch as f64 / median,
             "planned_peak_bytes": self.step.planned_peak_bytes(),
             "final_loss": self.last_loss,
         })
     }
 
-    fn line(&self, args: &Args, device: &Device) -> String {
+    fn line(&self, device: &Device) -> String {
         let (median, min, max) = median_min_max(&mut self.times.clone());
         format!(
             "{} batch {} on {}: {:.1} ms/step (median of {}, min {:.1}, max {:.1}), \
              {:.1} img/s, planned peak {:.1} MiB, {} launches, loss {:.4}",
             self.label,
-            args.batch,
+            self.batch,
             device.name(),
             median * 1e3,
             self.times.len(),
             min * 1e3,
             max * 1e3,
-            args.batch as f64 / median,
+            self.batch as f64 / median,
             self.step.planned_peak_bytes() as f64 / (1024.0 * 1024.0),
             self.step.launches(),
             self.last_loss
@@ -348,7 +351,7 @@ fn report(
         }
         println!("{obj}");
     } else {
-        println!("{}", t.line(args, device));
+        println!("{}", t.line(device));
         if let Some(p) = &profile {
             let total: f64 = p.iter().map(|(_, s, _)| s).sum();
             println!("profile of one step ({:.1} ms in kernels):", total * 1e3);

@@ -12,19 +12,24 @@ use tessera_models::eval::evaluate;
 use tessera_models::tensors::{write_atomic, Tensor, TensorFile};
 
 use super::bad_input;
-use super::model_args::{model_of, preset, DeviceChoice};
+use super::model_args::{model_of, DeviceChoice, ModelChoice};
 
 #[derive(clap::Args)]
+#[command(mut_arg("model", |a| a.help(
+    "Official factory or tessera preset (e.g. mae_vit_base_patch16) instead of the \
+     checkpoint's metadata [default: the checkpoint's]"
+)))]
 pub struct Args {
-    /// Checkpoint (safetensors, official parameter names; architecture in its metadata unless
-    /// --model names it).
+    /// Checkpoint: safetensors with the official parameter names, or an official PyTorch
+    /// `.pth` (architecture from its metadata, its tensors, or --model/--config).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Batch file in the family's official format; MAE and HiViT: `imgs` f32 [N, C, H, W]
+    /// Input file in the family's official format; MAE and HiViT: `imgs` f32 [N, C, H, W]
     /// (normalized), `noise` f32 [N, L], `mask_ratio` f32 [1]; UM-MAE on ViT (uniform masks):
-    /// `imgs`, `mask` f32 [N, L] (1 = masked) and `secondary_noise` f32 [N, V].
-    #[arg(long, value_name = "BATCH.safetensors")]
-    batch: PathBuf,
+    /// `imgs`, `mask` f32 [N, L] (1 = masked) and `secondary_noise` f32 [N, V]; other families:
+    /// see `Model::eval_inputs`.
+    #[arg(long, value_name = "INPUT.safetensors", alias = "batch")]
+    input: PathBuf,
     /// Output file: `loss` [1], `pred` [N, L, p*p*C] (rows in the official order: raster, or
     /// for UM-MAE visible patches then masked ones), `mask` [N, L] (+ `grad.<name>`).
     #[arg(long)]
@@ -32,20 +37,18 @@ pub struct Args {
     /// Also write d loss / d parameter for every trainable parameter as `grad.<name>`.
     #[arg(long)]
     grads: bool,
-    /// Official factory or tessera preset (e.g. mae_vit_base_patch16) instead of the
-    /// checkpoint's metadata.
-    #[arg(long, value_name = "PRESET")]
-    model: Option<String>,
+    #[command(flatten)]
+    model: ModelChoice,
     #[command(flatten)]
     device: DeviceChoice,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let named = args.model.as_deref().map(preset).transpose()?;
+    let named = args.model.spec()?;
     let ckpt =
         checkpoint::load(&args.checkpoint, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
     let model = model_of(&ckpt.spec)?;
-    let batch_file = TensorFile::read(&args.batch).map_err(|e| bad_input(e.to_string()))?;
+    let batch_file = TensorFile::read(&args.input).map_err(|e| bad_input(e.to_string()))?;
     let inputs = model
         .eval_inputs(&batch_file)
         .map_err(|e| bad_input(e.to_string()))?;
@@ -53,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Err(bad_input(format!(
             "{}: the batch's masking removes none of the patches, and the loss averages over \
              removed patches only",
-            args.batch.display()
+            args.input.display()
         )));
     }
     let mut device = args.device.open()?;

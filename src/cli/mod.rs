@@ -2,15 +2,18 @@
 pub mod bench;
 pub mod bench_matmul;
 pub mod check;
+pub mod convert;
 pub mod demo;
 pub mod devices;
 pub mod eval;
+pub mod interrupt;
 pub mod kernels;
 pub mod mask;
 pub mod mask_verify;
 pub mod model_args;
 pub mod pretrain;
 pub mod probe;
+pub mod progress;
 pub mod reconstruct;
 
 /// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,

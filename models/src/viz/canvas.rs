@@ -1,5 +1,4 @@
-//! An RGB8 picture to draw on: rectangles, lines, text in the built-in font, images scaled by
-//! whole pixels, and PNG output.
+//! An RGB8 picture to draw on: rectangles, lines, text in the built-in font, and PNG output.
 use std::io;
 use std::path::Path;
 
@@ -103,22 +102,6 @@ impl Canvas {
                         self.fill_rect(px, py, scale, scale, c);
                     }
                 }
-            }
-        }
-    }
-
-    /// Copies `src` (`w x h` RGB) enlarged `scale` times to (`x`, `y`).
-    pub fn blit_scaled(&mut self, x: i64, y: i64, src: &[Rgb], w: usize, h: usize, scale: usize) {
-        for sy in 0..h {
-            for sx in 0..w {
-                let c = src[sy * w + sx];
-                self.fill_rect(
-                    x + (sx * scale) as i64,
-                    y + (sy * scale) as i64,
-                    scale,
-                    scale,
-                    c,
-                );
             }
         }
     }
