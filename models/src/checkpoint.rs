@@ -9,17 +9,20 @@
 //! A file with only `config` (an official checkpoint converted to safetensors) is read as an
 //! MAE with the constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise,
 //! masked randomly at 3/4 as the official forward pass does by default. A missing, extra or
-//! misshaped tensor is an error naming it.
+//! misshaped tensor is an error naming it; Swin's integer `relative_position_index` buffers
+//! are checked against the index the model computes and not loaded.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tessera_dsl::spec::{
-    MaeArgs, MaeSpec, MaskSpec, ModelSpec, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
+    MaeArgs, MaeSpec, MaskSpec, MixMimArgs, MixMimSpec, ModelSpec, UmSwinArgs, UmSwinSpec,
+    CONSTRUCTOR_LAYER_NORM_EPS,
 };
 use tessera_dsl::Ratio;
 
+use crate::blocks::relative_position_index;
 use crate::model::{build, Model, ModelError};
-use crate::params::{Init, ParamSet};
+use crate::params::{Init, ParamSet, ParamSpec};
 use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
 
@@ -80,6 +83,11 @@ pub enum CheckpointError {
         name: String,
         max_diff: f64,
     },
+    #[error(
+        "{path}: `{name}` is not Swin's relative position index of its window (the model \
+         computes that buffer; a stored one must hold exactly it)"
+    )]
+    Buffer { path: PathBuf, name: String },
     #[error("{path}: the values for `{name}` hold {found} numbers; its shape needs {expected}")]
     Values {
         path: PathBuf,
@@ -132,22 +140,49 @@ pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, Checkp
         }
         values.push(t.data.clone());
     }
-    let mut extras: Vec<_> = file
-        .tensors
-        .iter()
-        .filter(|(n, _)| !specs.iter().any(|s| &s.name == n))
-        .collect();
+    let mut extras = Vec::new();
+    for (name, t) in &file.tensors {
+        if specs.iter().any(|s| &s.name == name) {
+            continue;
+        }
+        match relative_position_index_of(name, &specs) {
+            // Swin's integer buffer, which the model computes: it must be that table.
+            Some(window) if t.shape == [window * window; 2] => {
+                let ours = relative_position_index(window);
+                if ours.iter().zip(&t.data).any(|(&a, &b)| a as f32 != b) {
+                    return Err(CheckpointError::Buffer {
+                        path: path.to_path_buf(),
+                        name: name.clone(),
+                    });
+                }
+            }
+            _ => extras.push((name, t)),
+        }
+    }
     extras.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some((name, t)) = extras.first() {
         return Err(CheckpointError::Extra {
             path: path.to_path_buf(),
-            name: name.clone(),
+            name: name.to_string(),
             shape: t.shape.clone(),
         });
     }
     let params = ParamSet { specs, values };
     check_tables(path, &params)?;
     Ok(Checkpoint { spec, params })
+}
+
+/// The window side of `name` if it is the `relative_position_index` buffer that belongs to a
+/// `relative_position_bias_table` `[(2w - 1)², heads]` of the model (Swin and MixMIM save the
+/// index in their state dict; tessera computes it, so it is checked and not loaded).
+fn relative_position_index_of(name: &str, specs: &[ParamSpec]) -> Option<usize> {
+    let scope = name.strip_suffix(".relative_position_index")?;
+    let table = format!("{scope}.relative_position_bias_table");
+    let rows = specs.iter().find(|s| s.name == table)?.shape[0];
+    let side = (1..=rows)
+        .find(|&k| k * k >= rows)
+        .filter(|&k| k * k == rows)?;
+    (side % 2 == 1).then_some(side.div_ceil(2))
 }
 
 /// Frozen tables must hold what their initialisation computes (they are never trained).
@@ -210,7 +245,8 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
 
 /// The spec an official checkpoint's `config` (its constructor's arguments) describes. Each
 /// family's arguments are read with unknown keys refused, so the one family they belong to is
-/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`).
+/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`), then
+/// MixMIM (`MixMIM`).
 fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
     let mae_error = match serde_json::from_str::<MaeArgs>(json) {
         Ok(args) => {
@@ -226,6 +262,12 @@ fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
         args.layer_norm_eps = args.layer_norm_eps.or(eps);
         return UmSwinSpec::from_official(&args)
             .map(ModelSpec::UmSwin)
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(mut args) = serde_json::from_str::<MixMimArgs>(json) {
+        args.layer_norm_eps = args.layer_norm_eps.or(eps);
+        return MixMimSpec::from_official(&args)
+            .map(ModelSpec::MixMim)
             .map_err(|e| e.to_string());
     }
     Err(format!(

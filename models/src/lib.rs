@@ -8,6 +8,7 @@ pub mod data;
 pub mod eval;
 pub mod features;
 pub mod mae;
+pub mod mixmim;
 pub mod model;
 pub mod params;
 pub mod probe;
