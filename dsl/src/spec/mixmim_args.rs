@@ -136,8 +136,11 @@ impl MixMimSpec {
                  grid (img_size / 32) and prediction (32 x 32 x 3) assume both",
             ));
         }
-        let text = alloc::format!("{}", args.mask_ratio);
-        let ratio = Ratio::parse_any(&text).map_err(|_| official("mask_ratio is not a ratio"))?;
+        // As written (`0.5`), or a float32 ratio widened to a Python float
+        // (`0.6000000238418579`), read as the decimal it was written as.
+        let ratio = Ratio::parse_any(&alloc::format!("{}", args.mask_ratio))
+            .or_else(|_| Ratio::parse_any(&alloc::format!("{}", args.mask_ratio as f32)))
+            .map_err(|_| official("mask_ratio is not a ratio"))?;
         let stages: Vec<Stage> = (0..n)
             .map(|s| Stage {
                 dim: args.embed_dim << s,
@@ -224,8 +227,17 @@ mod tests {
         assert_eq!(args.window_size, [14, 14, 14, 7]);
         assert_eq!(args.mask_ratio, 0.5);
         assert_eq!(MixMimSpec::from_official(&args).unwrap(), MixMimBase::SPEC);
-        // `forward(x, mask_ratio=0.5)` reads as the exact 1/2 of the spec.
+        // `forward(x, mask_ratio=0.5)` reads as the exact 1/2 of the spec, and a float32 0.6
+        // widened to a Python float as 3/5.
         assert_eq!(Ratio::parse_any("0.5").unwrap(), MIXMIM_RATIO);
+        let widened = MixMimArgs {
+            mask_ratio: 0.6f32 as f64,
+            ..args
+        };
+        assert_eq!(
+            MixMimSpec::from_official(&widened).unwrap().ratio,
+            Ratio::of(3, 5)
+        );
     }
 
     #[test]
