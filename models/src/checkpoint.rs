@@ -159,7 +159,7 @@ pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, Checkp
             _ => extras.push((name, t)),
         }
     }
-    extras.sort_by(|a, b| a.0.cmp(&b.0));
+    extras.sort_by(|a, b| a.0.cmp(b.0));
     if let Some((name, t)) = extras.first() {
         return Err(CheckpointError::Extra {
             path: path.to_path_buf(),
