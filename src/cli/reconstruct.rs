@@ -130,10 +130,15 @@ fn images(
         .open(split, default_workers())
         .or_else(|_| source.open(Split::Train, default_workers()))
         .map_err(|e| bad_input(e.to_string()))?;
-    let augment = if source.native_size().is_some() {
-        none
-    } else {
-        Augment::eval_center(size)
+    let augment = match source.native_size() {
+        Some(native) if native == (size, size) => none,
+        // A fixed-size source shown to a model of another size (Fashion-MNIST's 28 px to a
+        // 32-px model trained with --augment): resized whole, as training's crops are.
+        Some(_) => Augment::ResizeCenterCrop {
+            resize: size,
+            crop: size,
+        },
+        None => Augment::eval_center(size),
     };
     let normalize = source.default_normalize();
     let transform = Transform::new(augment, normalize.clone())?;
@@ -186,6 +191,9 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
         Some(text) => with_mask_ratio(ckpt.spec, text)?,
         None => ckpt.spec,
     };
+    if let ModelSpec::MixMim(_) = spec {
+        return super::reconstruct_mixmim::draw(req, &spec, out);
+    }
     let model = model_of(&spec)?;
     let mut rng = Rng::for_stream(seed, &[RECON_STREAM]);
     let inputs = model.step_inputs(&Samples::pixels(imgs), &mut rng)?;

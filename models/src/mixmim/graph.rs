@@ -11,13 +11,13 @@
 //! (`batch.rs`): each output row is one source row copied, which is exactly what the
 //! official `x·(1 − m) + x.flip(0)·m` computes for a 0/1 mask, and the gathers' gradients
 //! scatter back the same way.
-use tessera_dsl::graph::{GResult, NodeId, PatchOrder};
+use tessera_dsl::graph::{GResult, NodeId};
 use tessera_dsl::spec::{MixMimDims, MixMimSpec};
 
 use crate::blocks::{
-    layer_norm, linear, patch_embed_2d, patch_merging, sincos_table, swin_block, vit_stack,
-    Activation, Builder, Built, Linear, LinearInit, Mlp, PatchInit, RelPos, Scope, SwinBlock,
-    VitBlock, WindowAttention,
+    layer_norm, linear, patch_embed_2d, patch_merging, pixel_target, sincos_table, swin_block,
+    vit_stack, Activation, Builder, Built, Linear, LinearInit, Mlp, PatchInit, RelPos, Scope,
+    SwinBlock, VitBlock, WindowAttention,
 };
 use crate::model::{Extras, FeatureGraph, StepGraph, StepShape};
 use crate::params::Init;
@@ -233,24 +233,10 @@ pub fn build(
     let rec = g.reshape(pred, &[2 * n * l4, d.pred_dim])?;
     let rec = g.gather_rows(rec, unmix_rows)?;
     let rec = g.reshape(rec, &[n, l4, d.pred_dim])?;
-    let target = g.patchify(imgs, d.pred_patch, PatchOrder::Pqc)?;
-    let target = if spec.target.is_norm_pix() {
-        g.norm_pix(target, 1e-6)?
-    } else {
-        target
-    };
+    let target = pixel_target(g, imgs, d.pred_patch, spec.target)?;
     let loss = g.masked_mse(rec, target, ones)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
+    let step = StepGraph::from_built(&built, shape, loss, pred, extras)?;
     Ok((step, built))
 }
 

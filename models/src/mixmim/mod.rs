@@ -4,6 +4,7 @@
 //! [`Model`] of the `mixmim` family.
 mod batch;
 mod graph;
+pub mod picture;
 
 pub use batch::{check_even, float_masked_count, partner, Mixing};
 pub use graph::{inputs, CROSS_IMAGE_LOGIT};
