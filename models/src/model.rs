@@ -221,7 +221,8 @@ pub trait Model: Send + Sync {
     fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError>;
     /// The inputs of one evaluation batch in the family's official format (for MAE and HiViT:
     /// `imgs`, the masking `noise` and `mask_ratio`; for UM-MAE: `imgs`, `mask` and
-    /// `secondary_noise`), used as the official forward pass uses them.
+    /// `secondary_noise`; for MixMIM: `imgs`, one `noise` row for the batch and `mask_ratio`),
+    /// used as the official forward pass uses them.
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;
     /// The encoder over every token of a batch of `batch` images.
     fn feature_graph(&self, batch: usize) -> GResult<FeatureGraph>;
