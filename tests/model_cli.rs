@@ -68,7 +68,6 @@ fn the_rust_declared_variant_is_its_toml_twin_and_trains_from_the_cli() {
 #[test]
 fn families_without_a_model_stop_with_one_line_naming_them() {
     for (args, family) in [
-        (vec!["pretrain", "--model", "mixmim_base_224"], "MixMIM"),
         (
             vec![
                 "pretrain",
@@ -78,10 +77,6 @@ fn families_without_a_model_stop_with_one_line_naming_them() {
             "VideoMAE",
         ),
         (vec!["bench", "--model", "m3ae_base"], "M3AE"),
-        (
-            vec!["probe", "--random-init", "--model", "mixmim_base_224"],
-            "MixMIM",
-        ),
     ] {
         let mut full = args.clone();
         if args[0] == "pretrain" {

@@ -100,6 +100,31 @@ crate::mixmim! {
     }
 }
 
+crate::mixmim! {
+    /// A tiny MixMIM for tests and the CPU: 32 px RGB, patch 2, stage grids 16, 8, 4, 2 (a 2x2
+    /// mixing grid of 16-px cells), the last two stages one global window each.
+    pub MixMimTiny32 {
+        image: 32 x 32 x 3, patch: 2,
+        stages: [(32, 1, 2, 4), (64, 1, 2, 4), (128, 2, 4, 4), (256, 1, 8, 2)],
+        mlp: 4,
+        decoder: vit { dim: 128, depth: 2, heads: 4, mlp: 4 },
+        mask: mixed(1 / 2), target: norm_pix,
+    }
+}
+
+crate::mixmim! {
+    /// A small MixMIM for Fashion-MNIST (train with --augment, which resizes the 28-px images
+    /// to 32): 1-px patches, stage grids 32, 16, 8, 4, so two images are mixed in a 4x4 grid of
+    /// 8-px cells, as MixMIM-B mixes a 7x7 grid of 32-px cells.
+    pub MixMimFmnist32 {
+        image: 32 x 32 x 1, patch: 1,
+        stages: [(16, 1, 1, 8), (32, 1, 2, 8), (64, 2, 4, 8), (128, 1, 4, 4)],
+        mlp: 4,
+        decoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        mask: mixed(1 / 2), target: norm_pix,
+    }
+}
+
 crate::videomae! {
     /// VideoMAE ViT-B (MCG-NJU/VideoMAE), 16x224x224, tubelet 2, tube ratio 9/10.
     pub VideoMaeBase {
@@ -225,6 +250,8 @@ pub const ALL: &[(&str, ModelSpec)] = &[
     ),
     ("hivit_base_224", ModelSpec::HiVit(HiVitBase::SPEC)),
     ("mixmim_base_224", ModelSpec::MixMim(MixMimBase::SPEC)),
+    ("mixmim_tiny_32", ModelSpec::MixMim(MixMimTiny32::SPEC)),
+    ("mixmim_fmnist_32", ModelSpec::MixMim(MixMimFmnist32::SPEC)),
     (
         "videomae_vit_base_16x224",
         ModelSpec::VideoMae(VideoMaeBase::SPEC),
@@ -337,6 +364,27 @@ mod tests {
     }
 
     #[test]
+    fn mixmim_tiny_mixes_quadrants() {
+        assert_eq!(MixMimTiny32::STAGE_GRIDS, [16, 8, 4, 2]);
+        assert_eq!(MixMimTiny32::WINDOWS, [4, 4, 4, 2]);
+        assert_eq!(MixMimTiny32::WINDOW_COUNTS, [16, 4, 1, 1]);
+        assert_eq!((MixMimTiny32::MASK_TOKENS, MixMimTiny32::MASKED), (4, 2));
+        // One last-stage token covers 2 · 2^3 = 16 pixels: 16 · 16 · 3 values.
+        assert_eq!(MixMimTiny32::PRED_DIM, 768);
+    }
+
+    #[test]
+    fn mixmim_fmnist_mixes_a_four_by_four_grid() {
+        assert_eq!(MixMimFmnist32::STAGE_GRIDS, [32, 16, 8, 4]);
+        assert_eq!(MixMimFmnist32::WINDOW_COUNTS, [16, 4, 1, 1]);
+        assert_eq!(
+            (MixMimFmnist32::MASK_TOKENS, MixMimFmnist32::MASKED),
+            (16, 8)
+        );
+        assert_eq!(MixMimFmnist32::PRED_DIM, 64);
+    }
+
+    #[test]
     fn hivit_base_features() {
         assert_eq!(HiVitBase::HIFEAT_DIM, 3584);
         assert_eq!(HiVitBase::ENC_OUT_DIM, 3584);
@@ -377,7 +425,7 @@ mod tests {
 
     #[test]
     fn every_preset_validates_at_run_time_to_its_const_dims() {
-        assert_eq!(ALL.len(), 18);
+        assert_eq!(ALL.len(), 20);
         for (name, spec) in ALL {
             let dims = spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(by_name(name), Some(*spec));

@@ -14,16 +14,19 @@
 //! secondary-masking rule). A file with neither (an official PyTorch `.pth`, read directly, or
 //! a bare state dict) is matched against the presets by its tensors' names and shapes. A
 //! missing, extra or misshaped tensor is an error naming it; [`load_partial`] accepts a file
-//! without the decoder (the released pre-trained MAE weights hold the encoder only).
+//! without the decoder (the released pre-trained MAE weights hold the encoder only). Swin's
+//! integer `relative_position_index` buffers are checked against the index the model computes
+//! and not loaded.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tessera_dsl::spec::{HiVitSpec, MaeSpec, ModelSpec};
 
+use crate::blocks::relative_position_index;
 use crate::infer::{infer_spec, Inferred};
 use crate::model::{build, Model, ModelError};
 use crate::official_config::{spec_from_config, with_official_quirks};
-use crate::params::{Init, ParamSet};
+use crate::params::{Init, ParamSet, ParamSpec};
 use crate::pth::{looks_like_pth, read_pth, PthError};
 use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
@@ -88,6 +91,11 @@ pub enum CheckpointError {
         name: String,
         max_diff: f64,
     },
+    #[error(
+        "{path}: `{name}` is not Swin's relative position index of its window (the model \
+         computes that buffer; a stored one must hold exactly it)"
+    )]
+    Buffer { path: PathBuf, name: String },
     #[error("{path}: the values for `{name}` hold {found} numbers; its shape needs {expected}")]
     Values {
         path: PathBuf,
@@ -201,22 +209,50 @@ pub fn load_partial(
         values.push(t.data.clone());
         specs.push(spec.clone());
     }
-    let mut extras: Vec<_> = file
-        .tensors
-        .iter()
-        .filter(|(n, _)| !built.params().iter().any(|s| &s.name == n))
-        .collect();
-    extras.sort_by(|a, b| a.0.cmp(&b.0));
+    let declared = built.params();
+    let mut extras = Vec::new();
+    for (name, t) in &file.tensors {
+        if declared.iter().any(|s| &s.name == name) {
+            continue;
+        }
+        match relative_position_index_of(name, declared) {
+            // Swin's integer buffer, which the model computes: it must be that table.
+            Some(window) if t.shape == [window * window; 2] => {
+                let ours = relative_position_index(window);
+                if ours.iter().zip(&t.data).any(|(&a, &b)| a as f32 != b) {
+                    return Err(CheckpointError::Buffer {
+                        path: path.to_path_buf(),
+                        name: name.clone(),
+                    });
+                }
+            }
+            _ => extras.push((name, t)),
+        }
+    }
+    extras.sort_by(|a, b| a.0.cmp(b.0));
     if let Some((name, t)) = extras.first() {
         return Err(CheckpointError::Extra {
             path: path.to_path_buf(),
-            name: name.clone(),
+            name: name.to_string(),
             shape: t.shape.clone(),
         });
     }
     let params = ParamSet { specs, values };
     check_tables(path, &params)?;
     Ok((Checkpoint { spec, params }, missing))
+}
+
+/// The window side of `name` if it is the `relative_position_index` buffer that belongs to a
+/// `relative_position_bias_table` `[(2w - 1)², heads]` of the model (Swin and MixMIM save the
+/// index in their state dict; tessera computes it, so it is checked and not loaded).
+fn relative_position_index_of(name: &str, specs: &[ParamSpec]) -> Option<usize> {
+    let scope = name.strip_suffix(".relative_position_index")?;
+    let table = format!("{scope}.relative_position_bias_table");
+    let rows = specs.iter().find(|s| s.name == table)?.shape[0];
+    let side = (1..=rows)
+        .find(|&k| k * k >= rows)
+        .filter(|&k| k * k == rows)?;
+    (side % 2 == 1).then_some(side.div_ceil(2))
 }
 
 /// Frozen tables must hold what their initialisation computes (they are never trained; a

@@ -11,6 +11,7 @@ pub mod flops;
 pub mod hivit;
 pub mod infer;
 pub mod mae;
+pub mod mixmim;
 pub mod model;
 pub mod official_config;
 pub mod params;

@@ -221,7 +221,8 @@ pub trait Model: Send + Sync {
     fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError>;
     /// The inputs of one evaluation batch in the family's official format (for MAE and HiViT:
     /// `imgs`, the masking `noise` and `mask_ratio`; for UM-MAE: `imgs`, `mask` and
-    /// `secondary_noise`), used as the official forward pass uses them.
+    /// `secondary_noise`; for MixMIM: `imgs`, one `noise` row for the batch and `mask_ratio`),
+    /// used as the official forward pass uses them.
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;
     /// The encoder over every token of a batch of `batch` images.
     fn feature_graph(&self, batch: usize) -> GResult<FeatureGraph>;
@@ -246,6 +247,7 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
         ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
         ModelSpec::UmSwin(s) => Ok(Box::new(crate::um_swin::UmSwinModel::new(*s)?)),
         ModelSpec::HiVit(s) => Ok(Box::new(crate::hivit::HiVitModel::new(*s)?)),
+        ModelSpec::MixMim(s) => Ok(Box::new(crate::mixmim::MixMimModel::new(*s)?)),
         other => Err(ModelError::NotBuilt {
             family: family_name(other.family()),
         }),

@@ -3,6 +3,8 @@
 //! names only that constructor has:
 //!
 //! - HiViT (`HiViTMaskedAutoencoder`): `stem_mlp_ratio`, `hifeat` or `rpe`;
+//! - MixMIM (`MixMIM`): `decoder_dim` or `range_mask_ratio`, or `window_size` as a per-stage
+//!   list;
 //! - UM-MAE on Swin (`MaskedAutoencoderSwin`): `stride`, `posmlp_dim` or `window_size`;
 //! - UM-MAE on ViT (UM-MAE's `MaskedAutoencoderViT`): `vis_mask_ratio` or `asymmetric_decoder`
 //!   with MAE's `depth`;
@@ -10,11 +12,12 @@
 //!
 //! Two keys that are not constructor arguments may travel inside the JSON and are taken out
 //! first: `layer_norm_eps` (the constructors take a LayerNorm class) and, for MAE and HiViT,
-//! `mask_ratio` (an argument of their forward pass, read as the spec's random-mask ratio).
+//! `mask_ratio` (an argument of their forward pass, read as the spec's random-mask ratio;
+//! MixMIM's arguments hold it as its mixing ratio).
 use serde_json::{Map, Value};
 use tessera_dsl::spec::{
-    DecoderPositions, HiVitArgs, HiVitSpec, MaeArgs, MaeSpec, MaskSpec, ModelSpec, SecondaryRule,
-    UmMaeArgs, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
+    DecoderPositions, HiVitArgs, HiVitSpec, MaeArgs, MaeSpec, MaskSpec, MixMimArgs, MixMimSpec,
+    ModelSpec, SecondaryRule, UmMaeArgs, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
 };
 use tessera_dsl::Ratio;
 
@@ -58,6 +61,16 @@ pub fn spec_from_config(json: &str, eps: Option<f64>) -> Result<ModelSpec, Confi
             serde_json::from_value(Value::Object(args)).map_err(|e| error(WHAT, e))?;
         let spec = HiVitSpec::from_official(&args, eps, mask).map_err(|e| error(WHAT, e))?;
         return Ok(ModelSpec::HiVit(spec));
+    }
+    if has(&["decoder_dim", "range_mask_ratio"])
+        || args.get("window_size").is_some_and(Value::is_array)
+    {
+        const WHAT: &str = "set of MixMIM arguments";
+        let mut args: MixMimArgs =
+            serde_json::from_value(Value::Object(args)).map_err(|e| error(WHAT, e))?;
+        args.layer_norm_eps = Some(eps);
+        let spec = MixMimSpec::from_official(&args).map_err(|e| error(WHAT, e))?;
+        return Ok(ModelSpec::MixMim(spec));
     }
     if has(&["stride", "posmlp_dim", "window_size"]) {
         const WHAT: &str = "set of UM-MAE MaskedAutoencoderSwin arguments";
@@ -195,5 +208,27 @@ mod tests {
         assert_eq!((s.stages.items[2].depth, s.stages.items[0].window), (6, 8));
         assert!(spec_from_config(r#"{"depths": [2, 2]}"#, None).is_err());
         assert!(spec_from_config("[1, 2]", None).is_err());
+    }
+
+    #[test]
+    fn mixmim_arguments_are_read_as_mixmim() {
+        let mixmim = r#"{"img_size": 64, "patch_size": 4, "in_chans": 3, "embed_dim": 16,
+            "depths": [1, 1, 2, 1], "num_heads": [1, 2, 2, 4], "window_size": [4, 4, 4, 2],
+            "mlp_ratio": 4, "qkv_bias": true, "patch_norm": true, "decoder_dim": 32,
+            "decoder_depth": 1, "decoder_num_heads": 4, "norm_pix_loss": true,
+            "range_mask_ratio": 0.0, "mask_ratio": 0.5, "layer_norm_eps": 1e-05}"#;
+        let ModelSpec::MixMim(s) = spec_from_config(mixmim, None).unwrap() else {
+            panic!("a MixMIM")
+        };
+        assert_eq!((s.ratio, s.layer_norm_eps), (Ratio::of(1, 2), 1e-5));
+        assert_eq!((s.stages.items[3].dim, s.stages.items[3].window), (128, 2));
+        // Per-stage windows alone say MixMIM (UM-MAE's Swin has one window for all stages);
+        // the rest are the constructor's defaults.
+        let ModelSpec::MixMim(s) =
+            spec_from_config(r#"{"window_size": [7, 7, 14, 7]}"#, None).unwrap()
+        else {
+            panic!("a MixMIM")
+        };
+        assert_eq!((s.stages.items[0].dim, s.decoder.dim), (96, 512));
     }
 }

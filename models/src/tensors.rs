@@ -47,7 +47,10 @@ pub enum TensorFileError {
     },
     #[error("{path} is not a valid safetensors file: {reason}")]
     Format { path: PathBuf, reason: String },
-    #[error("{path}: tensor `{name}` has dtype {dtype}; expected F32 (or F64, converted)")]
+    #[error(
+        "{path}: tensor `{name}` has dtype {dtype}; expected F32 (or F64, converted, or I64 \
+         holding integers below 2^24)"
+    )]
     Dtype {
         path: PathBuf,
         name: String,
@@ -75,7 +78,8 @@ pub struct TensorFile {
 }
 
 impl TensorFile {
-    /// Reads every tensor of `path` as f32 (F64 tensors are rounded; other dtypes are errors).
+    /// Reads every tensor of `path` as f32 (F64 tensors are rounded, small I64 integers kept
+    /// exactly; other dtypes are errors).
     pub fn read(path: &Path) -> Result<TensorFile, TensorFileError> {
         let bytes = fs::read(path).map_err(|error| TensorFileError::Read {
             path: path.to_path_buf(),
@@ -159,6 +163,17 @@ fn to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
                 })
                 .collect(),
         ),
+        // Integer buffers (Swin's relative_position_index) are read when every value is an
+        // integer f32 holds exactly.
+        Dtype::I64 => bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                let v = i64::from_le_bytes(b);
+                (v.unsigned_abs() <= 1 << f32::MANTISSA_DIGITS).then_some(v as f32)
+            })
+            .collect(),
         _ => None,
     }
 }

@@ -26,12 +26,13 @@ pub struct Args {
     checkpoint: PathBuf,
     /// Input file in the family's official format; MAE and HiViT: `imgs` f32 [N, C, H, W]
     /// (normalized), `noise` f32 [N, L], `mask_ratio` f32 [1]; UM-MAE on ViT (uniform masks):
-    /// `imgs`, `mask` f32 [N, L] (1 = masked) and `secondary_noise` f32 [N, V]; other families:
-    /// see `Model::eval_inputs`.
+    /// `imgs`, `mask` f32 [N, L] (1 = masked) and `secondary_noise` f32 [N, V]; MixMIM: `imgs`
+    /// (N even), `noise` f32 [1, 1, L4] (one mask for the batch) and `mask_ratio` f32 [1].
     #[arg(long, value_name = "INPUT.safetensors", alias = "batch")]
     input: PathBuf,
     /// Output file: `loss` [1], `pred` [N, L, p*p*C] (rows in the official order: raster, or
-    /// for UM-MAE visible patches then masked ones), `mask` [N, L] (+ `grad.<name>`).
+    /// for UM-MAE visible patches then masked ones; MixMIM: [2N, L4, P], both decoder
+    /// branches), `mask` [N, L] (+ `grad.<name>`).
     #[arg(long)]
     out: PathBuf,
     /// Also write d loss / d parameter for every trainable parameter as `grad.<name>`.

@@ -217,6 +217,9 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
         Some(text) => with_mask_ratio(ckpt.spec, text)?,
         None => ckpt.spec,
     };
+    if let ModelSpec::MixMim(_) = spec {
+        return super::reconstruct_mixmim::draw(req, &spec, out);
+    }
     let model = model_of(&spec)?;
     let mut rng = Rng::for_stream(seed, &[RECON_STREAM]);
     let inputs = model.step_inputs(&Samples::pixels(imgs), &mut rng)?;

@@ -52,6 +52,16 @@ tessera_dsl::mixmim! {
     }
 }
 
+tessera_dsl::mixmim! {
+    pub MixMimTiny32 {
+        image: 32 x 32 x 3, patch: 2,
+        stages: [(32, 1, 2, 4), (64, 1, 2, 4), (128, 2, 4, 4), (256, 1, 8, 2)],
+        mlp: 4,
+        decoder: vit { dim: 128, depth: 2, heads: 4, mlp: 4 },
+        mask: mixed(1 / 2), target: norm_pix,
+    }
+}
+
 tessera_dsl::mae! {
     pub MaeVitHugePatch14 {
         image: 224 x 224 x 3, patch: 14,
@@ -86,6 +96,7 @@ fn main() {
     assert_eq!(UmSwinTiny256::DIMS, presets::UmSwinTiny256::DIMS);
     assert_eq!(HiVitBase::DIMS, presets::HiVitBase::DIMS);
     assert_eq!(MixMimBase::DIMS, presets::MixMimBase::DIMS);
+    assert_eq!(MixMimTiny32::DIMS, presets::MixMimTiny32::DIMS);
     assert_eq!(VideoMaeBase::DIMS, presets::VideoMaeBase::DIMS);
     assert_eq!(M3aeBase::DIMS, presets::M3aeBase::DIMS);
     assert_eq!((Odd::ENC_MLP, Odd::KEEP, Odd::SECONDARY_MASKED), (60, 4, 1));
