@@ -69,14 +69,6 @@ fn the_rust_declared_variant_is_its_toml_twin_and_trains_from_the_cli() {
 fn families_without_a_model_stop_with_one_line_naming_them() {
     for (args, family) in [
         (vec!["pretrain", "--model", "mixmim_base_224"], "MixMIM"),
-        (
-            vec![
-                "pretrain",
-                "--config",
-                "examples/specs/videomae_vit_base_16x224.toml",
-            ],
-            "VideoMAE",
-        ),
         (vec!["bench", "--model", "m3ae_base"], "M3AE"),
         (
             vec!["probe", "--random-init", "--model", "hivit_base_224"],

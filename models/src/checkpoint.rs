@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tessera_dsl::spec::{
-    MaeArgs, MaeSpec, MaskSpec, ModelSpec, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
+    MaeArgs, MaeSpec, MaskSpec, ModelSpec, UmSwinArgs, UmSwinSpec, VideoMaeArgs, VideoMaeSpec,
+    CONSTRUCTOR_LAYER_NORM_EPS,
 };
 use tessera_dsl::Ratio;
 
@@ -210,7 +211,8 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
 
 /// The spec an official checkpoint's `config` (its constructor's arguments) describes. Each
 /// family's arguments are read with unknown keys refused, so the one family they belong to is
-/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`).
+/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`), then
+/// VideoMAE (`PretrainVisionTransformer`).
 fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
     let mae_error = match serde_json::from_str::<MaeArgs>(json) {
         Ok(args) => {
@@ -226,6 +228,12 @@ fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
         args.layer_norm_eps = args.layer_norm_eps.or(eps);
         return UmSwinSpec::from_official(&args)
             .map(ModelSpec::UmSwin)
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(mut args) = serde_json::from_str::<VideoMaeArgs>(json) {
+        args.layer_norm_eps = args.layer_norm_eps.or(eps);
+        return VideoMaeSpec::from_official(&args)
+            .map(ModelSpec::VideoMae)
             .map_err(|e| e.to_string());
     }
     Err(format!(

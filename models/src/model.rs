@@ -220,6 +220,7 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
     match spec {
         ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
         ModelSpec::UmSwin(s) => Ok(Box::new(crate::um_swin::UmSwinModel::new(*s)?)),
+        ModelSpec::VideoMae(s) => Ok(Box::new(crate::videomae::VideoMaeModel::new(*s)?)),
         other => Err(ModelError::NotBuilt {
             family: family_name(other.family()),
         }),

@@ -25,6 +25,7 @@ mod target;
 mod um_swin;
 mod um_swin_args;
 mod videomae;
+mod videomae_args;
 mod vit;
 
 pub use error::{Family, Rule, ShapeError};
@@ -42,6 +43,7 @@ pub use target::Target;
 pub use um_swin::{DecoderPositions, UmSwinDims, UmSwinSpec, UM_SWIN_POSMLP};
 pub use um_swin_args::UmSwinArgs;
 pub use videomae::{VideoMaeDims, VideoMaeSpec};
+pub use videomae_args::{VideoMaeArgs, OFFICIAL_FRAMES, OFFICIAL_MASK_RATIO};
 pub use vit::{VitDims, VitSpec};
 
 /// A spec of any family (what a TOML file, a checkpoint or a preset name yields). In files it
