@@ -89,6 +89,15 @@ tessera_dsl::videomae! {
 }
 
 tessera_dsl::videomae! {
+    pub VideoMaeTiny4x32 {
+        video: 4 x 32 x 32 x 3, patch: 4, tubelet: 2,
+        encoder: vit { dim: 96, depth: 4, heads: 3, mlp: 4 },
+        decoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        mask: tube(9 / 10), target: norm_pix,
+    }
+}
+
+tessera_dsl::videomae! {
     /// Tubelet 4 over 16 frames: sound geometry the official code does not offer.
     pub VideoTubelet4 {
         video: 16 x 32 x 32 x 3, patch: 16, tubelet: 4,
@@ -116,6 +125,7 @@ fn main() {
     assert_eq!(HiVitBase::DIMS, presets::HiVitBase::DIMS);
     assert_eq!(MixMimBase::DIMS, presets::MixMimBase::DIMS);
     assert_eq!(VideoMaeBase::DIMS, presets::VideoMaeBase::DIMS);
+    assert_eq!(VideoMaeTiny4x32::DIMS, presets::VideoMaeTiny4x32::DIMS);
     assert_eq!(M3aeBase::DIMS, presets::M3aeBase::DIMS);
     assert_eq!((Odd::ENC_MLP, Odd::KEEP, Odd::SECONDARY_MASKED), (60, 4, 1));
     assert_eq!(Odd::SPEC.layer_norm_eps, 1e-5);
