@@ -149,16 +149,7 @@ pub fn build(
     let sq = g.square(diff)?;
     let loss = g.mean_all(sq)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
+    let step = StepGraph::from_built(&built, shape, loss, pred, extras)?;
     Ok((step, built))
 }
 
