@@ -11,6 +11,7 @@ pub mod model_args;
 pub mod pretrain;
 pub mod probe;
 pub mod reconstruct;
+pub mod reconstruct_clip;
 
 /// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,
 /// an unreadable input file). The CLI exits with status 2 for these and 1 for everything else.

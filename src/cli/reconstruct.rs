@@ -11,7 +11,7 @@ use tessera_models::data::{
     default_workers, Augment, Image, Loader, LoaderConfig, Normalize, Source, Split, Transform,
 };
 use tessera_models::eval::evaluate;
-use tessera_models::sample::Samples;
+use tessera_models::sample::{SampleSpec, Samples};
 use tessera_models::tensors::TensorFile;
 use tessera_models::train::RunConfig;
 use tessera_models::viz::{draw_recon_grid, reconstruct_one, Denormalize, GridText, PatchLayout};
@@ -19,6 +19,7 @@ use tessera_runtime::backend::Device;
 
 use super::bad_input;
 use super::model_args::{describe, model_of, preset, with_mask_ratio};
+use super::reconstruct_clip::ClipRequest;
 
 /// Stream of the reconstruction masks (distinct from training's, which use the step number).
 const RECON_STREAM: u64 = 0x5245_434f; // "RECO"
@@ -39,9 +40,13 @@ pub struct Args {
     /// checkpoint was trained on, else the embedded Fashion-MNIST slice).
     #[arg(long, value_name = "SOURCE")]
     data: Option<String>,
-    /// How many images (with --data).
+    /// How many images (with --data), or clips for a clip model.
     #[arg(long, default_value_t = 8)]
     count: usize,
+    /// Clip models: draw the clips from this index of the held-out split on (the loss is
+    /// over all of them).
+    #[arg(long, default_value_t = 0)]
+    first: usize,
     /// Exact mask ratio (`3/4`, `0.75`) instead of the model spec's.
     #[arg(long)]
     mask_ratio: Option<String>,
@@ -257,13 +262,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ckpt =
         checkpoint::load(&args.checkpoint, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
     let recipe = recipe_of(&args.checkpoint);
-    let image = model_of(&ckpt.spec)?.image();
-    let (imgs, n, normalize) = images(&args, image, recipe.as_ref())?;
     let name = args
         .checkpoint
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if let SampleSpec::Clip { .. } = model_of(&ckpt.spec)?.sample() {
+        return clips(&args, &ckpt, recipe.as_ref(), &name);
+    }
+    let image = model_of(&ckpt.spec)?.image();
+    let (imgs, n, normalize) = images(&args, image, recipe.as_ref())?;
     let req = Request {
         ckpt: &ckpt,
         imgs: &imgs,
@@ -275,6 +283,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let legend = draw(&req, &args.out)?;
     println!("wrote {} ({n} images)", args.out.display());
+    for line in legend {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// Clip models: held-out clips as strips of frames, with their mean loss.
+fn clips(
+    args: &Args,
+    ckpt: &Checkpoint,
+    recipe: Option<&RunConfig>,
+    name: &str,
+) -> anyhow::Result<()> {
+    if !args.image.is_empty() || args.mask_ratio.is_some() {
+        return Err(bad_input(
+            "a clip model reconstructs clips of --data folder:DIR; --image and --mask-ratio \
+             are for image models",
+        ));
+    }
+    let data = args
+        .data
+        .clone()
+        .or_else(|| recipe.map(|r| r.data.clone()))
+        .ok_or_else(|| bad_input("name the clips with --data folder:DIR"))?;
+    let req = ClipRequest {
+        ckpt,
+        data: &data,
+        first: args.first,
+        count: args.count,
+        seed: args.seed,
+        name,
+        out: &args.out,
+    };
+    let legend = super::reconstruct_clip::run(&req)?;
+    println!("wrote {}", args.out.display());
     for line in legend {
         println!("  {line}");
     }

@@ -1,6 +1,6 @@
-//! `clips:DIR`: video for clip models (VideoMAE), as a folder of clips, each clip a folder of
-//! frames (PNG or JPEG, in file-name order: `DIR/<clip>/00001.png`, ...). `ffmpeg -i video.mp4
-//! -vf fps=10 DIR/<clip>/%05d.png` makes one (docs/video-data.md).
+//! Video for clip models (VideoMAE): `folder:DIR` read as a folder of clips, each clip a folder
+//! of frames (PNG or JPEG, in file-name order: `DIR/<clip>/00001.png`, ...). `ffmpeg -i
+//! video.mp4 -vf fps=10 DIR/<clip>/%05d.png` makes one (docs/video-data.md).
 //!
 //! How samples are cut: a clip of `F` frames gives `floor(F / T)` samples of `T` consecutive
 //! frames — frames `[0, T)`, `[T, 2T)`, ... — and the last `F mod T` frames are not used. The
@@ -16,9 +16,11 @@
 //! not).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::resize::{resize_crop, Rect};
-use super::{DataError, Dataset, Image, SkipLog, Skipped};
+use super::source::folder_split;
+use super::{Augment, DataError, Dataset, Image, SkipLog, Skipped, Source, Split, Transform};
 
 const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 
@@ -65,6 +67,33 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
 /// Samples a clip of `count` frames gives: `floor(count / frames)`.
 pub fn samples_in(count: usize, frames: usize) -> usize {
     count / frames.max(1)
+}
+
+/// The clips of `source` for a model of `frames`-frame clips of `size x size` RGB: a
+/// `folder:DIR` source read as clip folders (`DIR/<clip>/<frame>`; `DIR/train` and `DIR/val`
+/// or `DIR/test` are the splits when present, as for images), with the transform that turns a
+/// filmstrip into the normalised clip (no augmentation; the source's normalization, ImageNet's
+/// for folders, which is what VideoMAE's target un-normalises with).
+pub fn open_clips(
+    source: &Source,
+    split: Split,
+    frames: usize,
+    size: usize,
+) -> Result<(Arc<dyn Dataset>, Transform), DataError> {
+    let Source::Folder(root) = source else {
+        return Err(DataError::BadSpec {
+            spec: source.to_string(),
+            why: "a clip model reads `folder:DIR`, a folder of clips, each a folder of frames"
+                .into(),
+        });
+    };
+    let dataset = ClipFolder::open(&folder_split(root, split)?, frames, size)?;
+    let augment = Augment::None {
+        width: size,
+        height: frames * size,
+    };
+    let transform = Transform::new(augment, source.default_normalize())?;
+    Ok((Arc::new(dataset), transform))
 }
 
 impl ClipFolder {
@@ -117,7 +146,7 @@ impl ClipFolder {
         }
         if out.samples.is_empty() {
             return Err(DataError::Empty {
-                what: format!("clips:{}", root.display()),
+                what: format!("clips in {}", root.display()),
                 why: format!(
                     "no clip folder with at least {frames} frames; expected \
                      DIR/<clip>/<frame>.{{png,jpg,jpeg}}"
@@ -222,7 +251,7 @@ impl Dataset for ClipFolder {
     }
 
     fn name(&self) -> String {
-        format!("clips:{}", self.root.display())
+        format!("clips in {}", self.root.display())
     }
 }
 

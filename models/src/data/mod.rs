@@ -17,7 +17,7 @@ mod source;
 mod transform;
 
 pub use augment::{flip_horizontal, random_resized_crop_rect, Augment};
-pub use clips::{samples_in, ClipFolder};
+pub use clips::{open_clips, samples_in, ClipFolder};
 pub use dataset::{Dataset, Image, SkipLog, Skipped};
 pub use error::DataError;
 pub use fashion_mnist::{

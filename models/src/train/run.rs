@@ -17,11 +17,12 @@ use super::metrics::{MetricsLog, Row};
 use super::state::TrainState;
 use super::subset::Subset;
 use crate::data::{
-    default_workers, Augment, DataError, Dataset, Loader, LoaderConfig, Source, Split, Transform,
+    default_workers, open_clips, Augment, DataError, Dataset, Loader, LoaderConfig, Source, Split,
+    Transform,
 };
 use crate::model::{Model, ModelError};
 use crate::params::{init_params, ParamSet};
-use crate::sample::Samples;
+use crate::sample::{SampleSpec, Samples};
 use crate::step::{TrainError, TrainStep};
 
 /// Stream tag of the per-step masks ("MASK").
@@ -144,6 +145,9 @@ impl Observer for Silent {}
 /// The training data of a recipe: source, `limit`, augmentation and normalization.
 pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<Loader, RunError> {
     let source: Source = config.data.parse()?;
+    if let SampleSpec::Clip { frames, image } = model.sample() {
+        return open_training_clips(config, &source, frames, image.height);
+    }
     let mut dataset: Arc<dyn Dataset> = source.open(Split::Train, default_workers())?;
     if let Some(n) = config.limit {
         dataset = Arc::new(Subset::new(dataset, n));
@@ -165,6 +169,31 @@ pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<Loade
         }
     };
     let transform = Transform::new(augment, source.default_normalize())?;
+    Ok(Loader::new(
+        dataset,
+        transform,
+        LoaderConfig::train(config.batch, config.seed),
+    )?)
+}
+
+/// Clips for a clip model (VideoMAE): `folder:DIR` read as clip folders, not augmented.
+fn open_training_clips(
+    config: &RunConfig,
+    source: &Source,
+    frames: usize,
+    size: usize,
+) -> Result<Loader, RunError> {
+    if config.augment {
+        return Err(RunError::Data(DataError::BadConfig(
+            "clips are not augmented (a crop or flip must be the same for every frame); leave \
+             out --augment"
+                .into(),
+        )));
+    }
+    let (mut dataset, transform) = open_clips(source, Split::Train, frames, size)?;
+    if let Some(n) = config.limit {
+        dataset = Arc::new(Subset::new(dataset, n));
+    }
     Ok(Loader::new(
         dataset,
         transform,
