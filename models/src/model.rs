@@ -1,7 +1,9 @@
 //! The interface every model family implements, and the one place that turns a spec into a
 //! model. Trainer, checkpoints, evaluation, probing, pictures, benchmarks and the CLI know only
 //! [`Model`]: a new family is one folder that implements it plus its presets.
-use tessera_dsl::graph::{adamw, grad, AdamWConfig, GResult, GraphError, NodeId, Optimizer, Role};
+use tessera_dsl::graph::{
+    adamw_grouped, grad, AdamWConfig, GResult, GraphError, NodeId, Optimizer, ParamGroup, Role,
+};
 use tessera_dsl::mask::MaskError;
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
@@ -73,6 +75,17 @@ impl StepGraph {
 
     /// Appends the backward pass (and AdamW) that `extras` asks for.
     pub fn add_extras(&mut self, extras: &Extras) -> GResult<()> {
+        self.add_extras_grouped(extras, &ParamGroup::official)
+    }
+
+    /// [`StepGraph::add_extras`] with the AdamW group of each parameter chosen by `group`
+    /// (name, shape, config), for a family whose recipe exempts other parameters from weight
+    /// decay than MAE's.
+    pub fn add_extras_grouped(
+        &mut self,
+        extras: &Extras,
+        group: &dyn Fn(&str, &[usize], &AdamWConfig) -> ParamGroup,
+    ) -> GResult<()> {
         if matches!(extras, Extras::None) {
             return Ok(());
         }
@@ -87,7 +100,8 @@ impl StepGraph {
             }
         }
         if let Extras::TrainStep(adam) = extras {
-            self.optimizer = Some(adamw(&mut self.graph, &grads, adam)?);
+            let by_param = |name: &str, shape: &[usize]| group(name, shape, adam);
+            self.optimizer = Some(adamw_grouped(&mut self.graph, &grads, adam, &by_param)?);
         }
         Ok(())
     }

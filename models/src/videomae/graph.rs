@@ -5,7 +5,7 @@
 //! position row, no unshuffle), the head on the masked rows only, and the MSE against the
 //! engine's target: the clip un-normalised with ImageNet's statistics, normalised per tubelet
 //! and per channel with the epsilon added to the standard deviation.
-use tessera_dsl::graph::{GResult, NodeId};
+use tessera_dsl::graph::{AdamWConfig, GResult, NodeId, ParamGroup};
 use tessera_dsl::spec::{VideoMaeDims, VideoMaeSpec};
 
 use super::block::stack;
@@ -32,6 +32,17 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// Epsilon added to the per-tubelet standard deviation of the normalised target.
 pub const TARGET_EPS: f64 = 1e-6;
+
+/// VideoMAE's AdamW groups (`optim_factory.get_parameter_groups` with the model's
+/// `no_weight_decay()`): no decay for 1-D parameters, biases and `mask_token` (MAE decays its
+/// mask token; VideoMAE lists it among the exempt).
+pub fn param_group(name: &str, shape: &[usize], cfg: &AdamWConfig) -> ParamGroup {
+    let exempt = shape.len() <= 1 || name.ends_with(".bias") || name == "mask_token";
+    ParamGroup {
+        weight_decay: if exempt { 0.0 } else { cfg.weight_decay },
+        lr_scale: 1.0,
+    }
+}
 
 /// Tubelet embedding plus the sinusoid rows: `[N, L, D]` over every token.
 fn embed(s: &mut Scope, spec: &VideoMaeSpec, d: &VideoMaeDims, videos: NodeId) -> GResult<NodeId> {
@@ -149,7 +160,8 @@ pub fn build(
     let sq = g.square(diff)?;
     let loss = g.mean_all(sq)?;
     let built = b.finish();
-    let step = StepGraph::from_built(&built, shape, loss, pred, extras)?;
+    let mut step = StepGraph::from_built(&built, shape, loss, pred, &Extras::None)?;
+    step.add_extras_grouped(extras, &param_group)?;
     Ok((step, built))
 }
 

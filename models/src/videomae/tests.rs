@@ -246,3 +246,32 @@ fn predictions_spread_to_their_raster_rows() {
         assert_eq!(next, d.masked);
     }
 }
+
+#[test]
+fn the_mask_token_gets_no_weight_decay_as_in_videomae() {
+    use tessera_dsl::graph::{AdamWConfig, Op, Role};
+    let model = VideoMaeModel::new(tiny()).unwrap();
+    let cfg = AdamWConfig::mae_pretrain(0.05);
+    let step = model
+        .step_graph(model.step_shape(2), &Extras::TrainStep(cfg))
+        .unwrap();
+    let decay_of = |param: &str| -> f64 {
+        let g = &step.graph;
+        g.nodes()
+            .iter()
+            .find_map(|n| match n.op {
+                Op::AdamW { weight_decay, .. } => {
+                    let p = g.node(n.inputs[0]);
+                    matches!(&p.role, Role::Param { name, .. } if name == param)
+                        .then_some(weight_decay)
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no AdamW update of {param}"))
+    };
+    assert_eq!(decay_of("mask_token"), 0.0);
+    assert_eq!(decay_of("encoder.blocks.0.attn.q_bias"), 0.0);
+    assert_eq!(decay_of("decoder.head.bias"), 0.0);
+    assert_eq!(decay_of("encoder_to_decoder.weight"), 0.05);
+    assert_eq!(decay_of("encoder.patch_embed.proj.weight"), 0.05);
+}
