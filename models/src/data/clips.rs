@@ -222,14 +222,14 @@ impl Dataset for ClipFolder {
 
     /// The sample's frames as one filmstrip image, `size` wide and `frames · size` high.
     fn load(&self, index: usize) -> Result<Image, DataError> {
+        if let Some(known) = self.load_skipped.is_known(index) {
+            return Err(DataError::Unreadable {
+                path: known.path,
+                reason: known.reason,
+            });
+        }
         let mut strip = Vec::with_capacity(self.frames * self.size * self.size * 3);
         for path in self.frame_files(index) {
-            if let Some(known) = self.load_skipped.is_known(index) {
-                return Err(DataError::Unreadable {
-                    path: known.path,
-                    reason: known.reason,
-                });
-            }
             match self.frame(path) {
                 Ok(px) => strip.extend(px),
                 Err(reason) => {
