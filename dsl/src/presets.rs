@@ -135,6 +135,17 @@ crate::videomae! {
     }
 }
 
+crate::videomae! {
+    /// A tiny VideoMAE for tests and the CPU: 4 frames of 32 px RGB, tubelets of 2x4x4 (two
+    /// slices of 8x8 tokens), tube ratio 9/10 (57 of 64 positions masked, 14 tokens visible).
+    pub VideoMaeTiny4x32 {
+        video: 4 x 32 x 32 x 3, patch: 4, tubelet: 2,
+        encoder: vit { dim: 96, depth: 4, heads: 3, mlp: 4 },
+        decoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        mask: tube(9 / 10), target: norm_pix,
+    }
+}
+
 crate::m3ae! {
     /// M3AE base (young-geng/m3ae_public): 256 px, patch 16, 64 bert-base-uncased tokens.
     pub M3aeBase {
@@ -255,6 +266,10 @@ pub const ALL: &[(&str, ModelSpec)] = &[
     (
         "videomae_vit_base_16x224",
         ModelSpec::VideoMae(VideoMaeBase::SPEC),
+    ),
+    (
+        "videomae_tiny_4x32",
+        ModelSpec::VideoMae(VideoMaeTiny4x32::SPEC),
     ),
     ("m3ae_base", ModelSpec::M3ae(M3aeBase::SPEC)),
     ("mae_tiny_32", ModelSpec::Mae(MaeTiny32::SPEC)),
@@ -413,6 +428,10 @@ mod tests {
         assert_eq!(VideoMaeBase::KEEP, 160);
         assert_eq!(VideoMaeBase::KEEP_PER_SLICE, 20);
         assert_eq!(VideoMaeBase::PRED_DIM, 1536);
+        // int(0.9 * 64) = 57 masked per slice, 7 visible, over 2 slices.
+        assert_eq!(VideoMaeTiny4x32::TOKENS, 128);
+        assert_eq!(VideoMaeTiny4x32::KEEP, 14);
+        assert_eq!(VideoMaeTiny4x32::PRED_DIM, 96);
     }
 
     #[test]
@@ -425,7 +444,7 @@ mod tests {
 
     #[test]
     fn every_preset_validates_at_run_time_to_its_const_dims() {
-        assert_eq!(ALL.len(), 20);
+        assert_eq!(ALL.len(), 21);
         for (name, spec) in ALL {
             let dims = spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(by_name(name), Some(*spec));

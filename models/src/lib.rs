@@ -23,6 +23,7 @@ pub mod step;
 pub mod tensors;
 pub mod train;
 pub mod um_swin;
+pub mod videomae;
 pub mod viz;
 
 pub use model::{build, Model, ModelError};

@@ -1,7 +1,9 @@
 //! The interface every model family implements, and the one place that turns a spec into a
 //! model. Trainer, checkpoints, evaluation, probing, pictures, benchmarks and the CLI know only
 //! [`Model`]: a new family is one folder that implements it plus its presets.
-use tessera_dsl::graph::{adamw, grad, AdamWConfig, GResult, GraphError, NodeId, Optimizer, Role};
+use tessera_dsl::graph::{
+    adamw_grouped, grad, AdamWConfig, GResult, GraphError, NodeId, Optimizer, ParamGroup, Role,
+};
 use tessera_dsl::mask::MaskError;
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
@@ -74,6 +76,17 @@ impl StepGraph {
 
     /// Appends the backward pass (and AdamW) that `extras` asks for.
     pub fn add_extras(&mut self, extras: &Extras) -> GResult<()> {
+        self.add_extras_grouped(extras, &ParamGroup::official)
+    }
+
+    /// [`StepGraph::add_extras`] with the AdamW group of each parameter chosen by `group`
+    /// (name, shape, config), for a family whose recipe exempts other parameters from weight
+    /// decay than MAE's.
+    pub fn add_extras_grouped(
+        &mut self,
+        extras: &Extras,
+        group: &dyn Fn(&str, &[usize], &AdamWConfig) -> ParamGroup,
+    ) -> GResult<()> {
         if matches!(extras, Extras::None) {
             return Ok(());
         }
@@ -88,7 +101,8 @@ impl StepGraph {
             }
         }
         if let Extras::TrainStep(adam) = extras {
-            self.optimizer = Some(adamw(&mut self.graph, &grads, adam)?);
+            let by_param = |name: &str, shape: &[usize]| group(name, shape, adam);
+            self.optimizer = Some(adamw_grouped(&mut self.graph, &grads, adam, &by_param)?);
         }
         Ok(())
     }
@@ -221,8 +235,8 @@ pub trait Model: Send + Sync {
     fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError>;
     /// The inputs of one evaluation batch in the family's official format (for MAE and HiViT:
     /// `imgs`, the masking `noise` and `mask_ratio`; for UM-MAE: `imgs`, `mask` and
-    /// `secondary_noise`; for MixMIM: `imgs`, one `noise` row for the batch and `mask_ratio`),
-    /// used as the official forward pass uses them.
+    /// `secondary_noise`; for MixMIM: `imgs`, one `noise` row for the batch and `mask_ratio`;
+    /// for VideoMAE: `videos` and `mask`), used as the official forward pass uses them.
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;
     /// The encoder over every token of a batch of `batch` images.
     fn feature_graph(&self, batch: usize) -> GResult<FeatureGraph>;
@@ -248,6 +262,7 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
         ModelSpec::UmSwin(s) => Ok(Box::new(crate::um_swin::UmSwinModel::new(*s)?)),
         ModelSpec::HiVit(s) => Ok(Box::new(crate::hivit::HiVitModel::new(*s)?)),
         ModelSpec::MixMim(s) => Ok(Box::new(crate::mixmim::MixMimModel::new(*s)?)),
+        ModelSpec::VideoMae(s) => Ok(Box::new(crate::videomae::VideoMaeModel::new(*s)?)),
         other => Err(ModelError::NotBuilt {
             family: family_name(other.family()),
         }),

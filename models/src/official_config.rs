@@ -8,6 +8,8 @@
 //! - UM-MAE on Swin (`MaskedAutoencoderSwin`): `stride`, `posmlp_dim` or `window_size`;
 //! - UM-MAE on ViT (UM-MAE's `MaskedAutoencoderViT`): `vis_mask_ratio` or `asymmetric_decoder`
 //!   with MAE's `depth`;
+//! - VideoMAE (`PretrainVisionTransformer`): `encoder_embed_dim`, `tubelet_size` or
+//!   `decoder_num_classes` (with `num_frames`, `mask_ratio` and `normlize_target` beside them);
 //! - MAE (`MaskedAutoencoderViT`): everything else.
 //!
 //! Two keys that are not constructor arguments may travel inside the JSON and are taken out
@@ -17,7 +19,8 @@
 use serde_json::{Map, Value};
 use tessera_dsl::spec::{
     DecoderPositions, HiVitArgs, HiVitSpec, MaeArgs, MaeSpec, MaskSpec, MixMimArgs, MixMimSpec,
-    ModelSpec, SecondaryRule, UmMaeArgs, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
+    ModelSpec, SecondaryRule, UmMaeArgs, UmSwinArgs, UmSwinSpec, VideoMaeArgs, VideoMaeSpec,
+    CONSTRUCTOR_LAYER_NORM_EPS,
 };
 use tessera_dsl::Ratio;
 
@@ -79,6 +82,14 @@ pub fn spec_from_config(json: &str, eps: Option<f64>) -> Result<ModelSpec, Confi
         args.layer_norm_eps = Some(eps);
         let spec = UmSwinSpec::from_official(&args).map_err(|e| error(WHAT, e))?;
         return Ok(ModelSpec::UmSwin(spec));
+    }
+    if has(&["encoder_embed_dim", "tubelet_size", "decoder_num_classes"]) {
+        const WHAT: &str = "set of VideoMAE PretrainVisionTransformer arguments";
+        let mut args: VideoMaeArgs =
+            serde_json::from_value(Value::Object(args)).map_err(|e| error(WHAT, e))?;
+        args.layer_norm_eps = Some(eps);
+        let spec = VideoMaeSpec::from_official(&args).map_err(|e| error(WHAT, e))?;
+        return Ok(ModelSpec::VideoMae(spec));
     }
     if has(&["depths"]) {
         return Err(error(

@@ -15,6 +15,7 @@ pub mod pretrain;
 pub mod probe;
 pub mod progress;
 pub mod reconstruct;
+pub mod reconstruct_clip;
 pub mod reconstruct_mixmim;
 
 /// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,

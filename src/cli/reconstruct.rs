@@ -14,7 +14,7 @@ use tessera_models::data::{
     Transform,
 };
 use tessera_models::eval::evaluate;
-use tessera_models::sample::Samples;
+use tessera_models::sample::{SampleSpec, Samples};
 use tessera_models::train::RunConfig;
 use tessera_models::viz::{draw_recon_grid, reconstruct_one, Denormalize, GridText, PatchLayout};
 use tessera_runtime::backend::Device;
@@ -23,6 +23,7 @@ use super::bad_input;
 use super::model_args::{
     checkpoint_recipe, describe, model_of, with_mask_ratio, DataChoice, ModelChoice, DEFAULT_DATA,
 };
+use super::reconstruct_clip::ClipRequest;
 
 /// Stream of the reconstruction masks (distinct from training's, which use the step number).
 const RECON_STREAM: u64 = 0x5245_434f; // "RECO"
@@ -55,6 +56,10 @@ pub struct Args {
     image: Vec<PathBuf>,
     #[command(flatten)]
     data: DataChoice,
+    /// Clip models: draw the clips from this index of the held-out split on (the loss is
+    /// over all of them).
+    #[arg(long, default_value_t = 0)]
+    first: usize,
     /// Exact mask ratio (`3/4`, `0.75`) instead of the model spec's.
     #[arg(long)]
     mask_ratio: Option<String>,
@@ -303,6 +308,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ckpt =
         checkpoint::load(&args.checkpoint, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
     let recipe = checkpoint_recipe(&args.checkpoint);
+    let name = args
+        .checkpoint
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let SampleSpec::Clip { .. } = model_of(&ckpt.spec)?.sample() {
+        return clips(&args, &ckpt, recipe.as_ref(), &name);
+    }
     let image = model_of(&ckpt.spec)?.image();
     let fit = args
         .data
@@ -316,11 +329,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let normalize = normalization(recipe.as_ref(), image.channels);
         image_files(&args, image, fit, normalize)?
     };
-    let name = args
-        .checkpoint
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let req = Request {
         ckpt: &ckpt,
         imgs: &shown.imgs,
@@ -333,6 +341,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let legend = draw(&req, &args.out)?;
     println!("wrote {} ({} images)", args.out.display(), shown.n);
+    for line in legend {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// Clip models: held-out clips as strips of frames, with their mean loss.
+fn clips(
+    args: &Args,
+    ckpt: &Checkpoint,
+    recipe: Option<&RunConfig>,
+    name: &str,
+) -> anyhow::Result<()> {
+    if !args.image.is_empty() || args.mask_ratio.is_some() {
+        return Err(bad_input(
+            "a clip model reconstructs clips of --data folder:DIR; --image and --mask-ratio \
+             are for image models",
+        ));
+    }
+    let data = args
+        .data
+        .data
+        .clone()
+        .or_else(|| recipe.map(|r| r.data.clone()))
+        .ok_or_else(|| bad_input("name the clips with --data folder:DIR"))?;
+    let req = ClipRequest {
+        ckpt,
+        data: &data,
+        first: args.first,
+        count: args.data.limit.unwrap_or(8),
+        seed: args.seed,
+        name,
+        out: &args.out,
+    };
+    let legend = super::reconstruct_clip::run(&req)?;
+    println!("wrote {}", args.out.display());
     for line in legend {
         println!("  {line}");
     }

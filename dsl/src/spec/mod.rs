@@ -28,6 +28,7 @@ mod um_mae_args;
 mod um_swin;
 mod um_swin_args;
 mod videomae;
+mod videomae_args;
 mod vit;
 
 pub use crate::mask::uniform::SecondaryRule;
@@ -49,6 +50,7 @@ pub use um_mae_args::UmMaeArgs;
 pub use um_swin::{DecoderPositions, UmSwinDims, UmSwinSpec, UM_SWIN_POSMLP};
 pub use um_swin_args::UmSwinArgs;
 pub use videomae::{VideoMaeDims, VideoMaeSpec};
+pub use videomae_args::{VideoMaeArgs, OFFICIAL_FRAMES, OFFICIAL_MASK_RATIO};
 pub use vit::{VitDims, VitSpec};
 
 /// A spec of any family (what a TOML file, a checkpoint or a preset name yields). In files it

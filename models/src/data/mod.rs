@@ -5,6 +5,7 @@
 
 mod as_channels;
 mod augment;
+mod clips;
 mod dataset;
 mod error;
 pub mod fashion_mnist;
@@ -22,6 +23,7 @@ mod transform;
 
 pub use as_channels::AsChannels;
 pub use augment::{flip_horizontal, random_resized_crop_rect, Augment};
+pub use clips::{open_clips, samples_in, ClipFolder};
 pub use dataset::{Dataset, Image, SkipLog, Skipped};
 pub use error::DataError;
 pub use fashion_mnist::{

@@ -163,7 +163,7 @@ impl Source {
 
 /// The folder of a split: `train/` for training and `val/` or `test/` for testing when they
 /// exist; a root without them is a training set only.
-fn folder_split(root: &Path, split: Split) -> Result<PathBuf, DataError> {
+pub(crate) fn folder_split(root: &Path, split: Split) -> Result<PathBuf, DataError> {
     let names: &[&str] = match split {
         Split::Train => &["train"],
         Split::Test => &["val", "test"],

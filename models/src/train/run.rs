@@ -4,6 +4,7 @@
 //! or a data error saves the position first).
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tessera_dsl::graph::LrSchedule;
@@ -16,11 +17,12 @@ use super::log_txt::{self, LOG_FILE};
 use super::metrics::{MetricsLog, Row};
 use super::state::TrainState;
 use crate::data::{
-    default_workers, prepare, DataError, Loader, LoaderConfig, Preparation, Source, Split,
+    default_workers, open_clips, prepare, DataError, Loader, LoaderConfig, Preparation, Source,
+    Split, Subset,
 };
 use crate::model::{Model, ModelError};
 use crate::params::{init_params, ParamSet};
-use crate::sample::Samples;
+use crate::sample::{SampleSpec, Samples};
 use crate::step::{TrainError, TrainStep};
 use crate::viz::loss_plot::LossMarks;
 
@@ -155,6 +157,9 @@ pub struct TrainingData {
 /// normalization, prepared as every command prepares data.
 pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<TrainingData, RunError> {
     let source: Source = config.data.parse()?;
+    if let SampleSpec::Clip { frames, image } = model.sample() {
+        return open_training_clips(config, &source, frames, image.height);
+    }
     let prep = Preparation {
         split: Split::Train,
         image: model.image(),
@@ -180,6 +185,37 @@ pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<Train
         loader,
         notes: prepared.notes,
     })
+}
+
+/// Clips for a clip model (VideoMAE): `folder:DIR` read as clip folders, not augmented.
+fn open_training_clips(
+    config: &RunConfig,
+    source: &Source,
+    frames: usize,
+    size: usize,
+) -> Result<TrainingData, RunError> {
+    if config.augment {
+        return Err(RunError::Data(DataError::BadConfig(
+            "clips are not augmented (a crop or flip must be the same for every frame); leave \
+             out --augment"
+                .into(),
+        )));
+    }
+    let (mut dataset, transform) = open_clips(source, Split::Train, frames, size)?;
+    if let Some(n) = config.limit {
+        dataset = Arc::new(Subset::balanced(dataset, n));
+    }
+    let notes = vec![format!(
+        "{}: {} clips of {frames} frames",
+        dataset.name(),
+        dataset.len()
+    )];
+    let loader = Loader::new(
+        dataset,
+        transform,
+        LoaderConfig::train(config.batch, config.seed),
+    )?;
+    Ok(TrainingData { loader, notes })
 }
 
 /// A run in progress: the planned step with its parameters and optimizer state, the data, the

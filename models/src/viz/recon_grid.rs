@@ -71,7 +71,7 @@ pub fn hatch(x: i64, y: i64) -> Rgb {
 }
 
 /// Draws `src` (`size x size`) enlarged `scale` times at (`x`, `y`), hatching missing pixels.
-fn blit(c: &mut Canvas, x: i64, y: i64, src: &[Option<Rgb>], size: usize, scale: usize) {
+pub fn blit(c: &mut Canvas, x: i64, y: i64, src: &[Option<Rgb>], size: usize, scale: usize) {
     for sy in 0..size {
         for sx in 0..size {
             let (x0, y0) = (x + (sx * scale) as i64, y + (sy * scale) as i64);
