@@ -107,6 +107,26 @@ tessera_dsl::m3ae! {
     }
 }
 
+tessera_dsl::m3ae! {
+    pub M3aeTiny32 {
+        image: 32 x 32 x 3, patch: 4, text: 16, vocab: 1000,
+        encoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        decoder: vit { dim: 32, depth: 1, heads: 4, mlp: 4 },
+        mask: image(3 / 4) + text(3 / 4),
+    }
+}
+
+// The README's command line: text loss weight 0.5; and a model without type embeddings.
+tessera_dsl::m3ae! {
+    pub M3aeReadmeLoss {
+        image: 32 x 32 x 1, patch: 8, text: 12, vocab: 100,
+        encoder: vit { dim: 48, depth: 2, heads: 3, mlp: 4 },
+        decoder: vit { dim: 32, depth: 1, heads: 4, mlp: 4 },
+        mask: image(1 / 2) + text(9 / 10),
+        layer_norm_eps: 1e-5, loss: image(1.0) + text(0.5), type_embedding: false,
+    }
+}
+
 fn main() {
     assert_eq!(MaeVitBasePatch16::SPEC, presets::MaeVitBasePatch16::SPEC);
     assert_eq!(MaeVitLargePatch16::SPEC, presets::MaeVitLargePatch16::SPEC);
@@ -117,6 +137,11 @@ fn main() {
     assert_eq!(MixMimBase::DIMS, presets::MixMimBase::DIMS);
     assert_eq!(VideoMaeBase::DIMS, presets::VideoMaeBase::DIMS);
     assert_eq!(M3aeBase::DIMS, presets::M3aeBase::DIMS);
+    assert_eq!(M3aeTiny32::DIMS, presets::M3aeTiny32::DIMS);
+    assert_eq!((M3aeReadmeLoss::IMAGE_KEEP, M3aeReadmeLoss::TEXT_KEEP), (8, 1));
+    assert_eq!(M3aeReadmeLoss::PATCH_DIM, 64);
+    assert_eq!(M3aeReadmeLoss::SPEC.text_loss_weight, 0.5);
+    assert!(!M3aeReadmeLoss::SPEC.type_embedding);
     assert_eq!((Odd::ENC_MLP, Odd::KEEP, Odd::SECONDARY_MASKED), (60, 4, 1));
     assert_eq!(Odd::SPEC.layer_norm_eps, 1e-5);
     assert_eq!((VideoTubelet4::SLICES, VideoTubelet4::PRED_DIM), (4, 3072));
