@@ -210,7 +210,8 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
 
 /// The spec an official checkpoint's `config` (its constructor's arguments) describes. Each
 /// family's arguments are read with unknown keys refused, so the one family they belong to is
-/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`).
+/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`), then M3AE
+/// (the Flax `MaskedMultimodalAutoencoder`'s resolved config, which holds its own epsilon).
 fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
     let mae_error = match serde_json::from_str::<MaeArgs>(json) {
         Ok(args) => {
@@ -227,6 +228,9 @@ fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
         return UmSwinSpec::from_official(&args)
             .map(ModelSpec::UmSwin)
             .map_err(|e| e.to_string());
+    }
+    if let Ok(config) = serde_json::from_str::<crate::m3ae::M3aeConfig>(json) {
+        return config.to_spec().map(ModelSpec::M3ae);
     }
     Err(format!(
         "not the arguments of a known official model (as MaskedAutoencoderViT: {mae_error})"

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod eval;
 pub mod features;
+pub mod m3ae;
 pub mod mae;
 pub mod model;
 pub mod params;

@@ -220,6 +220,7 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
     match spec {
         ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
         ModelSpec::UmSwin(s) => Ok(Box::new(crate::um_swin::UmSwinModel::new(*s)?)),
+        ModelSpec::M3ae(s) => Ok(Box::new(crate::m3ae::M3aeModel::new(*s)?)),
         other => Err(ModelError::NotBuilt {
             family: family_name(other.family()),
         }),
