@@ -77,7 +77,6 @@ fn families_without_a_model_stop_with_one_line_naming_them() {
             ],
             "VideoMAE",
         ),
-        (vec!["bench", "--model", "m3ae_base"], "M3AE"),
         (
             vec!["probe", "--random-init", "--model", "hivit_base_224"],
             "HiViT",
