@@ -120,7 +120,8 @@ crate::mae! {
 }
 
 crate::mae! {
-    /// A small MAE for Fashion-MNIST: 28 px, 1 channel, patch 4.
+    /// A small MAE for Fashion-MNIST: 28 px, 1 channel, patch 4 (a 7x7 grid, 12 patches
+    /// visible); the model of docs/experiments.md.
     pub MaeFmnistSmall {
         image: 28 x 28 x 1, patch: 4,
         encoder: vit { dim: 128, depth: 6, heads: 4, mlp: 4 },

@@ -6,7 +6,7 @@ use tessera_dsl::mask::MaskError;
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
 
-use crate::blocks::Constant;
+use crate::blocks::{Built, Constant};
 use crate::params::ParamSpec;
 use crate::sample::{SampleSpec, Samples};
 use crate::tensors::{TensorFile, TensorFileError};
@@ -49,6 +49,28 @@ pub struct StepGraph {
 }
 
 impl StepGraph {
+    /// The step of a finished build whose forward pass ends in `loss` and `pred`, with the
+    /// backward pass (and AdamW) that `extras` asks for.
+    pub fn from_built(
+        built: &Built,
+        shape: StepShape,
+        loss: NodeId,
+        pred: NodeId,
+        extras: &Extras,
+    ) -> GResult<StepGraph> {
+        let mut step = StepGraph {
+            graph: built.graph.clone(),
+            shape,
+            loss,
+            pred,
+            grads: Vec::new(),
+            optimizer: None,
+            constants: built.constants.clone(),
+        };
+        step.add_extras(extras)?;
+        Ok(step)
+    }
+
     /// Appends the backward pass (and AdamW) that `extras` asks for.
     pub fn add_extras(&mut self, extras: &Extras) -> GResult<()> {
         if matches!(extras, Extras::None) {

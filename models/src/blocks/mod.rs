@@ -8,6 +8,7 @@
 //! - The pyramid pieces: [`window_attention`] (windows, cyclic shift via [`shift_mask`],
 //!   [`relative_position_bias`] or UM-MAE's position MLP, an optional extra mask),
 //!   [`patch_merging`] (Swin) and [`patch_merge_conv`] (UM-MAE), HiViT's [`mlp_block`].
+//! - [`pixel_target`]: the (normalized) patch pixels a reconstruction loss compares with.
 mod attention;
 mod conv;
 mod linear;
@@ -16,6 +17,7 @@ mod mlp_block;
 mod norm;
 mod patch_embed;
 mod patch_merge;
+mod pixel_target;
 mod pos_embed;
 mod rel_pos;
 mod scope;
@@ -35,6 +37,7 @@ pub use mlp_block::mlp_block;
 pub use norm::layer_norm;
 pub use patch_embed::{patch_embed_2d, patch_embed_3d, PatchInit};
 pub use patch_merge::patch_merging;
+pub use pixel_target::pixel_target;
 pub use pos_embed::sincos_table;
 pub use rel_pos::{relative_position_bias, relative_position_index};
 pub use scope::{Builder, Built, Constant, Scope};

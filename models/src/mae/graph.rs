@@ -3,12 +3,12 @@
 //! frozen parameters, the images and the host-made mask as per-step inputs, and optionally the
 //! gradients and an AdamW step. Any token-dropping mask works: the encoder sees the kept tokens
 //! in the order `ids_keep` lists them, the decoder restores raster order with `ids_restore`.
-use tessera_dsl::graph::{GResult, NodeId, PatchOrder};
+use tessera_dsl::graph::{GResult, NodeId};
 use tessera_dsl::spec::{MaeDims, MaeSpec};
 
 use crate::blocks::{
-    layer_norm, linear, patch_embed_2d, sincos_table, vit_stack, Builder, Built, Linear,
-    LinearInit, PatchInit, Scope, VitBlock,
+    layer_norm, linear, patch_embed_2d, pixel_target, sincos_table, vit_stack, Builder, Built,
+    Linear, LinearInit, PatchInit, Scope, VitBlock,
 };
 use crate::model::{Extras, FeatureGraph, StepGraph, StepShape};
 use crate::params::Init;
@@ -177,25 +177,13 @@ pub fn build(
     let pred = g.slice(y, 1, cls_rows, l)?;
 
     // Loss: MSE against the (per-patch normalized) pixels, over the removed patches.
-    let target = g.patchify(imgs, spec.patch, PatchOrder::Pqc)?;
-    let target = if spec.target.is_norm_pix() {
-        g.norm_pix(target, 1e-6)?
-    } else {
-        target
-    };
+    let target = pixel_target(g, imgs, spec.patch, spec.target)?;
     let loss = g.masked_mse(pred, target, mask)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
-    Ok((step, built))
+    Ok((
+        StepGraph::from_built(&built, shape, loss, pred, extras)?,
+        built,
+    ))
 }
 
 /// The encoder over every token of `batch` images, with the [CLS] row and the mean of the

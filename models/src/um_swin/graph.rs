@@ -6,13 +6,13 @@
 //! final map into one token per visible cell, appends mask tokens for the masked cells, adds
 //! the decoder position table, runs ViT blocks and predicts each cell's pixels. The loss is the
 //! MSE of the masked cells (secondary-masked cells count as visible, as official).
-use tessera_dsl::graph::{GResult, NodeId, PatchOrder};
+use tessera_dsl::graph::{GResult, NodeId};
 use tessera_dsl::spec::{MaskSpec, UmSwinDims, UmSwinSpec};
 
 use crate::blocks::{
-    layer_norm, linear, patch_embed_2d, patch_merge_conv, swin_block, vit_stack, Activation,
-    Builder, Built, ConvInit, Linear, LinearInit, Mlp, PatchInit, RelPos, Scope, SwinBlock,
-    VitBlock, WindowAttention,
+    layer_norm, linear, patch_embed_2d, patch_merge_conv, pixel_target, swin_block, vit_stack,
+    Activation, Builder, Built, ConvInit, Linear, LinearInit, Mlp, PatchInit, RelPos, Scope,
+    SwinBlock, VitBlock, WindowAttention,
 };
 use crate::model::{Extras, FeatureGraph, StepGraph, StepShape};
 use crate::params::Init;
@@ -287,26 +287,14 @@ pub fn build(
 
     // Loss over the masked rows, against each row's cell.
     let g = s.g();
-    let target = g.patchify(imgs, spec.mask_cell, PatchOrder::Pqc)?;
-    let target = if spec.target.is_norm_pix() {
-        g.norm_pix(target, 1e-6)?
-    } else {
-        target
-    };
+    let target = pixel_target(g, imgs, spec.mask_cell, spec.target)?;
     let target = g.gather_rows(target, rows)?;
     let loss = g.masked_mse(pred, target, loss_rows)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
-    Ok((step, built))
+    Ok((
+        StepGraph::from_built(&built, shape, loss, pred, extras)?,
+        built,
+    ))
 }
 
 /// The encoder over the whole map (every token at its true position, windows as fine-tuning

@@ -10,13 +10,13 @@
 //! cells are masked by the spec's uniform sampling (SimMIM: random 32-px patches at 0.6) and
 //! the loss is the spec's target (SimMIM: L1 on raw pixels). It exists for `tessera bench`;
 //! there is no official checkpoint format to load into it.
-use tessera_dsl::graph::{GResult, PatchOrder};
+use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::{uniform::uniform, Grid};
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{ImageSpec, ModelSpec, UmSwinDims, UmSwinSpec};
 
 use super::graph::{embed, full_map_coords, stages, Stages};
-use crate::blocks::{linear, Builder, Built, Linear, LinearInit};
+use crate::blocks::{linear, pixel_target, Builder, Built, Linear, LinearInit};
 use crate::model::{
     Extras, FeatureGraph, Geometry, InputValues, Model, ModelError, StepGraph, StepInputs,
     StepShape,
@@ -97,25 +97,13 @@ fn build(
     let y = g.reshape(y, &[n, last, last, 2, 2, p])?;
     let y = g.permute(y, &[0, 1, 3, 2, 4, 5])?;
     let pred = g.reshape(y, &[n, cells, p])?;
-    let target = g.patchify(imgs, spec.mask_cell, PatchOrder::Pqc)?;
-    let target = if spec.target.is_norm_pix() {
-        g.norm_pix(target, 1e-6)?
-    } else {
-        target
-    };
+    let target = pixel_target(g, imgs, spec.mask_cell, spec.target)?;
     let loss = g.masked_mse(pred, target, loss_rows)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
-    Ok((step, built))
+    Ok((
+        StepGraph::from_built(&built, shape, loss, pred, extras)?,
+        built,
+    ))
 }
 
 impl Model for SimMimSwin {
