@@ -6,6 +6,7 @@ pub mod demo;
 pub mod devices;
 pub mod eval;
 pub mod kernels;
+pub mod m3ae;
 pub mod mask;
 pub mod model_args;
 pub mod pretrain;

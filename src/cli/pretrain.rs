@@ -27,7 +27,8 @@ pub struct Args {
     #[command(flatten)]
     pub model: ModelChoice,
     /// Training data: `fashion-mnist:DIR`, `folder:DIR` or `fashion-mnist-embedded`
-    /// (default: the Fashion-MNIST slice built into tessera).
+    /// (default: the Fashion-MNIST slice built into tessera); for M3AE `captions:DIR`, a
+    /// folder of images with captions.jsonl.
     #[arg(long, value_name = "SOURCE")]
     pub data: Option<String>,
     /// Use only the first N training images.
@@ -122,6 +123,12 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 
 /// Runs (or resumes) pre-training as `args` say; the body of `tessera pretrain` and the demo.
 pub fn pretrain(args: &Args, stop: &AtomicBool) -> anyhow::Result<Summary> {
+    if let Some(tessera_dsl::spec::ModelSpec::M3ae(spec)) = args.model.spec()? {
+        super::m3ae::pretrain(args, spec)?;
+        return Ok(Summary {
+            outcome: Outcome::Finished,
+        });
+    }
     let mut device = args.device.open()?;
     let mut trainer = if args.resume {
         let saved = load_run(&args.out).map_err(|e| bad_input(e.to_string()))?;

@@ -36,7 +36,8 @@ pub struct Args {
     #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "data")]
     image: Vec<PathBuf>,
     /// Data source to take the first --count test images from (default: the one the
-    /// checkpoint was trained on, else the embedded Fashion-MNIST slice).
+    /// checkpoint was trained on, else the embedded Fashion-MNIST slice). M3AE:
+    /// `captions:DIR`, image–caption pairs (default: the run's held-out pairs).
     #[arg(long, value_name = "SOURCE")]
     data: Option<String>,
     /// How many images (with --data).
@@ -256,6 +257,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let named = args.model.as_deref().map(preset).transpose()?;
     let ckpt =
         checkpoint::load(&args.checkpoint, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
+    if let ModelSpec::M3ae(spec) = ckpt.spec {
+        let data = args.data.as_deref();
+        let (path, count, seed) = (&args.checkpoint, args.count, args.seed);
+        return super::m3ae::reconstruct(path, &ckpt, spec, data, count, seed, &args.out);
+    }
     let recipe = recipe_of(&args.checkpoint);
     let image = model_of(&ckpt.spec)?.image();
     let (imgs, n, normalize) = images(&args, image, recipe.as_ref())?;

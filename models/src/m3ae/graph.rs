@@ -9,7 +9,7 @@
 //! as long as some key of the row is not padding, which always holds: the class token and the
 //! image tokens are never padding. So a sample whose kept text tokens are all padding (masks
 //! are shared by the batch, captions differ in length) attends to the rest, as officially.
-use tessera_dsl::graph::{GResult, NodeId, PatchOrder};
+use tessera_dsl::graph::{adamw_grouped, grad, GResult, NodeId, ParamGroup, PatchOrder, Role};
 use tessera_dsl::spec::{M3aeDims, M3aeSpec};
 
 use super::flax::{dense, transformer};
@@ -240,13 +240,53 @@ pub fn build(
         optimizer: None,
         constants: built.constants.clone(),
     };
-    step.add_extras(extras)?;
+    add_extras(&mut step, extras)?;
     let text = TextNodes {
         logits,
         image_loss,
         text_loss,
     };
     Ok((step, text, built))
+}
+
+/// M3AE's decay mask (`m3ae_main.py: get_weight_decay_mask`): no decay for a parameter any of
+/// whose path components is in the model's `no_decay_list`; LayerNorm `scale` does decay
+/// (unlike MAE's timm rule, which spares every 1-D tensor).
+pub fn decays(name: &str) -> bool {
+    const NO_DECAY: [&str; 10] = [
+        "cls_token",
+        "encoder_image_type_embedding",
+        "encoder_text_type_embedding",
+        "decoder_image_type_embedding",
+        "decoder_text_type_embedding",
+        "image_mask_embedding",
+        "text_mask_embedding",
+        "text_embedding",
+        "bias",
+        "embedding",
+    ];
+    !name.split('.').any(|part| NO_DECAY.contains(&part))
+}
+
+/// The backward pass (and AdamW with M3AE's decay mask) that `extras` asks for.
+fn add_extras(step: &mut StepGraph, extras: &Extras) -> GResult<()> {
+    let Extras::TrainStep(adam) = extras else {
+        return step.add_extras(extras);
+    };
+    let params = step.graph.trainable_params();
+    let grads = grad(&mut step.graph, step.loss, &params)?;
+    for &pid in &params {
+        if let (Role::Param { name, .. }, Some(gid)) = (&step.graph.node(pid).role, grads.get(pid))
+        {
+            step.grads.push((name.clone(), gid));
+        }
+    }
+    let group = |name: &str, _: &[usize]| ParamGroup {
+        weight_decay: if decays(name) { adam.weight_decay } else { 0.0 },
+        lr_scale: 1.0,
+    };
+    step.optimizer = Some(adamw_grouped(&mut step.graph, &grads, adam, &group)?);
+    Ok(())
 }
 
 /// The encoder over the class token and every patch of `batch` images, without text (the
@@ -281,4 +321,25 @@ pub fn features(spec: &M3aeSpec, d: &M3aeDims, batch: usize) -> GResult<FeatureG
         mean,
         constants: built.constants,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decays;
+
+    #[test]
+    fn the_decay_mask_is_the_official_one() {
+        for (name, decay) in [
+            ("encoder.Block_0.LayerNorm_0.scale", true),
+            ("encoder.Block_0.Attention_0.Dense_0.kernel", true),
+            ("encoder.Block_0.Attention_0.Dense_0.bias", false),
+            ("text_embedding.embedding", false),
+            ("cls_token", false),
+            ("decoder_text_type_embedding", false),
+            ("image_mask_embedding", false),
+            ("image_embedding.kernel", true),
+        ] {
+            assert_eq!(decays(name), decay, "{name}");
+        }
+    }
 }

@@ -5,13 +5,18 @@
 //! over removed non-padding tokens. The [`Model`] of the `m3ae` family; parameters carry their
 //! Flax paths and layouts (see [`flax`]).
 mod batch;
+pub mod captions;
 pub mod eval;
 pub mod flax;
 mod graph;
 mod official;
+pub mod picture;
+pub mod pretrain;
+pub mod reconstruct;
+pub mod tokenizer;
 
 pub use batch::{official as official_batch, text_loss_weights, train as train_batch, Batch};
-pub use graph::{inputs, TextNodes, PADDING_LOGIT};
+pub use graph::{decays, inputs, TextNodes, PADDING_LOGIT};
 pub use official::M3aeConfig;
 
 use tessera_dsl::graph::GResult;
