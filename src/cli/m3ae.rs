@@ -57,7 +57,12 @@ pub fn pretrain(args: &PretrainArgs, spec: M3aeSpec) -> anyhow::Result<()> {
     })?;
     let dir = captions_dir(data)?;
     let pairs = CaptionSet::open(&dir)
-        .map_err(|e| bad_input(e.to_string()))?
+        .map_err(|e| {
+            bad_input(format!(
+                "{e}; an M3AE trains on image–caption pairs, `--data captions:DIR` (a folder \
+                 with captions.jsonl)"
+            ))
+        })?
         .pairs
         .len();
     let pairs = args.limit.map_or(pairs, |l| l.min(pairs));
