@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(M3aeBase::DEC_SEQ, 1 + 256 + 64);
         assert_eq!(M3aeBase::PRED_DIM, 768);
         assert_eq!(M3aeBase::SPEC.text_loss_weight, 0.1);
-        assert!(M3aeBase::SPEC.type_embedding);
+        const { assert!(M3aeBase::SPEC.type_embedding) };
         // Tiny: 8x8 patches keep 16, 16 text tokens keep 4.
         assert_eq!((M3aeTiny32::IMAGE_KEEP, M3aeTiny32::TEXT_KEEP), (16, 4));
         assert_eq!(M3aeTiny32::ENC_SEQ, 1 + 16 + 4);

@@ -120,7 +120,7 @@ impl M3aeConfig {
             return Err("text_vocab_size must be set to a positive vocabulary size".into());
         }
         let pq = c.patch_size * c.patch_size;
-        if pq == 0 || c.image_output_dim % pq != 0 {
+        if pq == 0 || !c.image_output_dim.is_multiple_of(pq) {
             return Err(format!(
                 "image_output_dim {} is not patch_size² ({pq}) times a channel count; only \
                  pixel targets are supported (not discretized VQGAN tokens)",

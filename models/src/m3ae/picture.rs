@@ -25,10 +25,12 @@ pub struct Piece {
 
 /// A coloured run of text.
 type Run = (String, Rgb);
+/// Runs laid out in lines.
+type Lines = Vec<Vec<Run>>;
 
 /// Lays `runs` out in lines no wider than `width` pixels, breaking between runs.
-fn lines(runs: &[Run], width: usize) -> Vec<Vec<Run>> {
-    let mut out: Vec<Vec<Run>> = vec![Vec::new()];
+fn lines(runs: &[Run], width: usize) -> Lines {
+    let mut out: Lines = vec![Vec::new()];
     let mut used = 0;
     for (text, c) in runs {
         let w = text_width(text, 1) + ADVANCE;
@@ -76,7 +78,7 @@ pub fn draw(
     let cell = size * scale;
     let width = 2 * MARGIN + 4 * cell + 3 * GAP;
     let text_w = width - 2 * MARGIN;
-    let laid: Vec<(Vec<Vec<Run>>, Vec<Vec<Run>>)> = rows
+    let laid: Vec<(Lines, Lines)> = rows
         .iter()
         .map(|(_, pieces)| {
             let (c, g) = caption_runs(pieces);
