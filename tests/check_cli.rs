@@ -91,7 +91,7 @@ fn every_example_matches_its_preset_or_is_marked_broken() {
 
 #[test]
 fn presets_print_the_reference_sizes() {
-    let cases: [(&str, &[(&str, &str)]); 5] = [
+    let cases: [(&str, &[(&str, &str)]); 6] = [
         (
             "mae_vit_huge_patch14",
             &[("kept tokens", "64"), ("prediction width", "588")],
@@ -115,6 +115,10 @@ fn presets_print_the_reference_sizes() {
         (
             "hivit_base_224",
             &[("hifeat width", "3584"), ("kept tokens", "49")],
+        ),
+        (
+            "um_vit_base_224",
+            &[("kept tokens", "49"), ("secondary masked", "13")],
         ),
         (
             "um_swin_tiny_256",

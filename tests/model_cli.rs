@@ -78,8 +78,8 @@ fn families_without_a_model_stop_with_one_line_naming_them() {
             "VideoMAE",
         ),
         (
-            vec!["probe", "--random-init", "--model", "hivit_base_224"],
-            "HiViT",
+            vec!["probe", "--random-init", "--model", "mixmim_base_224"],
+            "MixMIM",
         ),
     ] {
         let mut full = args.clone();

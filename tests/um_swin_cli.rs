@@ -30,7 +30,7 @@ fn ok(o: &Output) -> String {
 fn um_swin_pretrains_on_fashion_mnist_and_its_checkpoint_keeps_the_spec() {
     let out = std::env::temp_dir().join(format!("tessera-um-swin-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let config = "examples/specs/um_swin_fmnist_32.toml";
+    let config = "examples/specs/um_swin_fmnist_small.toml";
     let o = tessera(&[
         "pretrain",
         "--config",

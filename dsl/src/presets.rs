@@ -1,5 +1,5 @@
-//! The released configurations (reference §1.6, §2.4, §3.2, §4.1, §5.2, §6.3) and two small
-//! ones for tests and the CPU, each declared with its family's macro so all compile-checked.
+//! The released configurations (reference §1.6, §2.4, §3.2, §4.1, §5.2, §6.3) and small ones
+//! for tests and the CPU, each declared with its family's macro so all compile-checked.
 
 crate::mae! {
     /// `mae_vit_base_patch16` (facebookresearch/mae), 224 px.
@@ -31,6 +31,17 @@ crate::mae! {
     }
 }
 
+crate::mim! {
+    /// UM-MAE on ViT-B/16 at 224 px (implus/UM-MAE `mae_vit_base_patch16_dec512d2b` with
+    /// `--mask_regular --vis_mask_ratio 0.25`, the decoder its Makefile pre-trains with).
+    pub UmVitBase224 {
+        image: 224 x 224 x 3, patch: 16,
+        encoder: vit { dim: 768, depth: 12, heads: 12, mlp: 4 },
+        decoder: vit { dim: 512, depth: 2, heads: 16, mlp: 4 },
+        mask: uniform(3 / 4) + secondary(1 / 4), target: norm_pix,
+    }
+}
+
 crate::um_swin! {
     /// UM-MAE Swin-T at 256 px, pre-training window 8 on the compacted map (implus/UM-MAE).
     pub UmSwinTiny256 {
@@ -47,6 +58,18 @@ crate::um_swin! {
     /// stages on the compacted 8x8 map with window 4.
     pub UmSwinTiny32 {
         image: 32 x 32 x 3, patch: 2, mask_cell: 4,
+        stages: [(32, 2, 2), (64, 2, 4), (128, 2, 8)], mlp: 4, window: 4,
+        mask: uniform(3 / 4) + secondary(1 / 4),
+        decoder: vit { dim: 128, depth: 2, heads: 4, mlp: 4 },
+        target: norm_pix,
+    }
+}
+
+crate::um_swin! {
+    /// A small UM-Swin for Fashion-MNIST resized to 32 px (train with `--augment`): the tiny
+    /// UM-Swin's geometry on one channel.
+    pub UmSwinFmnistSmall {
+        image: 32 x 32 x 1, patch: 2, mask_cell: 4,
         stages: [(32, 2, 2), (64, 2, 4), (128, 2, 8)], mlp: 4, window: 4,
         mask: uniform(3 / 4) + secondary(1 / 4),
         decoder: vit { dim: 128, depth: 2, heads: 4, mlp: 4 },
@@ -141,6 +164,54 @@ crate::mim! {
     }
 }
 
+crate::mim! {
+    /// A tiny UM-MAE on ViT for tests and the CPU: 32 px RGB, patch 4, 16 of 64 tokens visible,
+    /// 4 of them replaced by the secondary mask token.
+    pub UmVitTiny32 {
+        image: 32 x 32 x 3, patch: 4,
+        encoder: vit { dim: 96, depth: 4, heads: 3, mlp: 4 },
+        decoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        mask: uniform(3 / 4) + secondary(1 / 4), target: norm_pix,
+    }
+}
+
+crate::mim! {
+    /// A small UM-MAE on ViT for Fashion-MNIST: 28 px, 1 channel, patch 2 — ViT-B's 14x14
+    /// grid, so 49 visible tokens of which 13 are replaced, as in the paper's setting.
+    pub UmVitFmnistSmall {
+        image: 28 x 28 x 1, patch: 2,
+        encoder: vit { dim: 64, depth: 4, heads: 4, mlp: 4 },
+        decoder: vit { dim: 32, depth: 1, heads: 4, mlp: 4 },
+        mask: uniform(3 / 4) + secondary(1 / 4), target: norm_pix,
+    }
+}
+
+crate::hivit! {
+    /// A tiny HiViT MAE for tests and the CPU: 32 px RGB, patch 8 split 4x4 (2-px sub-tokens),
+    /// stages 16 → 32 → 64 wide.
+    pub HiVitTiny32 {
+        image: 32 x 32 x 3, patch: 8, inner_patches: 4,
+        mlp_stages: [1, 1], stem_mlp: 3,
+        main: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        hifeat: true,
+        decoder: vit { dim: 32, depth: 1, heads: 4, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
+crate::hivit! {
+    /// A small HiViT MAE for Fashion-MNIST: 28 px, 1 channel, patch 4 split into 4x4 pixels,
+    /// 12 of 49 patches kept.
+    pub HiVitFmnistSmall {
+        image: 28 x 28 x 1, patch: 4, inner_patches: 4,
+        mlp_stages: [1, 1], stem_mlp: 3,
+        main: vit { dim: 64, depth: 4, heads: 4, mlp: 4 },
+        hifeat: true,
+        decoder: vit { dim: 32, depth: 2, heads: 4, mlp: 4 },
+        mask: random(3 / 4), target: norm_pix,
+    }
+}
+
 use crate::spec::ModelSpec;
 
 /// Every preset by its official (or tessera) factory name: `--model NAME` of every command.
@@ -157,8 +228,13 @@ pub const ALL: &[(&str, ModelSpec)] = &[
         "mae_vit_huge_patch14",
         ModelSpec::Mae(MaeVitHugePatch14::SPEC),
     ),
+    ("um_vit_base_224", ModelSpec::Mae(UmVitBase224::SPEC)),
     ("um_swin_tiny_256", ModelSpec::UmSwin(UmSwinTiny256::SPEC)),
     ("um_swin_tiny_32", ModelSpec::UmSwin(UmSwinTiny32::SPEC)),
+    (
+        "um_swin_fmnist_small",
+        ModelSpec::UmSwin(UmSwinFmnistSmall::SPEC),
+    ),
     ("hivit_base_224", ModelSpec::HiVit(HiVitBase::SPEC)),
     ("mixmim_base_224", ModelSpec::MixMim(MixMimBase::SPEC)),
     (
@@ -170,6 +246,16 @@ pub const ALL: &[(&str, ModelSpec)] = &[
     ("mae_tiny_32", ModelSpec::Mae(MaeTiny32::SPEC)),
     ("mae_fmnist_small", ModelSpec::Mae(MaeFmnistSmall::SPEC)),
     ("mae_block_tiny_32", ModelSpec::Mae(MaeBlockTiny32::SPEC)),
+    ("um_vit_tiny_32", ModelSpec::Mae(UmVitTiny32::SPEC)),
+    (
+        "um_vit_fmnist_small",
+        ModelSpec::Mae(UmVitFmnistSmall::SPEC),
+    ),
+    ("hivit_tiny_32", ModelSpec::HiVit(HiVitTiny32::SPEC)),
+    (
+        "hivit_fmnist_small",
+        ModelSpec::HiVit(HiVitFmnistSmall::SPEC),
+    ),
 ];
 
 /// The preset called `name`. The official factories' names with their decoder suffix
@@ -226,6 +312,18 @@ mod tests {
     }
 
     #[test]
+    fn um_vit_counts() {
+        // ViT-B/16 at 224: 49 visible, 13 replaced by the secondary token (§2.2).
+        assert_eq!(
+            (UmVitBase224::KEEP, UmVitBase224::SECONDARY_MASKED),
+            (49, 13)
+        );
+        assert_eq!(UmVitBase224::DIMS.decoder.depth, 2);
+        assert_eq!((UmVitTiny32::KEEP, UmVitTiny32::SECONDARY_MASKED), (16, 4));
+        assert_eq!((UmVitFmnistSmall::GRID, UmVitFmnistSmall::KEEP), (14, 49));
+    }
+
+    #[test]
     fn um_swin_tiny_stages_and_windows() {
         assert_eq!(UmSwinTiny256::STAGE_GRIDS, [32, 16, 8, 4]);
         assert_eq!(UmSwinTiny256::WINDOWS, [8, 8, 8, 4]);
@@ -261,6 +359,17 @@ mod tests {
         assert_eq!(HiVitBase::DIMS.embed_kernel, 4);
         assert_eq!(HiVitBase::DIMS.stage_blocks, [4, 4, 0, 0, 0, 0]);
         assert_eq!(HiVitBase::PRED_DIM, 768);
+        // The official fixture's sizes: 7 x 64 = 448 hifeat, 16 patches keep 4.
+        assert_eq!(
+            (
+                HiVitTiny32::HIFEAT_DIM,
+                HiVitTiny32::TOKENS,
+                HiVitTiny32::KEEP
+            ),
+            (448, 16, 4)
+        );
+        assert_eq!(HiVitTiny32::STAGE_DIMS, [16, 32]);
+        assert_eq!((HiVitFmnistSmall::GRID, HiVitFmnistSmall::KEEP), (7, 12));
     }
 
     #[test]
@@ -286,7 +395,7 @@ mod tests {
 
     #[test]
     fn every_preset_validates_at_run_time_to_its_const_dims() {
-        assert_eq!(ALL.len(), 13);
+        assert_eq!(ALL.len(), 19);
         for (name, spec) in ALL {
             let dims = spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(by_name(name), Some(*spec));

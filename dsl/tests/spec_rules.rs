@@ -421,6 +421,22 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
             Rule::WindowedTokenDropping,
         ),
         (
+            "hivit_uniform_even_grid",
+            ModelSpec::HiVit(HiVitSpec {
+                image: image(56, 1),
+                patch: 8,
+                mlp_depths: SizeList::new(&[1, 1]),
+                main: vit(64, 4, 4),
+                decoder: vit(32, 2, 4),
+                mask: MaskSpec::Uniform {
+                    ratio: ratio(3, 4),
+                    secondary: None,
+                },
+                ..HIV
+            }),
+            Rule::UniformEvenGrid,
+        ),
+        (
             "stage_count_mixmim",
             ModelSpec::MixMim(MixMimSpec {
                 stages: mix_stages(&MIX_B[..3]),

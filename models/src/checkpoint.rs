@@ -4,21 +4,21 @@
 //! The architecture travels in the metadata:
 //! - `spec`: tessera's spec of the model (JSON, tagged by `family`), masking included;
 //! - `config`: the official constructor's arguments as JSON, where the official code can build
-//!   the model (`MaskedAutoencoderViT(**config)` in PyTorch), with `layer_norm_eps` beside it.
+//!   the model (`MaskedAutoencoderViT(**config)`, `HiViTMaskedAutoencoder(**config)` in
+//!   PyTorch), with `layer_norm_eps` beside it.
 //!
-//! A file with only `config` (an official checkpoint converted to safetensors) is read as an
-//! MAE with the constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise,
-//! masked randomly at 3/4 as the official forward pass does by default. A missing, extra or
-//! misshaped tensor is an error naming it.
+//! A file with only `config` (an official checkpoint converted to safetensors) is read as the
+//! family whose constructor takes those arguments ([`crate::official_config`]), with the
+//! constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise, masked as the
+//! official forward pass does by default (random 3/4; UM-MAE: uniform, with the official
+//! secondary-masking rule). A missing, extra or misshaped tensor is an error naming it.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tessera_dsl::spec::{
-    MaeArgs, MaeSpec, MaskSpec, ModelSpec, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
-};
-use tessera_dsl::Ratio;
+use tessera_dsl::spec::{HiVitSpec, MaeSpec, ModelSpec};
 
 use crate::model::{build, Model, ModelError};
+use crate::official_config::{spec_from_config, with_official_quirks};
 use crate::params::{Init, ParamSet};
 use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
@@ -104,7 +104,8 @@ impl Checkpoint {
 }
 
 /// Reads `path`. The architecture comes from `model` when given (`--model NAME`; a
-/// `layer_norm_eps` in the file still applies), otherwise from the file's metadata.
+/// `layer_norm_eps` in the file still applies, and so do the official code's quirks when the
+/// file has no tessera `spec`), otherwise from the file's metadata.
 pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, CheckpointError> {
     let file = TensorFile::read(path)?;
     let spec = spec_of(&file, model)?;
@@ -150,12 +151,16 @@ pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, Checkp
     Ok(Checkpoint { spec, params })
 }
 
-/// Frozen tables must hold what their initialisation computes (they are never trained).
+/// Frozen tables must hold what their initialisation computes (they are never trained; a
+/// trainable one that starts as a table, HiViT's `absolute_pos_embed`, may hold anything).
 fn check_tables(path: &Path, params: &ParamSet) -> Result<(), CheckpointError> {
     for (spec, stored) in params.specs.iter().zip(&params.values) {
         let Init::SinCos2d { dim, grid, cls } = spec.init else {
             continue;
         };
+        if spec.trainable {
+            continue;
+        }
         let ours = sincos_2d(dim, grid, cls);
         let max_diff = ours
             .iter()
@@ -174,7 +179,7 @@ fn check_tables(path: &Path, params: &ParamSet) -> Result<(), CheckpointError> {
 }
 
 /// The spec of a checkpoint file: `model` if given, else the `spec` metadata, else the
-/// official `config` metadata (an MAE).
+/// official `config` metadata.
 pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec, CheckpointError> {
     let path = || file.path.clone();
     let meta = |key: &'static str, what: &'static str, reason: String| CheckpointError::Metadata {
@@ -198,48 +203,27 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
         file.metadata.get(SPEC_KEY),
         file.metadata.get(CONFIG_KEY),
     ) {
-        (Some(m), _, _) => with_eps(*m, eps),
+        // tessera always writes `spec`: a file without one comes from the official code, whose
+        // quirks a named architecture then reproduces too.
+        (Some(m), None, _) => with_official_quirks(with_eps(*m, eps)),
+        (Some(m), Some(_), _) => with_eps(*m, eps),
         (None, Some(json), _) => serde_json::from_str::<ModelSpec>(json)
             .map_err(|e| meta(SPEC_KEY, "model spec", e.to_string()))?,
-        (None, None, Some(json)) => official_spec(json, eps)
-            .map_err(|reason| meta(CONFIG_KEY, "set of official constructor arguments", reason))?,
+        (None, None, Some(json)) => {
+            spec_from_config(json, eps).map_err(|e| meta(CONFIG_KEY, e.what, e.reason))?
+        }
         (None, None, None) => return Err(CheckpointError::NoConfig { path: path() }),
     };
     Ok(spec)
 }
 
-/// The spec an official checkpoint's `config` (its constructor's arguments) describes. Each
-/// family's arguments are read with unknown keys refused, so the one family they belong to is
-/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`), then M3AE
-/// (the Flax `MaskedMultimodalAutoencoder`'s resolved config, which holds its own epsilon).
-fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
-    let mae_error = match serde_json::from_str::<MaeArgs>(json) {
-        Ok(args) => {
-            let mask = MaskSpec::Random {
-                ratio: Ratio::of(3, 4),
-            };
-            let eps = eps.unwrap_or(CONSTRUCTOR_LAYER_NORM_EPS);
-            return Ok(ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask)));
-        }
-        Err(e) => e.to_string(),
-    };
-    if let Ok(mut args) = serde_json::from_str::<UmSwinArgs>(json) {
-        args.layer_norm_eps = args.layer_norm_eps.or(eps);
-        return UmSwinSpec::from_official(&args)
-            .map(ModelSpec::UmSwin)
-            .map_err(|e| e.to_string());
-    }
-    if let Ok(config) = serde_json::from_str::<crate::m3ae::M3aeConfig>(json) {
-        return config.to_spec().map(ModelSpec::M3ae);
-    }
-    Err(format!(
-        "not the arguments of a known official model (as MaskedAutoencoderViT: {mae_error})"
-    ))
-}
-
 fn with_eps(spec: ModelSpec, eps: Option<f64>) -> ModelSpec {
     match (spec, eps) {
         (ModelSpec::Mae(s), Some(layer_norm_eps)) => ModelSpec::Mae(MaeSpec {
+            layer_norm_eps,
+            ..s
+        }),
+        (ModelSpec::HiVit(s), Some(layer_norm_eps)) => ModelSpec::HiVit(HiVitSpec {
             layer_norm_eps,
             ..s
         }),
@@ -256,8 +240,13 @@ pub fn metadata(model: &dyn Model) -> HashMap<String, String> {
     )]);
     if let Some(config) = model.official_config() {
         meta.insert(CONFIG_KEY.to_string(), config);
-        if let ModelSpec::Mae(s) = spec {
-            meta.insert(EPS_KEY.to_string(), format!("{:e}", s.layer_norm_eps));
+        let eps = match spec {
+            ModelSpec::Mae(s) => Some(s.layer_norm_eps),
+            ModelSpec::HiVit(s) => Some(s.layer_norm_eps),
+            _ => None,
+        };
+        if let Some(eps) = eps {
+            meta.insert(EPS_KEY.to_string(), format!("{eps:e}"));
         }
     }
     meta

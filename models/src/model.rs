@@ -38,8 +38,9 @@ pub struct StepGraph {
     pub shape: StepShape,
     /// Scalar loss.
     pub loss: NodeId,
-    /// `[N, L, P]`: the prediction of every patch token (raster order; `P` values per patch in
-    /// the layout of the model's [`Geometry`]).
+    /// `[N, L, P]`: the prediction of every patch token in the family's official row order
+    /// (raster for MAE and HiViT; see [`Model::pred_in_raster_order`]), `P` values per patch in
+    /// the layout of the model's [`Geometry`].
     pub pred: NodeId,
     /// `(official name, gradient node)` of every trainable parameter the loss reaches.
     pub grads: Vec<(String, NodeId)>,
@@ -218,8 +219,9 @@ pub trait Model: Send + Sync {
     /// The inputs of one training step over a batch of [`Model::sample`]s, with the masks
     /// drawn from `rng`.
     fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError>;
-    /// The inputs of one evaluation batch in the family's official format (for MAE: `imgs`,
-    /// the masking `noise` and `mask_ratio`, used as the official forward pass uses them).
+    /// The inputs of one evaluation batch in the family's official format (for MAE and HiViT:
+    /// `imgs`, the masking `noise` and `mask_ratio`; for UM-MAE: `imgs`, `mask` and
+    /// `secondary_noise`), used as the official forward pass uses them.
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;
     /// The encoder over every token of a batch of `batch` images.
     fn feature_graph(&self, batch: usize) -> GResult<FeatureGraph>;
@@ -228,10 +230,11 @@ pub trait Model: Send + Sync {
     /// The official constructor's arguments as JSON (a checkpoint's `config` metadata), when
     /// the official code can express this model.
     fn official_config(&self) -> Option<String>;
-    /// `pred` (as the step graph computes it, `[N, L, P]`) with its rows in raster order over
-    /// the patch grid, for pictures. Families whose official output lists visible tokens
-    /// before masked ones reorder it here.
-    fn pred_in_raster_order(&self, _inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
+    /// `pred` (`[N, L, P]` as the step graph computes it for `inputs`) with its rows in raster
+    /// order over the patch grid, for pictures. Families whose official layout is not raster
+    /// (UM-MAE: visible patches first, then masked) reorder it.
+    fn pred_in_raster_order(&self, inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
+        let _ = inputs; // raster already; overriders read the masks from it
         pred.to_vec()
     }
 }
@@ -242,6 +245,7 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
     match spec {
         ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
         ModelSpec::UmSwin(s) => Ok(Box::new(crate::um_swin::UmSwinModel::new(*s)?)),
+        ModelSpec::HiVit(s) => Ok(Box::new(crate::hivit::HiVitModel::new(*s)?)),
         ModelSpec::M3ae(s) => Ok(Box::new(crate::m3ae::M3aeModel::new(*s)?)),
         other => Err(ModelError::NotBuilt {
             family: family_name(other.family()),

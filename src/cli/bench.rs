@@ -368,6 +368,7 @@ fn report(
 fn spec_mask(spec: &ModelSpec) -> String {
     match spec {
         ModelSpec::Mae(s) => s.mask.to_string(),
+        ModelSpec::HiVit(s) => s.mask.to_string(),
         other => other.family().name().to_string(),
     }
 }

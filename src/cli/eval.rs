@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use tessera_dsl::spec::{M3aeSpec, ModelSpec};
+use tessera_dsl::spec::{DecoderPositions, M3aeSpec, MaskSpec, ModelSpec, SecondaryRule};
 use tessera_models::checkpoint;
 use tessera_models::eval::evaluate;
 use tessera_models::m3ae::{eval as m3ae_eval, official_batch, M3aeModel};
@@ -21,13 +21,16 @@ pub struct Args {
     /// --model names it).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Batch file in the family's official format; MAE: `imgs` f32 [N, C, H, W] (normalized),
-    /// `noise` f32 [N, L], `mask_ratio` f32 [1]; M3AE: `image` f32 [N, H, W, C], `text` [N, T]
-    /// token ids, `text_padding_mask` [N, T] (1 = padding), `image_noise` [L], `text_noise` [T].
+    /// Batch file in the family's official format; MAE and HiViT: `imgs` f32 [N, C, H, W]
+    /// (normalized), `noise` f32 [N, L], `mask_ratio` f32 [1]; UM-MAE on ViT (uniform masks):
+    /// `imgs`, `mask` f32 [N, L] (1 = masked) and `secondary_noise` f32 [N, V]; M3AE: `image` f32
+    /// [N, H, W, C], `text` [N, T] token ids, `text_padding_mask` [N, T] (1 = padding),
+    /// `image_noise` [L], `text_noise` [T].
     #[arg(long, value_name = "BATCH.safetensors")]
     batch: PathBuf,
-    /// Output file: `loss` [1], `pred` [N, L, p*p*C], `mask` [N, L] (+ `grad.<name>`); M3AE
-    /// adds `image_loss`, `text_loss`, `text_accuracy`, `text_output` [N, T, V], `text_mask`.
+    /// Output file: `loss` [1], `pred` [N, L, p*p*C] (rows in the official order: raster, or
+    /// for UM-MAE visible patches then masked ones), `mask` [N, L] (+ `grad.<name>`); M3AE adds `image_loss`, `text_loss`,
+    /// `text_accuracy`, `text_output` [N, T, V], `text_mask`.
     #[arg(long)]
     out: PathBuf,
     /// Also write d loss / d parameter for every trainable parameter as `grad.<name>`.
@@ -87,8 +90,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    println!("{}", serde_json::json!({ "loss": out.loss }));
+    let quirks = official_quirks(&ckpt.spec);
+    for q in &quirks {
+        eprintln!("note: reproducing an official quirk: {q}");
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "loss": out.loss, "official_quirks": quirks })
+    );
     Ok(())
+}
+
+/// The official code's known deviations a spec reproduces (docs/official-quirks.md).
+fn official_quirks(spec: &ModelSpec) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let ModelSpec::Mae(s) = spec {
+        if s.secondary_rule == SecondaryRule::OfficialVit
+            && matches!(
+                s.mask,
+                MaskSpec::Uniform {
+                    secondary: Some(_),
+                    ..
+                }
+            )
+        {
+            out.push(
+                "UM-MAE ViT secondary masking replaces visible token j iff \
+                 argsort(secondary_noise)[j] >= len_keep (secondary_rule = \"official_vit\")",
+            );
+        }
+    }
+    if let ModelSpec::UmSwin(s) = spec {
+        if s.decoder_positions == DecoderPositions::OfficialRaster {
+            out.push(
+                "UM-MAE Swin's decoder gives its visible tokens (in 2x2-block order) the \
+                 position embeddings of the visible cells in raster order (decoder_positions = \
+                 \"official_raster\")",
+            );
+        }
+    }
+    out
 }
 
 /// M3AE: the official training step's numbers, text side included.

@@ -16,7 +16,8 @@ use super::bad_input;
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ModelChoice {
     /// Model preset (`tessera check --preset NAME` shows one): an official factory
-    /// (mae_vit_base_patch16, ...) or tessera's (mae_tiny_32, mae_fmnist_small, mae_block_tiny_32).
+    /// (mae_vit_base_patch16, hivit_base_224, ...) or tessera's (mae_tiny_32, mae_fmnist_small,
+    /// mae_block_tiny_32, um_vit_tiny_32, um_vit_fmnist_small, hivit_tiny_32, hivit_fmnist_small).
     #[arg(long, value_name = "PRESET", conflicts_with = "config")]
     pub model: Option<String>,
     /// Model spec in TOML, of any family (see examples/specs/), instead of --model.
@@ -73,13 +74,19 @@ pub fn model_of(spec: &ModelSpec) -> anyhow::Result<Box<dyn Model>> {
 /// `spec` with its mask ratio replaced by `text` (`3/4`, `0.75`).
 pub fn with_mask_ratio(spec: ModelSpec, text: &str) -> anyhow::Result<ModelSpec> {
     let r = Ratio::parse(text).map_err(|e| bad_input(format!("--mask-ratio `{text}`: {e}")))?;
-    let ModelSpec::Mae(mut s) = spec else {
-        return Err(bad_input(format!(
-            "--mask-ratio applies to the mae family; set the ratio of a {} spec in its file",
-            spec.family().name()
-        )));
+    let mut spec = spec;
+    let mask = match &mut spec {
+        ModelSpec::Mae(s) => &mut s.mask,
+        ModelSpec::HiVit(s) => &mut s.mask,
+        other => {
+            return Err(bad_input(format!(
+                "--mask-ratio applies to the mae and hivit families; set the ratio of a {} \
+                 spec in its file",
+                other.family().name()
+            )))
+        }
     };
-    s.mask = match s.mask {
+    *mask = match *mask {
         MaskSpec::Random { .. } => MaskSpec::Random { ratio: r },
         MaskSpec::Block { cell, .. } => MaskSpec::Block { ratio: r, cell },
         MaskSpec::Uniform { secondary, .. } => MaskSpec::Uniform {
@@ -87,7 +94,6 @@ pub fn with_mask_ratio(spec: ModelSpec, text: &str) -> anyhow::Result<ModelSpec>
             secondary,
         },
     };
-    let spec = ModelSpec::Mae(s);
     spec.validate()
         .map_err(|e| bad_input(format!("--mask-ratio {text}: {e}")))?;
     Ok(spec)
@@ -97,8 +103,13 @@ pub fn with_mask_ratio(spec: ModelSpec, text: &str) -> anyhow::Result<ModelSpec>
 pub fn with_target(spec: ModelSpec, target: Target) -> anyhow::Result<ModelSpec> {
     match spec {
         ModelSpec::Mae(s) => Ok(ModelSpec::Mae(tessera_dsl::spec::MaeSpec { target, ..s })),
+        ModelSpec::HiVit(s) => Ok(ModelSpec::HiVit(tessera_dsl::spec::HiVitSpec {
+            target,
+            ..s
+        })),
         other => Err(bad_input(format!(
-            "--norm-pix/--no-norm-pix apply to the mae family; set `target` in the {} spec file",
+            "--norm-pix/--no-norm-pix apply to the mae and hivit families; set `target` in the \
+             {} spec file",
             other.family().name()
         ))),
     }
@@ -114,6 +125,20 @@ pub fn describe(spec: &ModelSpec) -> String {
             s.patch,
             s.encoder.dim,
             s.encoder.depth,
+            s.decoder.dim,
+            s.decoder.depth,
+            s.mask,
+            s.target
+        ),
+        ModelSpec::HiVit(s) => format!(
+            "{} (img {} patch {}, MLP stages {:?} x2, main {}x{}, decoder {}x{}, mask {}, {} \
+             target)",
+            spec.family().name(),
+            s.image.height,
+            s.patch,
+            s.mlp_depths.as_slice(),
+            s.main.dim,
+            s.main.depth,
             s.decoder.dim,
             s.decoder.depth,
             s.mask,

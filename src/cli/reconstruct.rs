@@ -206,12 +206,14 @@ pub fn draw(req: &Request<'_>, out: &Path) -> anyhow::Result<Vec<String>> {
     let per = model.image().numel();
     let (l, pd) = (layout.tokens(), layout.patch_dim());
     let norm_pix = geo.target.is_norm_pix();
+    // The pictures read pred by patch position; UM-MAE lists visible patches first.
+    let pred = model.pred_in_raster_order(&inputs, &result.pred.data);
     let rows: Vec<_> = (0..n)
         .map(|i| {
             reconstruct_one(
                 &layout,
                 &imgs[i * per..(i + 1) * per],
-                &result.pred.data[i * l * pd..(i + 1) * l * pd],
+                &pred[i * l * pd..(i + 1) * l * pd],
                 &result.mask.data[i * l..(i + 1) * l],
                 norm_pix,
             )

@@ -44,6 +44,25 @@ pub struct HiVitSpec {
     pub target: Target,
     #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
     pub layer_norm_eps: f64,
+    /// A bias on every attention's qkv projection (official `qkv_bias`, default true).
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub qkv_bias: bool,
+    /// The absolute position embedding added before the main stage (official `ape`, default
+    /// true; trainable in the official code, initialised with the 2-D sin-cos table).
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub ape: bool,
+    /// A relative position bias in the main stage's attention (official `rpe`; pre-training
+    /// uses false).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub rpe: bool,
+    /// A LayerNorm after the patch embedding (official `patch_norm`, default true).
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub patch_norm: bool,
+}
+
+#[cfg(feature = "serde")]
+fn yes() -> bool {
+    true
 }
 
 /// Every size derived from a [`HiVitSpec`]; per-stage arrays hold `mlp_stages` entries.
@@ -210,6 +229,14 @@ impl Display for HiVitDims {
         row(f, "decoder sequence", self.decoder_seq)?;
         row(f, "prediction width", self.pred_dim)?;
         row(f, "target", s.target)?;
+        row(
+            f,
+            "flags",
+            format_args!(
+                "qkv_bias {}, ape {}, rpe {}, patch_norm {}",
+                s.qkv_bias, s.ape, s.rpe, s.patch_norm
+            ),
+        )?;
         row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
     }
 }

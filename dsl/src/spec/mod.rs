@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 mod error;
 mod hivit;
+mod hivit_args;
 mod image;
 mod literal;
 mod m3ae;
@@ -22,13 +23,16 @@ mod rules;
 mod stages;
 mod table;
 mod target;
+mod um_mae_args;
 mod um_swin;
 mod um_swin_args;
 mod videomae;
 mod vit;
 
+pub use crate::mask::uniform::SecondaryRule;
 pub use error::{Family, Rule, ShapeError};
 pub use hivit::{HiVitDims, HiVitSpec};
+pub use hivit_args::{HiVitArgs, OFFICIAL_INNER_PATCHES};
 pub use image::ImageSpec;
 pub use literal::{decimal_lit, fail, ratio_lit, size_lit, vocab_lit};
 pub use m3ae::{M3aeDims, M3aeSpec};
@@ -39,6 +43,7 @@ pub use mixmim::{MixMimDims, MixMimSpec, MIXMIM_RATIO, MIXMIM_STAGES};
 pub use rules::{PosEmbed, MAX_SIZE, MAX_VOCAB};
 pub use stages::{take, SizeList, Stage, Stages, MAX_STAGES};
 pub use target::Target;
+pub use um_mae_args::UmMaeArgs;
 pub use um_swin::{DecoderPositions, UmSwinDims, UmSwinSpec, UM_SWIN_POSMLP};
 pub use um_swin_args::UmSwinArgs;
 pub use videomae::{VideoMaeDims, VideoMaeSpec};

@@ -7,10 +7,12 @@
 //! - [`patch_embed_2d`] (images) and [`patch_embed_3d`] (tubelets of clips); [`sincos_table`].
 //! - The pyramid pieces: [`window_attention`] (windows, cyclic shift via [`shift_mask`],
 //!   [`relative_position_bias`] or UM-MAE's position MLP, an optional extra mask),
-//!   [`patch_merging`] (Swin) and [`patch_merge_conv`] (UM-MAE), HiViT's [`mlp_block`].
+//!   [`patch_merging`] (Swin) and [`patch_merge_conv`] (UM-MAE), HiViT's [`mlp_block`] and its
+//!   [`inner_patch_embed`] (each patch keeps its own sub-token grid).
 //! - [`pixel_target`]: the (normalized) patch pixels a reconstruction loss compares with.
 mod attention;
 mod conv;
+mod inner_patch_embed;
 mod linear;
 mod mlp;
 mod mlp_block;
@@ -31,6 +33,7 @@ mod tests;
 
 pub use attention::{self_attention, Attention};
 pub use conv::{conv1x1, patch_merge_conv, ConvInit};
+pub use inner_patch_embed::{inner_patch_embed, InnerPatchEmbed};
 pub use linear::{linear, Linear, LinearInit};
 pub use mlp::{mlp, Activation, Mlp};
 pub use mlp_block::mlp_block;

@@ -231,15 +231,7 @@ pub fn build(
     let weighted_text = g.scale(text_loss, spec.text_loss_weight)?;
     let loss = g.add(weighted_image, weighted_text)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
+    let mut step = StepGraph::from_built(&built, shape, loss, pred, &Extras::None)?;
     add_extras(&mut step, extras)?;
     let text = TextNodes {
         logits,

@@ -44,6 +44,7 @@ macro_rules! mim {
             mask: $crate::__tessera_mask!($crate::spec::Family::Mae, $mask, $mn, $md, [$($cell)?], [$($sn / $sd)?]),
             target: $crate::__tessera_target!($target),
             layer_norm_eps: $crate::__tessera_eps!($crate::spec::Family::Mae, [$($eps)?] $crate::spec::FACTORY_LAYER_NORM_EPS),
+            secondary_rule: $crate::mask::uniform::SecondaryRule::Smallest,
         });
 
         #[allow(dead_code)]
