@@ -156,6 +156,18 @@ crate::m3ae! {
     }
 }
 
+crate::m3ae! {
+    /// A tiny M3AE for tests and the CPU: 32 px RGB in 4 px patches, captions of 16 word
+    /// pieces from a vocabulary of 1000 (trained on the captions when no BERT vocabulary is
+    /// at hand).
+    pub M3aeTiny32 {
+        image: 32 x 32 x 3, patch: 4, text: 16, vocab: 1000,
+        encoder: vit { dim: 64, depth: 2, heads: 4, mlp: 4 },
+        decoder: vit { dim: 32, depth: 1, heads: 4, mlp: 4 },
+        mask: image(3 / 4) + text(3 / 4),
+    }
+}
+
 crate::mae! {
     /// A tiny MAE for tests and the CPU: 32 px RGB (CIFAR-sized), patch 4.
     pub MaeTiny32 {
@@ -272,6 +284,7 @@ pub const ALL: &[(&str, ModelSpec)] = &[
         ModelSpec::VideoMae(VideoMaeTiny4x32::SPEC),
     ),
     ("m3ae_base", ModelSpec::M3ae(M3aeBase::SPEC)),
+    ("m3ae_tiny_32", ModelSpec::M3ae(M3aeTiny32::SPEC)),
     ("mae_tiny_32", ModelSpec::Mae(MaeTiny32::SPEC)),
     ("mae_fmnist_small", ModelSpec::Mae(MaeFmnistSmall::SPEC)),
     ("mae_block_tiny_32", ModelSpec::Mae(MaeBlockTiny32::SPEC)),
@@ -440,11 +453,16 @@ mod tests {
         assert_eq!((M3aeBase::IMAGE_KEEP, M3aeBase::TEXT_KEEP), (64, 16));
         assert_eq!(M3aeBase::DEC_SEQ, 1 + 256 + 64);
         assert_eq!(M3aeBase::PRED_DIM, 768);
+        assert_eq!(M3aeBase::SPEC.text_loss_weight, 0.1);
+        const { assert!(M3aeBase::SPEC.type_embedding) };
+        // Tiny: 8x8 patches keep 16, 16 text tokens keep 4.
+        assert_eq!((M3aeTiny32::IMAGE_KEEP, M3aeTiny32::TEXT_KEEP), (16, 4));
+        assert_eq!(M3aeTiny32::ENC_SEQ, 1 + 16 + 4);
     }
 
     #[test]
     fn every_preset_validates_at_run_time_to_its_const_dims() {
-        assert_eq!(ALL.len(), 21);
+        assert_eq!(ALL.len(), 22);
         for (name, spec) in ALL {
             let dims = spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(by_name(name), Some(*spec));

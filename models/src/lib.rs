@@ -10,6 +10,7 @@ pub mod features;
 pub mod flops;
 pub mod hivit;
 pub mod infer;
+pub mod m3ae;
 pub mod mae;
 pub mod mixmim;
 pub mod model;

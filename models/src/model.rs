@@ -6,7 +6,7 @@ use tessera_dsl::graph::{
 };
 use tessera_dsl::mask::MaskError;
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
+use tessera_dsl::spec::{ImageSpec, ModelSpec, ShapeError, Target};
 
 use crate::blocks::{Built, Constant};
 use crate::params::ParamSpec;
@@ -172,11 +172,6 @@ pub enum ModelError {
     /// The spec breaks a shape rule. Boxed: `ShapeError` carries its message in a buffer.
     #[error("{0}")]
     Shape(Box<ShapeError>),
-    #[error(
-        "{family}: this family has a spec, shape rules and masks, but no model yet; \
-         `tessera check` validates its specs and `tessera mask` draws its masks"
-    )]
-    NotBuilt { family: &'static str },
     #[error("{0}")]
     Unsupported(String),
     #[error("building the graph: {0}")]
@@ -263,12 +258,6 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
         ModelSpec::HiVit(s) => Ok(Box::new(crate::hivit::HiVitModel::new(*s)?)),
         ModelSpec::MixMim(s) => Ok(Box::new(crate::mixmim::MixMimModel::new(*s)?)),
         ModelSpec::VideoMae(s) => Ok(Box::new(crate::videomae::VideoMaeModel::new(*s)?)),
-        other => Err(ModelError::NotBuilt {
-            family: family_name(other.family()),
-        }),
+        ModelSpec::M3ae(s) => Ok(Box::new(crate::m3ae::M3aeModel::new(*s)?)),
     }
-}
-
-fn family_name(f: Family) -> &'static str {
-    f.name()
 }

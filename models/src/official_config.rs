@@ -10,6 +10,7 @@
 //!   with MAE's `depth`;
 //! - VideoMAE (`PretrainVisionTransformer`): `encoder_embed_dim`, `tubelet_size` or
 //!   `decoder_num_classes` (with `num_frames`, `mask_ratio` and `normlize_target` beside them);
+//! - M3AE (the Flax `MaskedMultimodalAutoencoder`'s resolved config): `text_vocab_size`;
 //! - MAE (`MaskedAutoencoderViT`): everything else.
 //!
 //! Two keys that are not constructor arguments may travel inside the JSON and are taken out
@@ -55,6 +56,18 @@ pub fn spec_from_config(json: &str, eps: Option<f64>) -> Result<ModelSpec, Confi
                 .ok_or_else(|| error(OBJECT, format!("layer_norm_eps {v} is not positive")))?,
         ),
     };
+    // M3AE (the Flax `MaskedMultimodalAutoencoder`): its resolved config names
+    // `text_vocab_size`; Flax's LayerNorm epsilon is 1e-6.
+    if args.contains_key("text_vocab_size") {
+        const WHAT: &str = "M3AE configuration (MaskedMultimodalAutoencoder)";
+        let mut config: crate::m3ae::M3aeConfig =
+            serde_json::from_value(Value::Object(args)).map_err(|e| error(WHAT, e))?;
+        config.layer_norm_eps = eps.or(eps_inside).unwrap_or(1e-6);
+        return config
+            .to_spec()
+            .map(ModelSpec::M3ae)
+            .map_err(|e| error(WHAT, e));
+    }
     let eps = eps.or(eps_inside).unwrap_or(CONSTRUCTOR_LAYER_NORM_EPS);
     let has = |keys: &[&str]| keys.iter().any(|k| args.contains_key(*k));
     if has(&["stem_mlp_ratio", "hifeat", "rpe"]) {

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use tessera_dsl::spec::{DecoderPositions, MaskSpec, ModelSpec, SecondaryRule};
+use tessera_dsl::spec::{DecoderPositions, M3aeSpec, MaskSpec, ModelSpec, SecondaryRule};
 use tessera_models::checkpoint;
 use tessera_models::eval::evaluate;
+use tessera_models::m3ae::{eval as m3ae_eval, official_batch, M3aeModel};
 use tessera_models::tensors::{write_atomic, Tensor, TensorFile};
 
 use super::bad_input;
@@ -27,12 +28,16 @@ pub struct Args {
     /// Input file in the family's official format; MAE and HiViT: `imgs` f32 [N, C, H, W]
     /// (normalized), `noise` f32 [N, L], `mask_ratio` f32 [1]; UM-MAE on ViT (uniform masks):
     /// `imgs`, `mask` f32 [N, L] (1 = masked) and `secondary_noise` f32 [N, V]; MixMIM: `imgs`
-    /// (N even), `noise` f32 [1, 1, L4] (one mask for the batch) and `mask_ratio` f32 [1].
+    /// (N even), `noise` f32 [1, 1, L4] (one mask for the batch) and `mask_ratio` f32 [1];
+    /// VideoMAE: `videos` f32 [N, C, T, H, W] and `mask` [N, L]; M3AE: `image` f32
+    /// [N, H, W, C], `text` [N, T] token ids, `text_padding_mask` [N, T] (1 = padding),
+    /// `image_noise` [L], `text_noise` [T].
     #[arg(long, value_name = "INPUT.safetensors", alias = "batch")]
     input: PathBuf,
     /// Output file: `loss` [1], `pred` [N, L, p*p*C] (rows in the official order: raster, or
     /// for UM-MAE visible patches then masked ones; MixMIM: [2N, L4, P], both decoder
-    /// branches), `mask` [N, L] (+ `grad.<name>`).
+    /// branches), `mask` [N, L] (+ `grad.<name>`); M3AE adds `image_loss`, `text_loss`,
+    /// `text_accuracy`, `text_output` [N, T, V], `text_mask`.
     #[arg(long)]
     out: PathBuf,
     /// Also write d loss / d parameter for every trainable parameter as `grad.<name>`.
@@ -50,6 +55,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         checkpoint::load(&args.checkpoint, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
     let model = model_of(&ckpt.spec)?;
     let batch_file = TensorFile::read(&args.input).map_err(|e| bad_input(e.to_string()))?;
+    if let ModelSpec::M3ae(spec) = ckpt.spec {
+        return run_m3ae(&args, &ckpt, spec, &batch_file);
+    }
     let inputs = model
         .eval_inputs(&batch_file)
         .map_err(|e| bad_input(e.to_string()))?;
@@ -127,4 +135,55 @@ fn official_quirks(spec: &ModelSpec) -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// M3AE: the official training step's numbers, text side included.
+fn run_m3ae(
+    args: &Args,
+    ckpt: &checkpoint::Checkpoint,
+    spec: M3aeSpec,
+    batch_file: &TensorFile,
+) -> anyhow::Result<()> {
+    let model = M3aeModel::new(spec).map_err(|e| bad_input(e.to_string()))?;
+    let batch =
+        official_batch(batch_file, &spec, model.dims()).map_err(|e| bad_input(e.to_string()))?;
+    let inputs = model.inputs(batch);
+    let mut device = args.device.open()?;
+    let out = m3ae_eval::evaluate(&model, &ckpt.params, &inputs, args.grads, &mut device)?;
+    let loss = out.common.loss;
+    let mut tensors = vec![
+        ("loss".to_string(), Tensor::scalar(loss)),
+        ("pred".to_string(), out.common.pred),
+        ("mask".to_string(), out.common.mask),
+        ("image_loss".to_string(), Tensor::scalar(out.image_loss)),
+        ("text_loss".to_string(), Tensor::scalar(out.text_loss)),
+        (
+            "text_accuracy".to_string(),
+            Tensor::scalar(out.text_accuracy),
+        ),
+        ("text_output".to_string(), out.text_output),
+        ("text_mask".to_string(), out.text_mask),
+    ];
+    for (name, g) in out.common.grads {
+        tensors.push((format!("grad.{name}"), g));
+    }
+    write_atomic(&args.out, &tensors, &HashMap::new())
+        .with_context(|| format!("writing the results to {}", args.out.display()))?;
+    if !loss.is_finite() {
+        anyhow::bail!(
+            "the loss is {loss} (results written to {}); check the checkpoint and the batch for \
+             NaN or infinite values",
+            args.out.display()
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "loss": loss,
+            "image_loss": out.image_loss,
+            "text_loss": out.text_loss,
+            "text_accuracy": out.text_accuracy,
+        })
+    );
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod eval;
 pub mod interrupt;
 pub mod kernels;
+pub mod m3ae;
 pub mod mask;
 pub mod mask_verify;
 pub mod model_args;

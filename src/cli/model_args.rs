@@ -74,13 +74,10 @@ pub fn preset(name: &str) -> anyhow::Result<ModelSpec> {
     })
 }
 
-/// The model of `spec`; a family without a model, or a variant not supported yet, is the
-/// user's to change.
+/// The model of `spec`; a broken rule or a variant not supported yet is the user's to change.
 pub fn model_of(spec: &ModelSpec) -> anyhow::Result<Box<dyn Model>> {
     build(spec).map_err(|e| match e {
-        ModelError::Shape(_) | ModelError::NotBuilt { .. } | ModelError::Unsupported(_) => {
-            bad_input(e.to_string())
-        }
+        ModelError::Shape(_) | ModelError::Unsupported(_) => bad_input(e.to_string()),
         other => anyhow::Error::new(other),
     })
 }

@@ -131,6 +131,10 @@ pub struct Summary {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // M3AE trains on image–caption pairs with its own loop (captions, tokenizer, held-out loss).
+    if let Some(tessera_dsl::spec::ModelSpec::M3ae(spec)) = args.model.spec()? {
+        return super::m3ae::pretrain(&args, spec);
+    }
     let summary = pretrain(&args, &super::interrupt::stop_on_ctrl_c())?;
     if summary.outcome == Outcome::Stopped && args.stop_after.is_none() {
         // Interrupted by the user: the conventional status of SIGINT.

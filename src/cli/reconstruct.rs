@@ -307,6 +307,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let named = args.model.spec()?;
     let ckpt =
         checkpoint::load(&args.checkpoint, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
+    if let ModelSpec::M3ae(spec) = ckpt.spec {
+        let data = args.data.data.as_deref();
+        let (path, count, seed) = (&args.checkpoint, args.data.limit.unwrap_or(8), args.seed);
+        return super::m3ae::reconstruct(path, &ckpt, spec, data, count, seed, &args.out);
+    }
     let recipe = checkpoint_recipe(&args.checkpoint);
     let name = args
         .checkpoint

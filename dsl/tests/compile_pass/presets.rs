@@ -91,6 +91,17 @@ tessera_dsl::videomae! {
     }
 }
 
+// The README's command line: text loss weight 0.5; and a model without type embeddings.
+tessera_dsl::m3ae! {
+    pub M3aeReadmeLoss {
+        image: 32 x 32 x 1, patch: 8, text: 12, vocab: 100,
+        encoder: vit { dim: 48, depth: 2, heads: 3, mlp: 4 },
+        decoder: vit { dim: 32, depth: 1, heads: 4, mlp: 4 },
+        mask: image(1 / 2) + text(9 / 10),
+        layer_norm_eps: 1e-5, loss: image(1.0) + text(0.5), type_embedding: false,
+    }
+}
+
 fn main() {
     assert_eq!(MaeVitHugePatch14::SPEC, presets::MaeVitHugePatch14::SPEC);
     assert_eq!(UmSwinTiny256::DIMS, presets::UmSwinTiny256::DIMS);
@@ -99,6 +110,10 @@ fn main() {
     assert_eq!(MixMimTiny32::DIMS, presets::MixMimTiny32::DIMS);
     assert_eq!(VideoMaeBase::DIMS, presets::VideoMaeBase::DIMS);
     assert_eq!(M3aeBase::DIMS, presets::M3aeBase::DIMS);
+    assert_eq!((M3aeReadmeLoss::IMAGE_KEEP, M3aeReadmeLoss::TEXT_KEEP), (8, 1));
+    assert_eq!(M3aeReadmeLoss::PATCH_DIM, 64);
+    assert_eq!(M3aeReadmeLoss::SPEC.text_loss_weight, 0.5);
+    assert!(!M3aeReadmeLoss::SPEC.type_embedding);
     assert_eq!((Odd::ENC_MLP, Odd::KEEP, Odd::SECONDARY_MASKED), (60, 4, 1));
     assert_eq!(Odd::SPEC.layer_norm_eps, 1e-5);
     assert_eq!((VideoTubelet4::SLICES, VideoTubelet4::PRED_DIM), (4, 3072));
