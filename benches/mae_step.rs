@@ -13,6 +13,7 @@ use tessera_dsl::spec::{MaskSpec, ModelSpec};
 use tessera_dsl::{presets, Ratio};
 use tessera_models::model::Extras;
 use tessera_models::params::{init_params, normal};
+use tessera_models::sample::Samples;
 use tessera_models::step::TrainStep;
 use tessera_models::{build, Model};
 use tessera_runtime::backend::{BackendChoice, Device};
@@ -85,14 +86,15 @@ fn mae_step(c: &mut Criterion) {
                 );
             }
             let mut rng = Rng::seed_from_u64(7);
-            let n = batch * model.image().numel();
+            let n = batch * model.sample().pixel_numel();
             let images: Vec<f32> = (0..n).map(|_| normal(&mut rng) as f32).collect();
             let lr = LrSchedule::scaled_base(1.5e-4, batch);
             group.throughput(Throughput::Elements(batch as u64));
             let id = BenchmarkId::new(&dev_name, label);
             group.bench_function(id, |b| {
                 b.iter(|| {
-                    let inputs = model.step_inputs(&images, &mut rng).expect("inputs");
+                    let samples = Samples::pixels(&images);
+                    let inputs = model.step_inputs(&samples, &mut rng).expect("inputs");
                     step.step(&inputs, lr).expect("step")
                 })
             });

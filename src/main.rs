@@ -25,10 +25,13 @@ enum Command {
     Mask(cli::mask::Args),
     /// List the GPU adapters wgpu can see, with their features and key limits.
     Devices(cli::devices::Args),
-    /// Run one batch through an MAE checkpoint; write loss, prediction, mask (and gradients).
+    /// Run one input file through a checkpoint; write loss, prediction, mask (and gradients).
     Eval(cli::eval::Args),
-    /// Pre-train an MAE on the CPU: progress bar, metrics.csv, loss.png, a checkpoint every
-    /// epoch, exact --resume, Ctrl-C saves.
+    /// Convert an official PyTorch checkpoint (.pth) to safetensors with the official names and
+    /// the architecture in its metadata.
+    Convert(cli::convert::Args),
+    /// Pre-train a model (CPU backend or a GPU): progress bar, metrics.csv, log.txt, loss.png,
+    /// checkpoints, exact --resume, Ctrl-C saves.
     Pretrain(cli::pretrain::Args),
     /// Draw the official MAE visualization (original, masked, reconstruction, pasted) as a PNG.
     Reconstruct(cli::reconstruct::Args),
@@ -41,6 +44,13 @@ enum Command {
 }
 
 fn main() {
+    // Mesa's device-select Vulkan layer only reorders adapters (tessera picks its own) and
+    // prints `error: XDG_RUNTIME_DIR is invalid ...` on every device open where that variable
+    // is unset (containers, CI), which reads like tessera's own error. Set before any thread
+    // starts; a user's own setting wins.
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
@@ -48,6 +58,7 @@ fn main() {
         Command::Mask(args) => cli::mask::run(args),
         Command::Devices(args) => cli::devices::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Convert(args) => cli::convert::run(args),
         Command::Pretrain(args) => cli::pretrain::run(args),
         Command::Reconstruct(args) => cli::reconstruct::run(args),
         Command::Probe(args) => cli::probe::run(args),

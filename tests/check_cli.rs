@@ -91,7 +91,7 @@ fn every_example_matches_its_preset_or_is_marked_broken() {
 
 #[test]
 fn presets_print_the_reference_sizes() {
-    let cases: [(&str, &[(&str, &str)]); 5] = [
+    let cases: [(&str, &[(&str, &str)]); 6] = [
         (
             "mae_vit_huge_patch14",
             &[("kept tokens", "64"), ("prediction width", "588")],
@@ -115,6 +115,10 @@ fn presets_print_the_reference_sizes() {
         (
             "hivit_base_224",
             &[("hifeat width", "3584"), ("kept tokens", "49")],
+        ),
+        (
+            "um_vit_base_224",
+            &[("kept tokens", "49"), ("secondary masked", "13")],
         ),
         (
             "um_swin_tiny_256",
@@ -202,8 +206,25 @@ fn macro_specs_print_the_same_table_as_the_cli() {
     assert!(out.status.success(), "{}", stderr(&out));
     let cli: Vec<String> = stdout(&out).lines().skip(1).map(str::to_owned).collect();
     let table = FmnistViaFacade::DIMS.to_string();
-    assert_eq!(table.lines().collect::<Vec<_>>(), cli);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows, cli[..rows.len()]);
     assert_eq!((FmnistViaFacade::GRID, FmnistViaFacade::KEEP), (7, 12));
+    // Then what the model costs: its parameters (docs/experiments.md: 1.30M trainable) and
+    // FLOPs per image.
+    let cost = cli[rows.len()..].join("\n");
+    assert!(cost.contains("1.30M trainable"), "{cost}");
+    assert!(cost.contains("FLOPs per image"), "{cost}");
+}
+
+#[test]
+fn check_counts_the_official_vit_b_as_published() {
+    let out = tessera(&["check", "--preset", "mae_vit_base_patch16"]);
+    let text = stdout(&out);
+    // MAE ViT-B/16: 111.9M parameters with the fixed position tables, an 85.8M encoder of
+    // which 85.65M train, and 17.6 GMACs (35.1 GFLOPs) for a 224 px image over all tokens.
+    assert!(text.contains("111.91M in all"), "{text}");
+    assert!(text.contains("85.65M"), "{text}");
+    assert!(text.contains("35.1"), "{text}");
 }
 
 /// Messages point to docs/shape-rules.md: every rule has its section there, and the doc names

@@ -51,7 +51,7 @@ fn run_fixture(prefix: &str, grads: bool) -> (TensorFile, TensorFile, String) {
     let mut args = vec![
         "--checkpoint",
         ckpt.to_str().unwrap(),
-        "--batch",
+        "--input",
         batch.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
@@ -142,7 +142,7 @@ fn bad_input_exits_2_and_names_the_problem() {
     let r = eval(&[
         "--checkpoint",
         c,
-        "--batch",
+        "--input",
         nb.to_str().unwrap(),
         "--out",
         o,
@@ -161,7 +161,7 @@ fn bad_input_exits_2_and_names_the_problem() {
     let r = eval(&[
         "--checkpoint",
         c,
-        "--batch",
+        "--input",
         wb.to_str().unwrap(),
         "--out",
         o,
@@ -173,12 +173,12 @@ fn bad_input_exits_2_and_names_the_problem() {
     let bare = scratch("bare.safetensors");
     write_atomic(&bare, &cf.tensors, &Default::default()).unwrap();
     let bare = bare.to_str().unwrap();
-    let r = eval(&["--checkpoint", bare, "--batch", b, "--out", o]);
+    let r = eval(&["--checkpoint", bare, "--input", b, "--out", o]);
     assert_bad_input(&r, &["config", "--model"]);
     let r = eval(&[
         "--checkpoint",
         bare,
-        "--batch",
+        "--input",
         b,
         "--out",
         o,
@@ -189,7 +189,7 @@ fn bad_input_exits_2_and_names_the_problem() {
     let r = eval(&[
         "--checkpoint",
         bare,
-        "--batch",
+        "--input",
         b,
         "--out",
         o,
@@ -210,7 +210,7 @@ fn bad_input_exits_2_and_names_the_problem() {
     let r = eval(&[
         "--checkpoint",
         c,
-        "--batch",
+        "--input",
         rb.to_str().unwrap(),
         "--out",
         o,

@@ -1,6 +1,7 @@
-//! The MAE on the wgpu backend: `evaluate` on every official fixture against the official
-//! numbers (the CPU parity test's tolerances), `tessera eval --backend wgpu` from the outside,
-//! and whole training steps (forward, backward, AdamW) against the CPU backend.
+//! Every built family (MAE, HiViT, UM-MAE on ViT) on the wgpu backend: `evaluate` on every
+//! official fixture against the official numbers (the CPU parity test's tolerances),
+//! `tessera eval --backend wgpu` from the outside, and whole training steps (forward, backward,
+//! AdamW) against the CPU backend.
 //!
 //! Without an adapter these tests print SKIPPED and pass, unless `TESSERA_REQUIRE_GPU=1`
 //! (CI, on lavapipe).
@@ -13,7 +14,10 @@ use tessera::runtime::backend::Device;
 use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 mod common;
-use common::fixtures::{as_file, check, fixtures, load, rel_err, run, with_suffix};
+use common::fixtures::{
+    all_fixtures, as_file, check, fixtures, hivit_fixtures, load, rel_err, run, um_vit_fixtures,
+    with_suffix,
+};
 
 fn wgpu_device() -> Option<Device> {
     let ctx = require_gpu()?;
@@ -25,7 +29,7 @@ fn evaluate_on_wgpu_matches_every_official_fixture() {
     let Some(mut device) = wgpu_device() else {
         return;
     };
-    for prefix in fixtures() {
+    for prefix in all_fixtures() {
         // The same checks as the CPU parity test, through the file format of `tessera eval`.
         let f = load(&prefix);
         let out = run(&f, &mut device);
@@ -39,16 +43,28 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
     if require_gpu().is_none() {
         return;
     }
-    let prefix = &fixtures()[0];
+    let um_swin = common::repo_root().join("tests/fixtures/um-mae-swin/um_mae_swin_public");
+    for prefix in [
+        &fixtures()[0],
+        &hivit_fixtures()[0],
+        &um_vit_fixtures()[0],
+        &um_swin,
+    ] {
+        eval_on_wgpu_from_the_cli(prefix);
+    }
+}
+
+fn eval_on_wgpu_from_the_cli(prefix: &std::path::Path) {
+    let name = prefix.file_name().unwrap().to_string_lossy().into_owned();
     let out = std::env::temp_dir().join(format!(
-        "tessera-eval-wgpu-{}.safetensors",
+        "tessera-eval-wgpu-{}-{name}.safetensors",
         std::process::id()
     ));
     let o = common::tessera()
         .arg("eval")
         .arg("--checkpoint")
         .arg(with_suffix(prefix, ".ckpt.safetensors"))
-        .arg("--batch")
+        .arg("--input")
         .arg(with_suffix(prefix, ".batch.safetensors"))
         .arg("--out")
         .arg(&out)
@@ -62,9 +78,18 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("\"loss\""), "{stdout}");
+    // The UM-MAE checkpoints reproduce the official quirks (ViT: the secondary-masking
+    // index; Swin: the decoder positions) and say so.
+    let (vit, swin) = (
+        name.starts_with("um_mae_vit"),
+        name.starts_with("um_mae_swin"),
+    );
+    assert_eq!(stdout.contains("official_vit"), vit, "{stdout}");
+    assert_eq!(stdout.contains("official_raster"), swin, "{stdout}");
+    assert_eq!(stderr.contains("official quirk"), vit || swin, "{stderr}");
     let got = TensorFile::read(&out).unwrap();
     let expected = TensorFile::read(&with_suffix(prefix, ".expected.safetensors")).unwrap();
-    check("mae_public (CLI)", &got, &expected);
+    check(&format!("{name} (CLI)"), &got, &expected);
     let _ = std::fs::remove_file(&out);
 }
 
@@ -75,7 +100,7 @@ fn an_unknown_adapter_is_bad_input() {
         .arg("eval")
         .arg("--checkpoint")
         .arg(with_suffix(prefix, ".ckpt.safetensors"))
-        .arg("--batch")
+        .arg("--input")
         .arg(with_suffix(prefix, ".batch.safetensors"))
         .args(["--out", "/nonexistent/never-written.safetensors"])
         .args(["--backend", "wgpu", "--adapter", "no-such-adapter-xyz"])
@@ -102,27 +127,34 @@ fn without_key_bias(name: &str, values: &[f32]) -> Vec<f32> {
     [&values[..d], &values[2 * d..]].concat()
 }
 
-/// Three AdamW training steps of the official fixture's model on both backends with the same
-/// masks and learning rates: every loss (the later ones depend on the updates) and every
-/// parameter afterwards agree within 1e-4 (key biases aside, see [`without_key_bias`]).
+/// Three AdamW training steps of each family's official fixture model on both backends with
+/// the same masks and learning rates: every loss (the later ones depend on the updates) and
+/// every parameter afterwards agree within 1e-4 (key biases aside, see [`without_key_bias`]).
 #[test]
 fn training_steps_on_wgpu_match_the_cpu() {
     let Some(mut device) = wgpu_device() else {
         return;
     };
-    let f = load(&fixtures()[0]);
+    for prefix in [&fixtures()[0], &hivit_fixtures()[0], &um_vit_fixtures()[0]] {
+        training_steps_match(prefix, &mut device);
+    }
+}
+
+fn training_steps_match(prefix: &std::path::Path, device: &mut Device) {
+    let f = load(prefix);
     let (model, params, n) = (f.ckpt.model(), &f.ckpt.params, f.inputs.shape.batch);
     let adam = AdamWConfig::mae_pretrain(0.05);
     let mut cpu =
         TrainStep::new(model.as_ref(), n, params, adam.clone(), &mut Device::Cpu).unwrap();
-    let mut gpu = TrainStep::new(model.as_ref(), n, params, adam, &mut device).unwrap();
+    let mut gpu = TrainStep::new(model.as_ref(), n, params, adam, device).unwrap();
     for (t, lr) in [1e-3, 5e-4, 2e-3].into_iter().enumerate() {
         let a = cpu.step(&f.inputs, lr).unwrap();
         let b = gpu.step(&f.inputs, lr).unwrap();
         let e = ((b - a) / a).abs();
         assert!(
             e < 1e-4,
-            "step {t}: loss {b} on wgpu vs {a} on cpu (rel {e:e})"
+            "{}: step {t}: loss {b} on wgpu vs {a} on cpu (rel {e:e})",
+            f.name
         );
     }
     let (pc, pg) = (cpu.params().unwrap(), gpu.params().unwrap());
@@ -132,11 +164,16 @@ fn training_steps_on_wgpu_match_the_cpu() {
             without_key_bias(&spec.name, b),
         );
         let e = rel_err(&b, &a);
-        assert!(e < 1e-4, "{}: rel err {e:e} after 3 steps", spec.name);
+        assert!(
+            e < 1e-4,
+            "{}: {}: rel err {e:e} after 3 steps",
+            f.name,
+            spec.name
+        );
     }
     let (mc, mg) = (cpu.moments().unwrap(), gpu.moments().unwrap());
     for (a, b) in mc.iter().zip(&mg) {
         let e = rel_err(&b.exp_avg, &a.exp_avg).max(rel_err(&b.exp_avg_sq, &a.exp_avg_sq));
-        assert!(e < 1e-3, "{}: moments rel err {e:e}", a.name);
+        assert!(e < 1e-3, "{}: {}: moments rel err {e:e}", f.name, a.name);
     }
 }

@@ -34,10 +34,16 @@ fn without_check_the_kernels_are_listed() {
         .expect("the tessera binary runs");
     assert!(o.status.success());
     let stdout = String::from_utf8_lossy(&o.stdout);
+    // A header line naming the columns, then one line per kernel.
     assert_eq!(
         stdout.lines().count(),
-        tessera::shaders::KERNELS.len(),
+        tessera::shaders::KERNELS.len() + 1,
         "{stdout}"
+    );
+    let header = stdout.lines().next().unwrap();
+    assert!(
+        header.starts_with("kernel") && header.contains("workgroup"),
+        "{header}"
     );
     assert!(stdout.contains("WORKGROUP_SIZE=64"), "{stdout}");
 }

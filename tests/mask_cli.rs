@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use safetensors::tensor::{Dtype, SafeTensors};
-use tessera::mask_png::{cell_px_for, colour, Cell, GUTTER};
+use tessera::mask_png::{cell_px_for, colour, tile_origin, Cell};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tessera-mask-cli-{}", std::process::id()));
@@ -122,9 +122,9 @@ fn random_keeps_floor_l_one_minus_r_per_sample_and_follows_the_seed() {
         "random",
         "--grid",
         "14x14",
-        "--ratio",
+        "--mask-ratio",
         "3/4",
-        "--batch",
+        "--count",
         "4",
     ];
     let a = mask_file(
@@ -144,7 +144,7 @@ fn random_keeps_floor_l_one_minus_r_per_sample_and_follows_the_seed() {
         r#""strategy":"random""#,
         r#""seed":7"#,
         r#""ratio":"3/4""#,
-        r#""batch":4"#,
+        r#""count":4"#,
     ] {
         assert!(config.contains(field), "{config} lacks {field}");
     }
@@ -160,7 +160,14 @@ fn random_keeps_floor_l_one_minus_r_per_sample_and_follows_the_seed() {
     // A ratio that is not a multiple of 1/L: floor(10 * 7 * 0.7) = 49 kept of 70.
     let d = mask_file(
         "random-d.safetensors",
-        &["--strategy", "random", "--grid", "7x10", "--ratio", "0.3"],
+        &[
+            "--strategy",
+            "random",
+            "--grid",
+            "7x10",
+            "--mask-ratio",
+            "0.3",
+        ],
     );
     check_flat(&d, 1, 70, 49);
 }
@@ -175,11 +182,11 @@ fn uniform_with_secondary_masking_satisfies_the_um_mae_invariants() {
             "uniform",
             "--grid",
             "14x14",
-            "--ratio",
+            "--mask-ratio",
             "3/4",
             "--secondary",
             "1/4",
-            "--batch",
+            "--count",
             "8",
             "--seed",
             "1",
@@ -219,9 +226,9 @@ fn block_masks_floor_l_r_tokens() {
             "block",
             "--grid",
             "14x14",
-            "--ratio",
+            "--mask-ratio",
             "0.4",
-            "--batch",
+            "--count",
             "3",
             "--seed",
             "3",
@@ -245,9 +252,9 @@ fn tube_masks_repeat_one_spatial_mask_through_time() {
             "8",
             "--tubelet",
             "2",
-            "--ratio",
+            "--mask-ratio",
             "9/10",
-            "--batch",
+            "--count",
             "2",
             "--seed",
             "5",
@@ -284,7 +291,7 @@ fn mixed_masks_are_shared_complementary_and_upsample_exactly() {
             "32x48",
             "--stages",
             "4",
-            "--batch",
+            "--count",
             "4",
             "--seed",
             "2",
@@ -345,7 +352,7 @@ fn the_picture_shows_each_cell_in_its_colour() {
             "6x8",
             "--secondary",
             "1/2",
-            "--batch",
+            "--count",
             "2",
             "--png",
             png_path.to_str().unwrap(),
@@ -361,30 +368,117 @@ fn the_picture_shows_each_cell_in_its_colour() {
     let info = reader.next_frame(&mut buf).unwrap();
     assert_eq!(info.color_type, png::ColorType::Rgb);
     let cell = cell_px_for(8);
-    let tile_w = 8 * (cell + 1) + 1;
+    let (tile_h, tile_w) = (6 * (cell + 1) + 1, 8 * (cell + 1) + 1);
     let pixel = |x: usize, y: usize| {
         let i = 3 * (y * info.width as usize + x);
         [buf[i], buf[i + 1], buf[i + 2]]
     };
+    // The centre of cell (r, c) of tile `t` in sample `s`'s row.
+    let centre = |s: usize, t: usize, r: usize, c: usize| {
+        let (x0, y0) = tile_origin(s, t, tile_h, tile_w);
+        (
+            x0 + c * (cell + 1) + 1 + cell / 2,
+            y0 + r * (cell + 1) + 1 + cell / 2,
+        )
+    };
     let mut seen_hidden = 0;
     for s in 0..2 {
+        let at = |r: usize, c: usize| s * 48 + r * 8 + c;
         for r in 0..6 {
             for c in 0..8 {
-                let i = s * 48 + r * 8 + c;
+                let i = at(r, c);
                 let expected = match (mask[i], secondary[i]) {
                     (1, _) => Cell::Removed,
                     (_, 1) => Cell::Hidden,
                     _ => Cell::Visible,
                 };
                 seen_hidden += usize::from(expected == Cell::Hidden);
-                let x = GUTTER + s * (tile_w + GUTTER) + c * (cell + 1) + 1 + cell / 2;
-                let y = GUTTER + r * (cell + 1) + 1 + cell / 2;
-                assert_eq!(pixel(x, y), colour(expected), "sample {s} cell ({r}, {c})");
+                // First step: uniform sampling alone.
+                let (x, y) = centre(s, 0, r, c);
+                let primary = if mask[i] == 1 {
+                    Cell::Removed
+                } else {
+                    Cell::Visible
+                };
+                assert_eq!(pixel(x, y), colour(primary), "sample {s} step 1 ({r}, {c})");
+                // Second: with the secondary mask.
+                let (x, y) = centre(s, 1, r, c);
+                assert_eq!(
+                    pixel(x, y),
+                    colour(expected),
+                    "sample {s} step 2 ({r}, {c})"
+                );
+            }
+        }
+        // Third: the compacted 3x4 map, each block's visible cell.
+        for r in 0..3 {
+            for c in 0..4 {
+                let block = [
+                    at(2 * r, 2 * c),
+                    at(2 * r, 2 * c + 1),
+                    at(2 * r + 1, 2 * c),
+                    at(2 * r + 1, 2 * c + 1),
+                ];
+                let kept: Vec<usize> = block.into_iter().filter(|&i| mask[i] == 0).collect();
+                assert_eq!(kept.len(), 1, "one visible cell per 2x2 block");
+                let expected = if secondary[kept[0]] == 1 {
+                    Cell::Hidden
+                } else {
+                    Cell::Visible
+                };
+                let (x, y) = centre(s, 2, r, c);
+                assert_eq!(
+                    pixel(x, y),
+                    colour(expected),
+                    "sample {s} compacted ({r}, {c})"
+                );
             }
         }
     }
     // 12 visible per sample, int(12 / 2) = 6 real, 6 hidden.
     assert_eq!(seen_hidden, 12);
+    // The 2x2 sampling cells are outlined: the line between cell columns 1 and 2 is darker
+    // than the one between columns 0 and 1.
+    let (x0, y0) = tile_origin(0, 0, tile_h, tile_w);
+    let (thin, thick) = (
+        pixel(x0 + cell + 1, y0 + 2),
+        pixel(x0 + 2 * (cell + 1), y0 + 2),
+    );
+    let dark = |p: [u8; 3]| p.iter().map(|&v| v as u32).sum::<u32>();
+    assert!(dark(thick) < dark(thin), "{thick:?} vs {thin:?}");
+}
+
+/// The pixels of a PNG as (width, height, rgb).
+fn decode(path: &Path) -> (usize, usize, Vec<u8>) {
+    let img = image::open(path).unwrap().to_rgb8();
+    (img.width() as usize, img.height() as usize, img.into_raw())
+}
+
+#[test]
+fn a_picture_alone_needs_no_out_and_mixed_cells_show_their_image() {
+    let png_path = scratch("mixed-alone.png");
+    let _ = std::fs::remove_file(&png_path);
+    let o = tessera(&[
+        "mask",
+        "--strategy",
+        "mixed",
+        "--grid",
+        "16x16",
+        "--stages",
+        "2",
+        "--png",
+        png_path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (w, _, rgb) = decode(&png_path);
+    let has = |c: [u8; 3]| rgb.chunks_exact(3).any(|p| p == c);
+    // Sample 0 and sample 1 take tokens from image 0 and image 1: both colours appear, and the
+    // cells of removed/visible are not used.
+    assert!(has(colour(Cell::Source(0))) && has(colour(Cell::Source(1))));
+    assert!(!has(colour(Cell::Removed)), "width {w}");
+    // Without --out or --png there is nothing to do: refused by the parser.
+    let o = tessera(&["mask", "--strategy", "random", "--grid", "4x4"]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 /// Runs a bad command and returns its stderr after checking exit status 2 and that no output
@@ -406,16 +500,15 @@ fn refused(name: &str, args: &[&str]) -> String {
 fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
     let cases: &[(&[&str], &[&str])] = &[
         (
-            &["--strategy", "random", "--grid", "14x14", "--ratio", "1"],
-            &["--ratio", "between 0 and 1"],
-        ),
-        (
-            &["--strategy", "random", "--grid", "14x14", "--ratio", "5/4"],
-            &["--ratio", "between 0 and 1"],
-        ),
-        (
-            &["--strategy", "random", "--grid", "14x14", "--ratio", "0"],
-            &["--ratio"],
+            &[
+                "--strategy",
+                "random",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
+                "1",
+            ],
+            &["--mask-ratio", "between 0 and 1"],
         ),
         (
             &[
@@ -423,10 +516,32 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
                 "random",
                 "--grid",
                 "14x14",
-                "--ratio",
+                "--mask-ratio",
+                "5/4",
+            ],
+            &["--mask-ratio", "between 0 and 1"],
+        ),
+        (
+            &[
+                "--strategy",
+                "random",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
+                "0",
+            ],
+            &["--mask-ratio"],
+        ),
+        (
+            &[
+                "--strategy",
+                "random",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
                 "three",
             ],
-            &["--ratio", "fraction"],
+            &["--mask-ratio", "fraction"],
         ),
         (
             &["--strategy", "random", "--grid", "14x"],
@@ -445,7 +560,14 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
             &["14x13", "2x2"],
         ),
         (
-            &["--strategy", "uniform", "--grid", "14x14", "--ratio", "1/2"],
+            &[
+                "--strategy",
+                "uniform",
+                "--grid",
+                "14x14",
+                "--mask-ratio",
+                "1/2",
+            ],
             &["3/4", "1/2"],
         ),
         (
@@ -482,7 +604,7 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
             &["28x28", "4 stages"],
         ),
         (
-            &["--strategy", "mixed", "--grid", "56x56", "--batch", "3"],
+            &["--strategy", "mixed", "--grid", "56x56", "--count", "3"],
             &["even"],
         ),
         (
@@ -501,8 +623,8 @@ fn bad_arguments_exit_2_with_a_message_naming_the_problem() {
             &["--frames", "tube"],
         ),
         (
-            &["--strategy", "random", "--grid", "14x14", "--batch", "0"],
-            &["--batch"],
+            &["--strategy", "random", "--grid", "14x14", "--count", "0"],
+            &["--count"],
         ),
     ];
     for (i, (args, words)) in cases.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Bad input never loses work: a non-finite loss stops the run naming the step and leaves the
 //! last good checkpoint as it was; a full disk while saving leaves the previous checkpoint
-//! readable and intact; images of the wrong size for a model without resizing are named.
+//! readable and intact; images of the wrong size are named when the user asked for no
+//! resizing (`--fit exact`), with the settings that would resize them.
 mod common;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ fn recipe() -> RunConfig {
         data: "fashion-mnist-embedded".into(),
         limit: Some(64),
         augment: false,
+        fit: Default::default(),
         epochs: 3,
         batch: 32,
         lr: 1e-3,
@@ -217,8 +219,9 @@ fn resuming_a_checkpoint_holding_nan_stops_at_the_first_step_and_keeps_the_file(
 }
 
 #[test]
-fn images_of_the_wrong_size_are_named_when_the_model_does_not_resize() {
-    // A class folder of 3-channel 20x20 PNGs for a 32x32 model, without --augment.
+fn images_of_the_wrong_size_are_named_when_resizing_is_turned_off() {
+    // A class folder of 3-channel 20x20 PNGs for a 32x32 model, with --fit exact and no
+    // augmentation.
     let dir = scratch("sizes");
     let class = dir.join("data/shirts");
     std::fs::create_dir_all(&class).unwrap();
@@ -240,13 +243,19 @@ fn images_of_the_wrong_size_are_named_when_the_model_does_not_resize() {
         "2",
         "--epochs",
         "1",
+        "--fit",
+        "exact",
+        "--no-augment",
         "--out",
         out_dir.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("img") && err.contains("20x20") && err.contains("expected 32x32"),
+        err.contains("img")
+            && err.contains("20x20")
+            && err.contains("expected 32x32")
+            && err.contains("--fit center-crop"),
         "{err}"
     );
     // Nothing was trained, so nothing was written that would block a corrected rerun.

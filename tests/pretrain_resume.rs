@@ -1,6 +1,8 @@
 //! `tessera pretrain` from the outside: a run stopped mid-epoch and resumed ends with exactly
 //! the parameters and optimizer state of the uninterrupted run (bit for bit, on the CPU
-//! backend); Ctrl-C saves before exiting; a resume with different settings is refused.
+//! backend); Ctrl-C saves before exiting, also when the signal reaches the process twice at
+//! once (a process group's SIGINT, as `timeout -s INT` sends it); a resume with different
+//! settings is refused.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -194,4 +196,54 @@ fn ctrl_c_saves_a_checkpoint_before_exiting() {
     );
     // The metrics file matches the checkpoint.
     assert_eq!(losses(&dir).len() as u64, state.global_step);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_signal_delivered_twice_at_once_still_saves() {
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("sigint-group");
+    let d = dir.to_str().unwrap();
+    let mut args: Vec<&str> = RECIPE.to_vec();
+    let at = args.iter().position(|a| *a == "--epochs").unwrap();
+    args[at + 1] = "50";
+    args.extend(["--out", d]);
+    // Its own process group, so the group signal below reaches tessera and nothing else.
+    let mut child = common::tessera()
+        .args(&args)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines.next().expect("progress lines").unwrap();
+        if line.trim_start().starts_with("step ") {
+            break;
+        }
+    }
+    // What `timeout -s INT` does: the child, then the whole group, a moment apart (procps'
+    // kill for the group: the shell's builtin does not take a negative id everywhere).
+    let pid = child.id();
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!("kill -INT {pid} && env kill -s INT -- -{pid}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?} {stderr}");
+    assert!(!stderr.contains("exiting without saving"), "{stderr}");
+    assert_eq!(stderr.matches("Ctrl-C: saving").count(), 1, "{stderr}");
+    let state = state_of(&TensorFile::read(&dir.join(MODEL_FILE)).unwrap()).unwrap();
+    assert!(state.global_step >= 1, "{}", state.global_step);
+    assert_eq!(losses(&dir).len() as u64, state.global_step);
+    assert!(rest.iter().any(|l| l.contains("--resume")), "{rest:?}");
 }

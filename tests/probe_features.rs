@@ -1,7 +1,7 @@
 //! The probe's features against an independent reference: the MAE encoder over all tokens
 //! written out in f64 loops from the official description (patch embedding as a strided
 //! convolution, sin-cos positions, timm blocks, final LayerNorm), on random parameters; and
-//! the same features on the wgpu backend.
+//! the same features on the wgpu backend; HiViT's features against the official code.
 use std::sync::Arc;
 
 use tessera::dsl::rng::Rng;
@@ -12,6 +12,8 @@ use tessera::models::params::{init_params, ParamSet};
 use tessera::models::Model;
 use tessera::runtime::backend::Device;
 use tessera::runtime::gpu::{require_gpu, GpuBackend};
+
+mod common;
 
 /// What the reference encoder needs to know.
 struct Cfg {
@@ -322,4 +324,39 @@ fn features_on_wgpu_match_the_cpu() {
     let wide = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
     assert!(rel_err(&b.cls, &wide(&a.cls)) < 1e-5);
     assert!(rel_err(&b.mean, &wide(&a.mean)) < 1e-5);
+}
+
+/// HiViT's probe features (the main stage's tokens over every patch, averaged; HiViT has no
+/// class token) against the official code's `forward_features(imgs).mean(1)`, stored in the
+/// extra HiViT fixtures by `scripts/make_hivit_fixture.py`, on the CPU and on wgpu.
+#[test]
+fn hivit_features_match_the_official_code() {
+    use common::fixtures::{hivit_fixtures, with_suffix};
+    use tessera::models::checkpoint;
+    use tessera::models::tensors::TensorFile;
+
+    let mut devices = vec![Device::Cpu];
+    if let Some(ctx) = require_gpu() {
+        devices.push(Device::Wgpu(GpuBackend::with_context(Arc::new(ctx))));
+    }
+    for prefix in &hivit_fixtures()[1..] {
+        let ckpt = checkpoint::load(&with_suffix(prefix, ".ckpt.safetensors"), None).unwrap();
+        let batch = TensorFile::read(&with_suffix(prefix, ".batch.safetensors")).unwrap();
+        let expected = TensorFile::read(&with_suffix(prefix, ".expected.safetensors")).unwrap();
+        let imgs = &batch.require("imgs").unwrap().data;
+        let want = expected.require("features_mean").unwrap();
+        let want: Vec<f64> = want.data.iter().map(|&v| v as f64).collect();
+        let n = batch.require("imgs").unwrap().shape[0];
+        let model = ckpt.model();
+        for device in &mut devices {
+            let f = FeatureExtractor::new(model.as_ref(), &ckpt.params, n, device)
+                .unwrap()
+                .run(imgs)
+                .unwrap();
+            assert!(f.cls.is_empty(), "HiViT has no class token");
+            assert_eq!(f.len(), n);
+            let e = rel_err(&f.mean, &want);
+            assert!(e < 1e-4, "{} on {}: {e:e}", prefix.display(), device.name());
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `tessera reconstruct` from the outside: the grid picture for data and for image files, the
-//! legend that says when patch statistics were re-injected, and the messages for a checkpoint
-//! that does not fit the model and for an image of the wrong size.
+//! legend that says when patch statistics were re-injected and how images were fitted, and the
+//! messages for a checkpoint that does not fit the model and for an image of the wrong size
+//! when resizing is turned off.
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -101,7 +102,7 @@ fn draws_a_grid_and_says_when_statistics_are_reinjected() {
 }
 
 #[test]
-fn image_files_of_the_right_size_work_and_others_are_named() {
+fn image_files_of_any_size_are_fitted_unless_exact_is_asked() {
     let dir = scratch("files");
     let ckpt = trained(&dir, "--norm-pix");
     let good = dir.join("good.png");
@@ -125,10 +126,27 @@ fn image_files_of_the_right_size_work_and_others_are_named() {
     ]));
     assert!(text.contains("1 images"), "{text}");
     assert!(png.exists());
+    // Another size is centre-cropped and scaled by default, and the legend says so.
+    let text = stdout_of(&tessera(&[
+        "reconstruct",
+        "--checkpoint",
+        c,
+        "--image",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "--out",
+        dir.join("both.png").to_str().unwrap(),
+    ]));
+    assert!(
+        text.contains("2 images") && text.contains("center-crop"),
+        "{text}"
+    );
     let out = tessera(&[
         "reconstruct",
         "--checkpoint",
         c,
+        "--fit",
+        "exact",
         "--image",
         good.to_str().unwrap(),
         bad.to_str().unwrap(),

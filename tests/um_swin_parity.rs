@@ -81,3 +81,24 @@ fn each_visible_token_its_own_cell_position_is_the_correction() {
     // The masked rows are the same either way: only the visible tokens' positions differ.
     assert_eq!(out.mask.data, f.expected.get("mask").unwrap().data);
 }
+
+/// Two more official configurations (three and two stages, raw-pixel targets, a heavier
+/// secondary mask, two channels, one token per cell), on both backends.
+#[test]
+fn more_official_configurations_match_on_both_backends() {
+    let mut devices = vec![Device::Cpu];
+    if let Some(ctx) = require_gpu() {
+        devices.push(Device::Wgpu(GpuBackend::with_context(Arc::new(ctx))));
+    }
+    for prefix in ["s3_p2_w2_vmr05_pix", "c2_s2_k1"] {
+        let f = load(
+            &common::repo_root()
+                .join("tests/fixtures/um-mae-swin/extra")
+                .join(prefix),
+        );
+        for device in &mut devices {
+            let out = run(&f, device);
+            check(&f.name, &as_file(&f.name, out), &f.expected);
+        }
+    }
+}

@@ -3,12 +3,14 @@
 //! Swin, MixMIM, M3AE, VideoMAE; batch of 2 each, rows concatenated) so the test does not depend on
 //! files outside the crate.
 use tessera_dsl::mask::{
+    builtin::{Mixed, Modality, Random, Tube, Uniform},
+    check_rows,
     mixed::mixed_from_noise,
     modality::modality_from_noise,
     random::random_from_noise,
     tube::tube_from_spatial,
     uniform::{compact, secondary_from_noise, SecondaryRule},
-    Grid, Mask,
+    Grid, Layout, Mask, MaskStrategy, Rows, Violation,
 };
 use tessera_dsl::Ratio;
 
@@ -213,4 +215,133 @@ fn videomae_masks_are_tubes_in_slice_major_order() {
         assert_eq!(tube.mask(), row);
         assert_eq!(tube.ids_keep(), visible(row).as_slice());
     }
+}
+
+/// The official masks as checker rows, without index tensors (the fixtures hold masks only).
+fn rows(mask: &[u8], batch: usize) -> Rows<'_> {
+    Rows {
+        batch,
+        mask,
+        ids_keep: None,
+        ids_restore: None,
+    }
+}
+
+#[test]
+fn official_masks_keep_the_invariants_their_strategies_declare() {
+    let r34 = Ratio::of(3, 4);
+    let cases: [(&dyn MaskStrategy, Layout, Ratio, Vec<u8>); 6] = [
+        (
+            &Random,
+            Layout::image(Grid::new(4, 4)),
+            r34,
+            MAE_MASK.to_vec(),
+        ),
+        (
+            &Uniform,
+            Layout::image(Grid::new(6, 6)),
+            r34,
+            UMVIT_MASK.to_vec(),
+        ),
+        (
+            &Uniform,
+            Layout::image(Grid::new(4, 4)),
+            r34,
+            UMSWIN_MASK.to_vec(),
+        ),
+        (
+            &Tube,
+            Layout::video(Grid::new(4, 4), 8),
+            Ratio::of(9, 10),
+            VIDEOMAE_MASK.to_vec(),
+        ),
+        // MixMIM's one mask, shared by the batch of 2.
+        (
+            &Mixed,
+            Layout::pyramid(Grid::new(16, 16), 4),
+            Ratio::of(1, 2),
+            [MIXMIM_MASK, MIXMIM_MASK].concat(),
+        ),
+        // M3AE: each sample's image tokens, then its text tokens.
+        (
+            &Modality { text_ratio: r34 },
+            Layout::image(Grid::new(4, 4)).with_text(12),
+            r34,
+            (0..2)
+                .flat_map(|s| {
+                    let image = &M3AE_IMAGE_MASK[s * 16..][..16];
+                    let text = &M3AE_TEXT_MASK[s * 12..][..12];
+                    [image, text].concat()
+                })
+                .collect(),
+        ),
+    ];
+    for (strategy, layout, ratio, mask) in cases {
+        let report = check_rows(&strategy.invariants(), &layout, ratio, &rows(&mask, 2)).unwrap();
+        assert!(report.is_clean(), "{}: {report}", strategy.name());
+    }
+    // With the index tensors MAE's code derives from the noise: ids_restore = argsort of the
+    // ascending noise order (written out here with a plain sort), ids_keep its first 4.
+    let mut ids_keep = Vec::new();
+    let mut ids_restore = vec![0i64; 32];
+    for s in 0..2 {
+        let noise = &MAE_NOISE[s * 16..][..16];
+        let mut order: Vec<usize> = (0..16).collect();
+        order.sort_by(|&a, &b| noise[a].total_cmp(&noise[b]));
+        for (position, &t) in order.iter().enumerate() {
+            ids_restore[s * 16 + t] = position as i64;
+        }
+        ids_keep.extend(order[..4].iter().map(|&t| t as i64));
+    }
+    let with_ids = Rows {
+        ids_keep: Some(&ids_keep),
+        ids_restore: Some(&ids_restore),
+        ..rows(&MAE_MASK, 2)
+    };
+    let layout = Layout::image(Grid::new(4, 4));
+    let report = check_rows(&Random.invariants(), &layout, Ratio::of(3, 4), &with_ids).unwrap();
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn a_corrupted_official_mask_is_reported_with_its_sample_and_token() {
+    // Token 4 (row 1, col 0) of the UM-MAE Swin fixture's sample 1 is masked; make it visible.
+    let mut mask = UMSWIN_MASK;
+    assert_eq!(mask[16 + 4], 1);
+    mask[16 + 4] = 0;
+    let layout = Layout::image(Grid::new(4, 4));
+    let report = check_rows(
+        &Uniform.invariants(),
+        &layout,
+        Ratio::of(3, 4),
+        &rows(&mask, 2),
+    )
+    .unwrap();
+    // Its 2x2 block (0, 0) now keeps two cells, the corrupted one and token 5.
+    assert_eq!(report.total(), 2, "{report}");
+    let Violation::Count {
+        sample,
+        at,
+        kept,
+        expected,
+        ref tokens,
+        ..
+    } = report.violations()[0]
+    else {
+        panic!("{report}");
+    };
+    assert_eq!((sample, kept, expected), (1, 2, 1));
+    assert_eq!(at.to_string(), "2x2 window (0, 0)");
+    let indices: Vec<usize> = tokens.iter().map(|t| t.index()).collect();
+    assert_eq!(indices, [4, 5]);
+    // And the sample keeps one token more than floor(16 / 4).
+    assert!(matches!(
+        report.violations()[1],
+        Violation::Count {
+            sample: 1,
+            kept: 5,
+            expected: 4,
+            ..
+        }
+    ));
 }

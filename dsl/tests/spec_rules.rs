@@ -181,6 +181,72 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
             Rule::KeepAtLeastOne,
         ),
         (
+            "m3ae_patch_divides_image",
+            ModelSpec::M3ae(M3aeSpec {
+                image: image(250, 3),
+                ..M3
+            }),
+            Rule::PatchDividesImage,
+        ),
+        (
+            "m3ae_square_image",
+            ModelSpec::M3ae(M3aeSpec {
+                image: ImageSpec {
+                    height: 256,
+                    width: 224,
+                    channels: 3,
+                },
+                ..M3
+            }),
+            Rule::SquareImage,
+        ),
+        (
+            "m3ae_heads_divide_width",
+            ModelSpec::M3ae(M3aeSpec {
+                decoder: vit(512, 8, 12),
+                ..M3
+            }),
+            Rule::HeadsDivideWidth,
+        ),
+        (
+            "m3ae_sincos_2d_width",
+            ModelSpec::M3ae(M3aeSpec {
+                decoder: vit(510, 8, 15),
+                ..M3
+            }),
+            Rule::SinCos2dWidth,
+        ),
+        (
+            "m3ae_keep_at_least_one_image",
+            ModelSpec::M3ae(M3aeSpec {
+                image: image(16, 3),
+                image_ratio: ratio(1, 2),
+                ..M3
+            }),
+            Rule::KeepAtLeastOne,
+        ),
+        (
+            "m3ae_ratio_in_open_unit_interval",
+            ModelSpec::M3ae(M3aeSpec {
+                text_ratio: ratio(4, 4),
+                ..M3
+            }),
+            Rule::RatioInOpenUnitInterval,
+        ),
+        (
+            "m3ae_vocab_at_least_one",
+            ModelSpec::M3ae(M3aeSpec { vocab: 0, ..M3 }),
+            Rule::SizeAtLeastOne,
+        ),
+        (
+            "m3ae_vocab_limit",
+            ModelSpec::M3ae(M3aeSpec {
+                vocab: 16_777_217,
+                ..M3
+            }),
+            Rule::SizeLimit,
+        ),
+        (
             "mask_at_least_one",
             ModelSpec::VideoMae(VideoMaeSpec {
                 image: image(32, 3),
@@ -353,6 +419,22 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
                 ..UMS
             }),
             Rule::WindowedTokenDropping,
+        ),
+        (
+            "hivit_uniform_even_grid",
+            ModelSpec::HiVit(HiVitSpec {
+                image: image(56, 1),
+                patch: 8,
+                mlp_depths: SizeList::new(&[1, 1]),
+                main: vit(64, 4, 4),
+                decoder: vit(32, 2, 4),
+                mask: MaskSpec::Uniform {
+                    ratio: ratio(3, 4),
+                    secondary: None,
+                },
+                ..HIV
+            }),
+            Rule::UniformEvenGrid,
         ),
         (
             "stage_count_mixmim",

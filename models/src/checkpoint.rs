@@ -4,22 +4,30 @@
 //! The architecture travels in the metadata:
 //! - `spec`: tessera's spec of the model (JSON, tagged by `family`), masking included;
 //! - `config`: the official constructor's arguments as JSON, where the official code can build
-//!   the model (`MaskedAutoencoderViT(**config)` in PyTorch), with `layer_norm_eps` beside it.
+//!   the model (`MaskedAutoencoderViT(**config)`, `HiViTMaskedAutoencoder(**config)` in
+//!   PyTorch), with `layer_norm_eps` beside it.
 //!
-//! A file with only `config` (an official checkpoint converted to safetensors) is read as an
-//! MAE with the constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise,
-//! masked randomly at 3/4 as the official forward pass does by default. A missing, extra or
-//! misshaped tensor is an error naming it.
+//! A file with only `config` (an official checkpoint converted to safetensors) is read as the
+//! family whose constructor takes those arguments ([`crate::official_config`]), with the
+//! constructor's LayerNorm epsilon (1e-5) unless `layer_norm_eps` says otherwise, masked as the
+//! official forward pass does by default (random 3/4; UM-MAE: uniform, with the official
+//! secondary-masking rule). A file with neither (an official PyTorch `.pth`, read directly, or
+//! a bare state dict) is matched against the presets by its tensors' names and shapes. A
+//! missing, extra or misshaped tensor is an error naming it; [`load_partial`] accepts a file
+//! without the decoder (the released pre-trained MAE weights hold the encoder only). Swin's
+//! integer `relative_position_index` buffers are checked against the index the model computes
+//! and not loaded.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tessera_dsl::spec::{
-    MaeArgs, MaeSpec, MaskSpec, ModelSpec, UmSwinArgs, UmSwinSpec, CONSTRUCTOR_LAYER_NORM_EPS,
-};
-use tessera_dsl::Ratio;
+use tessera_dsl::spec::{HiVitSpec, MaeSpec, ModelSpec};
 
+use crate::blocks::relative_position_index;
+use crate::infer::{infer_spec, Inferred};
 use crate::model::{build, Model, ModelError};
-use crate::params::{Init, ParamSet};
+use crate::official_config::{spec_from_config, with_official_quirks};
+use crate::params::{Init, ParamSet, ParamSpec};
+use crate::pth::{looks_like_pth, read_pth, PthError};
 use crate::sincos::sincos_2d;
 use crate::tensors::{write_atomic, TensorFile, TensorFileError};
 
@@ -38,11 +46,13 @@ pub const TABLE_TOLERANCE: f64 = 1e-6;
 pub enum CheckpointError {
     #[error(transparent)]
     File(#[from] TensorFileError),
+    #[error(transparent)]
+    Pth(#[from] PthError),
     #[error(
-        "{path} has no `spec` or `config` metadata; name the architecture with --model \
-         (e.g. mae_vit_base_patch16)"
+        "{path} has no `spec` or `config` metadata and {why}; name the architecture with \
+         --model PRESET (e.g. mae_vit_base_patch16) or --config SPEC.toml"
     )]
-    NoConfig { path: PathBuf },
+    NoConfig { path: PathBuf, why: String },
     #[error("{path}: metadata `{key}` is not a valid {what}: {reason}")]
     Metadata {
         path: PathBuf,
@@ -52,11 +62,12 @@ pub enum CheckpointError {
     },
     #[error("{path}: {error}")]
     Model { path: PathBuf, error: ModelError },
-    #[error("{path}: tensor `{name}` is missing (expected shape {expected:?})")]
+    #[error("{path}: tensor `{name}` is missing (expected shape {expected:?}){hint}")]
     Missing {
         path: PathBuf,
         name: String,
         expected: Vec<usize>,
+        hint: &'static str,
     },
     #[error("{path}: unexpected tensor `{name}` with shape {shape:?} (not part of this model)")]
     Extra {
@@ -80,6 +91,11 @@ pub enum CheckpointError {
         name: String,
         max_diff: f64,
     },
+    #[error(
+        "{path}: `{name}` is not Swin's relative position index of its window (the model \
+         computes that buffer; a stored one must hold exactly it)"
+    )]
+    Buffer { path: PathBuf, name: String },
     #[error("{path}: the values for `{name}` hold {found} numbers; its shape needs {expected}")]
     Values {
         path: PathBuf,
@@ -103,25 +119,85 @@ impl Checkpoint {
     }
 }
 
+/// The tensors and metadata of a checkpoint file: safetensors, or an official PyTorch
+/// checkpoint (`.pth`), told apart by their first bytes.
+pub fn read_file(path: &Path) -> Result<TensorFile, CheckpointError> {
+    if looks_like_pth(path) {
+        Ok(read_pth(path)?)
+    } else {
+        Ok(TensorFile::read(path)?)
+    }
+}
+
+/// What a missing tensor's message adds: the released pre-trained weights have no decoder.
+fn missing_hint(name: &str) -> &'static str {
+    if is_decoder_side(name) {
+        "; the file holds no decoder (like the released pre-trained MAE weights, which keep \
+         the encoder only): it can be probed or pre-trained from (--init), not used to \
+         reconstruct"
+    } else {
+        ""
+    }
+}
+
+/// Whether `name` belongs to the part of a masked autoencoder that only pre-training uses
+/// (the official names: the mask token and everything `decoder_`).
+pub fn is_decoder_side(name: &str) -> bool {
+    name == "mask_token" || name.starts_with("decoder")
+}
+
 /// Reads `path`. The architecture comes from `model` when given (`--model NAME`; a
-/// `layer_norm_eps` in the file still applies), otherwise from the file's metadata.
+/// `layer_norm_eps` in the file still applies, and so do the official code's quirks when the
+/// file has no tessera `spec`), otherwise from the file's metadata, otherwise from the preset
+/// its tensors match.
 pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, CheckpointError> {
-    let file = TensorFile::read(path)?;
+    let (ckpt, missing) = load_partial(path, model)?;
+    if let Some(name) = missing.first() {
+        let spec = ckpt
+            .model()
+            .params()
+            .iter()
+            .find(|s| &s.name == name)
+            .cloned();
+        return Err(CheckpointError::Missing {
+            path: path.to_path_buf(),
+            name: name.clone(),
+            expected: spec.map(|s| s.shape).unwrap_or_default(),
+            hint: missing_hint(name),
+        });
+    }
+    Ok(ckpt)
+}
+
+/// Like [`load`], but the pre-training-only tensors (mask token, decoder) may be absent: the
+/// checkpoint then holds only the parameters the file has, and their names are returned.
+/// Any other missing tensor is still an error.
+pub fn load_partial(
+    path: &Path,
+    model: Option<&ModelSpec>,
+) -> Result<(Checkpoint, Vec<String>), CheckpointError> {
+    let file = read_file(path)?;
     let spec = spec_of(&file, model)?;
     let built = build(&spec).map_err(|error| CheckpointError::Model {
         path: path.to_path_buf(),
         error,
     })?;
-    let specs = built.params().to_vec();
-    let mut values = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        let t = file
-            .get(&spec.name)
-            .ok_or_else(|| CheckpointError::Missing {
-                path: path.to_path_buf(),
-                name: spec.name.clone(),
-                expected: spec.shape.clone(),
-            })?;
+    let mut specs = Vec::new();
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for spec in built.params() {
+        let Some(t) = file.get(&spec.name) else {
+            if !is_decoder_side(&spec.name) {
+                return Err(CheckpointError::Missing {
+                    path: path.to_path_buf(),
+                    name: spec.name.clone(),
+                    expected: spec.shape.clone(),
+                    hint: "",
+                });
+            }
+            missing.push(spec.name.clone());
+            continue;
+        };
         if t.shape != spec.shape {
             return Err(CheckpointError::Misshaped {
                 path: path.to_path_buf(),
@@ -131,31 +207,64 @@ pub fn load(path: &Path, model: Option<&ModelSpec>) -> Result<Checkpoint, Checkp
             });
         }
         values.push(t.data.clone());
+        specs.push(spec.clone());
     }
-    let mut extras: Vec<_> = file
-        .tensors
-        .iter()
-        .filter(|(n, _)| !specs.iter().any(|s| &s.name == n))
-        .collect();
-    extras.sort_by(|a, b| a.0.cmp(&b.0));
+    let declared = built.params();
+    let mut extras = Vec::new();
+    for (name, t) in &file.tensors {
+        if declared.iter().any(|s| &s.name == name) {
+            continue;
+        }
+        match relative_position_index_of(name, declared) {
+            // Swin's integer buffer, which the model computes: it must be that table.
+            Some(window) if t.shape == [window * window; 2] => {
+                let ours = relative_position_index(window);
+                if ours.iter().zip(&t.data).any(|(&a, &b)| a as f32 != b) {
+                    return Err(CheckpointError::Buffer {
+                        path: path.to_path_buf(),
+                        name: name.clone(),
+                    });
+                }
+            }
+            _ => extras.push((name, t)),
+        }
+    }
+    extras.sort_by(|a, b| a.0.cmp(b.0));
     if let Some((name, t)) = extras.first() {
         return Err(CheckpointError::Extra {
             path: path.to_path_buf(),
-            name: name.clone(),
+            name: name.to_string(),
             shape: t.shape.clone(),
         });
     }
     let params = ParamSet { specs, values };
     check_tables(path, &params)?;
-    Ok(Checkpoint { spec, params })
+    Ok((Checkpoint { spec, params }, missing))
 }
 
-/// Frozen tables must hold what their initialisation computes (they are never trained).
+/// The window side of `name` if it is the `relative_position_index` buffer that belongs to a
+/// `relative_position_bias_table` `[(2w - 1)², heads]` of the model (Swin and MixMIM save the
+/// index in their state dict; tessera computes it, so it is checked and not loaded).
+fn relative_position_index_of(name: &str, specs: &[ParamSpec]) -> Option<usize> {
+    let scope = name.strip_suffix(".relative_position_index")?;
+    let table = format!("{scope}.relative_position_bias_table");
+    let rows = specs.iter().find(|s| s.name == table)?.shape[0];
+    let side = (1..=rows)
+        .find(|&k| k * k >= rows)
+        .filter(|&k| k * k == rows)?;
+    (side % 2 == 1).then_some(side.div_ceil(2))
+}
+
+/// Frozen tables must hold what their initialisation computes (they are never trained; a
+/// trainable one that starts as a table, HiViT's `absolute_pos_embed`, may hold anything).
 fn check_tables(path: &Path, params: &ParamSet) -> Result<(), CheckpointError> {
     for (spec, stored) in params.specs.iter().zip(&params.values) {
         let Init::SinCos2d { dim, grid, cls } = spec.init else {
             continue;
         };
+        if spec.trainable {
+            continue;
+        }
         let ours = sincos_2d(dim, grid, cls);
         let max_diff = ours
             .iter()
@@ -174,7 +283,7 @@ fn check_tables(path: &Path, params: &ParamSet) -> Result<(), CheckpointError> {
 }
 
 /// The spec of a checkpoint file: `model` if given, else the `spec` metadata, else the
-/// official `config` metadata (an MAE).
+/// official `config` metadata.
 pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec, CheckpointError> {
     let path = || file.path.clone();
     let meta = |key: &'static str, what: &'static str, reason: String| CheckpointError::Metadata {
@@ -198,44 +307,41 @@ pub fn spec_of(file: &TensorFile, model: Option<&ModelSpec>) -> Result<ModelSpec
         file.metadata.get(SPEC_KEY),
         file.metadata.get(CONFIG_KEY),
     ) {
-        (Some(m), _, _) => with_eps(*m, eps),
+        // tessera always writes `spec`: a file without one comes from the official code, whose
+        // quirks a named architecture then reproduces too.
+        (Some(m), None, _) => with_official_quirks(with_eps(*m, eps)),
+        (Some(m), Some(_), _) => with_eps(*m, eps),
         (None, Some(json), _) => serde_json::from_str::<ModelSpec>(json)
             .map_err(|e| meta(SPEC_KEY, "model spec", e.to_string()))?,
-        (None, None, Some(json)) => official_spec(json, eps)
-            .map_err(|reason| meta(CONFIG_KEY, "set of official constructor arguments", reason))?,
-        (None, None, None) => return Err(CheckpointError::NoConfig { path: path() }),
+        (None, None, Some(json)) => {
+            spec_from_config(json, eps).map_err(|e| meta(CONFIG_KEY, e.what, e.reason))?
+        }
+        (None, None, None) => match infer_spec(file) {
+            Inferred::One(_, spec) => *spec,
+            Inferred::Several(names) => {
+                return Err(CheckpointError::NoConfig {
+                    path: path(),
+                    why: format!("its tensors fit several presets ({})", names.join(", ")),
+                })
+            }
+            Inferred::None => {
+                return Err(CheckpointError::NoConfig {
+                    path: path(),
+                    why: "its tensors match no preset".into(),
+                })
+            }
+        },
     };
     Ok(spec)
-}
-
-/// The spec an official checkpoint's `config` (its constructor's arguments) describes. Each
-/// family's arguments are read with unknown keys refused, so the one family they belong to is
-/// found: MAE (`MaskedAutoencoderViT`), then UM-MAE Swin (`MaskedAutoencoderSwin`).
-fn official_spec(json: &str, eps: Option<f64>) -> Result<ModelSpec, String> {
-    let mae_error = match serde_json::from_str::<MaeArgs>(json) {
-        Ok(args) => {
-            let mask = MaskSpec::Random {
-                ratio: Ratio::of(3, 4),
-            };
-            let eps = eps.unwrap_or(CONSTRUCTOR_LAYER_NORM_EPS);
-            return Ok(ModelSpec::Mae(MaeSpec::from_official(&args, eps, mask)));
-        }
-        Err(e) => e.to_string(),
-    };
-    if let Ok(mut args) = serde_json::from_str::<UmSwinArgs>(json) {
-        args.layer_norm_eps = args.layer_norm_eps.or(eps);
-        return UmSwinSpec::from_official(&args)
-            .map(ModelSpec::UmSwin)
-            .map_err(|e| e.to_string());
-    }
-    Err(format!(
-        "not the arguments of a known official model (as MaskedAutoencoderViT: {mae_error})"
-    ))
 }
 
 fn with_eps(spec: ModelSpec, eps: Option<f64>) -> ModelSpec {
     match (spec, eps) {
         (ModelSpec::Mae(s), Some(layer_norm_eps)) => ModelSpec::Mae(MaeSpec {
+            layer_norm_eps,
+            ..s
+        }),
+        (ModelSpec::HiVit(s), Some(layer_norm_eps)) => ModelSpec::HiVit(HiVitSpec {
             layer_norm_eps,
             ..s
         }),
@@ -252,8 +358,13 @@ pub fn metadata(model: &dyn Model) -> HashMap<String, String> {
     )]);
     if let Some(config) = model.official_config() {
         meta.insert(CONFIG_KEY.to_string(), config);
-        if let ModelSpec::Mae(s) = spec {
-            meta.insert(EPS_KEY.to_string(), format!("{:e}", s.layer_norm_eps));
+        let eps = match spec {
+            ModelSpec::Mae(s) => Some(s.layer_norm_eps),
+            ModelSpec::HiVit(s) => Some(s.layer_norm_eps),
+            _ => None,
+        };
+        if let Some(eps) = eps {
+            meta.insert(EPS_KEY.to_string(), format!("{eps:e}"));
         }
     }
     meta

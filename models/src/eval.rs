@@ -1,10 +1,10 @@
 //! One batch through a model on a backend (CPU or wgpu), as the official forward (and
 //! backward) pass computes it: loss, prediction, mask and, optionally, the gradient of every
 //! trainable parameter under its official name.
-use tessera_dsl::graph::{compile, GraphError};
+use tessera_dsl::graph::{compile, GraphError, NodeId};
 use tessera_runtime::backend::{BackendError, Device};
 
-use crate::model::{Extras, Model, StepInputs};
+use crate::model::{Extras, Model, StepGraph, StepInputs};
 use crate::params::ParamSet;
 use crate::step::{load_state, set_inputs};
 use crate::tensors::Tensor;
@@ -52,7 +52,22 @@ pub fn evaluate(
 ) -> Result<EvalOutput, EvalError> {
     let extras = if grads { Extras::Grads } else { Extras::None };
     let sg = model.step_graph(inputs.shape, &extras)?;
-    let plan = compile(&sg.graph, &sg.outputs(), &device.plan_options())?;
+    Ok(evaluate_step(&sg, &[], params, inputs, device)?.0)
+}
+
+/// Runs the built step `sg` (with gradients if it has them) on `inputs`, and reads back the
+/// nodes `also` besides the usual outputs (a family's outputs beyond loss and prediction).
+pub fn evaluate_step(
+    sg: &StepGraph,
+    also: &[NodeId],
+    params: &ParamSet,
+    inputs: &StepInputs,
+    device: &mut Device,
+) -> Result<(EvalOutput, Vec<Vec<f32>>), EvalError> {
+    let grads = !sg.grads.is_empty();
+    let mut outputs = sg.outputs();
+    outputs.extend_from_slice(also);
+    let plan = compile(&sg.graph, &outputs, &device.plan_options())?;
     let n = inputs.shape.batch;
     let label = format!(
         "evaluation (batch {n}, {} visible tokens)",
@@ -63,6 +78,7 @@ pub fn evaluate(
     set_inputs(ex.as_mut(), inputs)?;
     ex.run()?;
     let loss = ex.read(sg.loss)?[0];
+    let also = ex.read_many(also)?;
     let pred = Tensor {
         shape: sg.graph.shape(sg.pred).to_vec(),
         data: ex.read(sg.pred)?,
@@ -92,7 +108,7 @@ pub fn evaluate(
             },
         ));
     }
-    Ok(EvalOutput {
+    let out = EvalOutput {
         loss,
         pred,
         mask: Tensor {
@@ -100,5 +116,6 @@ pub fn evaluate(
             data: inputs.mask.clone(),
         },
         grads: out_grads,
-    })
+    };
+    Ok((out, also))
 }

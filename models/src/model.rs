@@ -1,13 +1,16 @@
 //! The interface every model family implements, and the one place that turns a spec into a
 //! model. Trainer, checkpoints, evaluation, probing, pictures, benchmarks and the CLI know only
 //! [`Model`]: a new family is one folder that implements it plus its presets.
-use tessera_dsl::graph::{adamw, grad, AdamWConfig, GResult, GraphError, NodeId, Optimizer, Role};
+use tessera_dsl::graph::{
+    adamw_grouped, grad, AdamWConfig, GResult, GraphError, NodeId, Optimizer, ParamGroup, Role,
+};
 use tessera_dsl::mask::MaskError;
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{Family, ImageSpec, ModelSpec, ShapeError, Target};
+use tessera_dsl::spec::{ImageSpec, ModelSpec, ShapeError, Target};
 
-use crate::blocks::Constant;
+use crate::blocks::{Built, Constant};
 use crate::params::ParamSpec;
+use crate::sample::{SampleSpec, Samples};
 use crate::tensors::{TensorFile, TensorFileError};
 
 /// What a step graph holds besides the forward pass and the loss.
@@ -37,8 +40,9 @@ pub struct StepGraph {
     pub shape: StepShape,
     /// Scalar loss.
     pub loss: NodeId,
-    /// `[N, L, P]`: the prediction of every patch token (raster order; `P` values per patch in
-    /// the layout of the model's [`Geometry`]).
+    /// `[N, L, P]`: the prediction of every patch token in the family's official row order
+    /// (raster for MAE and HiViT; see [`Model::pred_in_raster_order`]), `P` values per patch in
+    /// the layout of the model's [`Geometry`].
     pub pred: NodeId,
     /// `(official name, gradient node)` of every trainable parameter the loss reaches.
     pub grads: Vec<(String, NodeId)>,
@@ -48,8 +52,41 @@ pub struct StepGraph {
 }
 
 impl StepGraph {
+    /// The step of a finished build whose forward pass ends in `loss` and `pred`, with the
+    /// backward pass (and AdamW) that `extras` asks for.
+    pub fn from_built(
+        built: &Built,
+        shape: StepShape,
+        loss: NodeId,
+        pred: NodeId,
+        extras: &Extras,
+    ) -> GResult<StepGraph> {
+        let mut step = StepGraph {
+            graph: built.graph.clone(),
+            shape,
+            loss,
+            pred,
+            grads: Vec::new(),
+            optimizer: None,
+            constants: built.constants.clone(),
+        };
+        step.add_extras(extras)?;
+        Ok(step)
+    }
+
     /// Appends the backward pass (and AdamW) that `extras` asks for.
     pub fn add_extras(&mut self, extras: &Extras) -> GResult<()> {
+        self.add_extras_grouped(extras, &ParamGroup::official)
+    }
+
+    /// [`StepGraph::add_extras`] with the AdamW group of each parameter chosen by `group`
+    /// (name, shape, config), for a family whose recipe exempts other parameters from weight
+    /// decay than MAE's.
+    pub fn add_extras_grouped(
+        &mut self,
+        extras: &Extras,
+        group: &dyn Fn(&str, &[usize], &AdamWConfig) -> ParamGroup,
+    ) -> GResult<()> {
         if matches!(extras, Extras::None) {
             return Ok(());
         }
@@ -64,7 +101,8 @@ impl StepGraph {
             }
         }
         if let Extras::TrainStep(adam) = extras {
-            self.optimizer = Some(adamw(&mut self.graph, &grads, adam)?);
+            let by_param = |name: &str, shape: &[usize]| group(name, shape, adam);
+            self.optimizer = Some(adamw_grouped(&mut self.graph, &grads, adam, &by_param)?);
         }
         Ok(())
     }
@@ -134,11 +172,6 @@ pub enum ModelError {
     /// The spec breaks a shape rule. Boxed: `ShapeError` carries its message in a buffer.
     #[error("{0}")]
     Shape(Box<ShapeError>),
-    #[error(
-        "{family}: this family has a spec, shape rules and masks, but no model yet; \
-         `tessera check` validates its specs and `tessera mask` draws its masks"
-    )]
-    NotBuilt { family: &'static str },
     #[error("{0}")]
     Unsupported(String),
     #[error("building the graph: {0}")]
@@ -180,19 +213,25 @@ impl From<MaskError> for ModelError {
 pub trait Model: Send + Sync {
     /// The spec the model was built from.
     fn spec(&self) -> ModelSpec;
-    /// The images a sample holds.
+    /// The image a sample holds (each frame of a clip).
     fn image(&self) -> ImageSpec;
+    /// What one sample holds: an image unless the family says otherwise.
+    fn sample(&self) -> SampleSpec {
+        SampleSpec::Image(self.image())
+    }
     /// Every state-dict entry, in official order, with its initialisation.
     fn params(&self) -> &[ParamSpec];
     /// The step shape of a training batch of `batch` samples.
     fn step_shape(&self, batch: usize) -> StepShape;
     /// The graph of one step: forward and loss, plus what `extras` asks for.
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph>;
-    /// The inputs of one training step over `images` (`[N, C, H, W]`, normalized), with the
-    /// masks drawn from `rng`.
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError>;
-    /// The inputs of one evaluation batch in the family's official format (for MAE: `imgs`,
-    /// the masking `noise` and `mask_ratio`, used as the official forward pass uses them).
+    /// The inputs of one training step over a batch of [`Model::sample`]s, with the masks
+    /// drawn from `rng`.
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError>;
+    /// The inputs of one evaluation batch in the family's official format (for MAE and HiViT:
+    /// `imgs`, the masking `noise` and `mask_ratio`; for UM-MAE: `imgs`, `mask` and
+    /// `secondary_noise`; for MixMIM: `imgs`, one `noise` row for the batch and `mask_ratio`;
+    /// for VideoMAE: `videos` and `mask`), used as the official forward pass uses them.
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError>;
     /// The encoder over every token of a batch of `batch` images.
     fn feature_graph(&self, batch: usize) -> GResult<FeatureGraph>;
@@ -201,10 +240,11 @@ pub trait Model: Send + Sync {
     /// The official constructor's arguments as JSON (a checkpoint's `config` metadata), when
     /// the official code can express this model.
     fn official_config(&self) -> Option<String>;
-    /// `pred` (as the step graph computes it, `[N, L, P]`) with its rows in raster order over
-    /// the patch grid, for pictures. Families whose official output lists visible tokens
-    /// before masked ones reorder it here.
-    fn pred_in_raster_order(&self, _inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
+    /// `pred` (`[N, L, P]` as the step graph computes it for `inputs`) with its rows in raster
+    /// order over the patch grid, for pictures. Families whose official layout is not raster
+    /// (UM-MAE: visible patches first, then masked) reorder it.
+    fn pred_in_raster_order(&self, inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
+        let _ = inputs; // raster already; overriders read the masks from it
         pred.to_vec()
     }
 }
@@ -215,12 +255,9 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
     match spec {
         ModelSpec::Mae(s) => Ok(Box::new(crate::mae::MaeModel::new(*s)?)),
         ModelSpec::UmSwin(s) => Ok(Box::new(crate::um_swin::UmSwinModel::new(*s)?)),
-        other => Err(ModelError::NotBuilt {
-            family: family_name(other.family()),
-        }),
+        ModelSpec::HiVit(s) => Ok(Box::new(crate::hivit::HiVitModel::new(*s)?)),
+        ModelSpec::MixMim(s) => Ok(Box::new(crate::mixmim::MixMimModel::new(*s)?)),
+        ModelSpec::VideoMae(s) => Ok(Box::new(crate::videomae::VideoMaeModel::new(*s)?)),
+        ModelSpec::M3ae(s) => Ok(Box::new(crate::m3ae::M3aeModel::new(*s)?)),
     }
-}
-
-fn family_name(f: Family) -> &'static str {
-    f.name()
 }

@@ -47,7 +47,10 @@ pub enum TensorFileError {
     },
     #[error("{path} is not a valid safetensors file: {reason}")]
     Format { path: PathBuf, reason: String },
-    #[error("{path}: tensor `{name}` has dtype {dtype}; expected F32 (or F64, converted)")]
+    #[error(
+        "{path}: tensor `{name}` has dtype {dtype}; expected F32 (or F64, converted, or an \
+         integer type whose values f32 holds exactly, such as token ids)"
+    )]
     Dtype {
         path: PathBuf,
         name: String,
@@ -75,7 +78,8 @@ pub struct TensorFile {
 }
 
 impl TensorFile {
-    /// Reads every tensor of `path` as f32 (F64 tensors are rounded; other dtypes are errors).
+    /// Reads every tensor of `path` as f32: F64 tensors are rounded, integer tensors (token ids)
+    /// are converted when every value is exact in f32 (|v| <= 2^24); other dtypes are errors.
     pub fn read(path: &Path) -> Result<TensorFile, TensorFileError> {
         let bytes = fs::read(path).map_err(|error| TensorFileError::Read {
             path: path.to_path_buf(),
@@ -159,8 +163,31 @@ fn to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
                 })
                 .collect(),
         ),
+        Dtype::I64 => exact_ints(bytes.chunks_exact(8).map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            i64::from_le_bytes(b)
+        })),
+        Dtype::I32 => exact_ints(
+            bytes
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64),
+        ),
+        Dtype::U32 => exact_ints(
+            bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64),
+        ),
         _ => None,
     }
+}
+
+/// Integers as f32, or `None` if one is too large to be exact.
+fn exact_ints(values: impl Iterator<Item = i64>) -> Option<Vec<f32>> {
+    const EXACT: i64 = 1 << 24;
+    values
+        .map(|v| (-EXACT..=EXACT).contains(&v).then_some(v as f32))
+        .collect()
 }
 
 /// Writes `tensors` (f32) and `metadata` to `path` atomically: the bytes go to a temporary file
@@ -251,6 +278,26 @@ mod tests {
         assert_eq!(got, sorted);
         assert_eq!(back.metadata, meta);
         assert!(!temp_path_for(&path).exists());
+    }
+
+    #[test]
+    fn integer_tensors_read_as_exact_floats_or_not_at_all() {
+        let path = scratch("ints.safetensors");
+        let write = |values: &[i64]| {
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let view = TensorView::new(Dtype::I64, vec![values.len()], &bytes).unwrap();
+            let buffer = safetensors::tensor::serialize([("text", view)], None).unwrap();
+            fs::write(&path, buffer).unwrap();
+        };
+        write(&[0, 30521, -3, 1 << 24]);
+        let f = TensorFile::read(&path).unwrap();
+        assert_eq!(
+            f.require("text").unwrap().data,
+            [0.0, 30521.0, -3.0, 16_777_216.0]
+        );
+        write(&[(1 << 24) + 1]);
+        let e = TensorFile::read(&path).unwrap_err().to_string();
+        assert!(e.contains("I64") && e.contains("text"), "{e}");
     }
 
     #[test]

@@ -168,8 +168,23 @@ fn a_folder_with_nothing_readable_is_an_error() {
             .contains("1 image file(s) found, 1 unreadable"),
         "{err}"
     );
-    let err = FolderDataset::open(&root.join("x"), 1).unwrap_err();
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    let err = FolderDataset::open(&root.join("empty"), 1).unwrap_err();
     assert!(err.to_string().contains("no class sub-folders"), "{err}");
+    let err = FolderDataset::open(&root.join("missing"), 1).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&root.join("missing").display().to_string()) && msg.contains("no such folder"),
+        "{msg}"
+    );
+    // A relative path also names the directory it was read from.
+    let err = FolderDataset::open(Path::new("no-such-folder-here"), 1).unwrap_err();
+    let msg = err.to_string();
+    let cwd = std::env::current_dir().unwrap();
+    assert!(
+        msg.contains("current directory") && msg.contains(&cwd.display().to_string()),
+        "{msg}"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
 

@@ -12,6 +12,15 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut failures = Vec::new();
+    let columns = if args.check {
+        "translations (validated by naga)"
+    } else {
+        "override constants (specialized per launch)"
+    };
+    println!(
+        "{:<20} {:<20} {:<14}  {columns}",
+        "kernel", "entry point", "workgroup"
+    );
     for k in KERNELS {
         let [x, y, z] = k.workgroup_size;
         let wg = format!("[{x}, {y}, {z}]");

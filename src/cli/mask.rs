@@ -1,20 +1,22 @@
 //! `tessera mask`: generate masks with one of the masking strategies, write them to safetensors
 //! (official conventions: f32 mask with 1 = removed, i64 `ids_keep` / `ids_restore`) and
-//! optionally draw them.
+//! optionally draw them; or, with `--verify`, check masks made elsewhere against a strategy's
+//! invariants (`mask_verify.rs`).
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use safetensors::tensor::{Dtype, TensorView};
-use tessera::mask_png::{self, Cell, Tile};
+use tessera::mask_png::{self, colour, Cell, Header, Row, Tile, BLOCK_LINE};
 use tessera_dsl::mask::{
     block::{block, BlockParams},
+    builtin,
     mixed::{mixed, MixedMask, MIXED_RATIO},
     random::random_batch,
     tube,
     uniform::{secondary, uniform_batch},
-    Grid, Mask, MaskError,
+    Grid, Layout, Mask, MaskError, MaskStrategy,
 };
 use tessera_dsl::{rng::Rng, Ratio};
 
@@ -47,6 +49,17 @@ impl Strategy {
         }
     }
 
+    /// The strategy behind the one interface, with the invariants `--verify` checks.
+    fn builtin(self) -> Box<dyn MaskStrategy> {
+        match self {
+            Strategy::Random => Box::new(builtin::Random),
+            Strategy::Block => Box::new(builtin::Block { cell: 1 }),
+            Strategy::Uniform => Box::new(builtin::Uniform),
+            Strategy::Tube => Box::new(builtin::Tube),
+            Strategy::Mixed => Box::new(builtin::Mixed),
+        }
+    }
+
     /// The official default ratio of each strategy.
     fn default_ratio(self) -> Ratio {
         match self {
@@ -63,7 +76,12 @@ impl Strategy {
     [N, T/tubelet, L] for tube; `ids_keep` and `ids_restore` i64 [N, K] and [N, L] (MAE \
     conventions). uniform adds `secondary` f32 [N, L] (1 = a kept token the encoder sees only \
     as the shared mask token). mixed writes `mask` on the coarsest grid (1 = the token comes \
-    from partner image N-1-i), `mask_stage0`.. on every stage grid and `partner` i64 [N]."
+    from partner image N-1-i), `mask_stage0`.. on every stage grid and `partner` i64 [N].\n\n\
+    --verify FILE reads `mask` ([N, L], or [N, T/tubelet, L] for tube; any float, integer or bool \
+    dtype holding 0 = kept, 1 = removed), and `ids_keep` [N, K] / `ids_restore` [N, L] (i64 or \
+    i32) when present, checks them against the strategy's invariants at --mask-ratio (mixed: on \
+    the coarsest grid) and the official index conventions, prints the first violations (sample, \
+    token or window, rule) and exits 1 when there is any."
 )]
 pub struct Args {
     /// Masking strategy.
@@ -75,29 +93,43 @@ pub struct Args {
     /// Frames of the clip (tube only).
     #[arg(long, value_name = "T")]
     frames: Option<usize>,
-    /// Frames per tubelet (tube only; default 2).
+    /// Frames per tubelet (tube only) [default: 2]
     #[arg(long, value_name = "t")]
     tubelet: Option<usize>,
-    /// Mask ratio, a fraction in (0, 1) such as 3/4 or 0.75 (default: 3/4; tube 9/10; mixed
-    /// 1/2).
-    #[arg(long, value_name = "R")]
-    ratio: Option<String>,
+    /// Mask ratio, a fraction in (0, 1) such as 3/4 or 0.75 [default: 3/4; tube 9/10;
+    /// mixed 1/2]
+    #[arg(long, value_name = "R", alias = "ratio")]
+    mask_ratio: Option<String>,
     /// Secondary masking ratio of the kept tokens, e.g. 1/4 (uniform only).
     #[arg(long, value_name = "R")]
     secondary: Option<String>,
-    /// Number of stages of the pyramid (mixed only; default 4).
+    /// Number of stages of the pyramid (mixed only) [default: 4]
     #[arg(long, value_name = "S")]
     stages: Option<usize>,
-    /// Number of masks (default 1; mixed 2, a pair of images).
-    #[arg(long, value_name = "N")]
-    batch: Option<usize>,
-    /// Seed of the generator: the same seed gives the same masks.
-    #[arg(long, default_value_t = 0)]
+    /// Number of masks (one per sample) [default: 1; mixed 2, a pair of images]
+    #[arg(long, value_name = "N", alias = "batch")]
+    count: Option<usize>,
+    /// Seed of the generator: the same seed gives the same masks [default: 0]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     seed: u64,
-    /// Output safetensors file.
-    #[arg(long, value_name = "FILE.safetensors")]
-    out: PathBuf,
-    /// Also draw the masks: one tile per sample (per time slice for tube, per stage for mixed).
+    /// Write the masks and their index tensors to this safetensors file.
+    #[arg(
+        long,
+        value_name = "FILE.safetensors",
+        required_unless_present_any = ["png", "verify"]
+    )]
+    out: Option<PathBuf>,
+    /// Instead of generating masks, check the masks in FILE (made elsewhere, e.g. by a PyTorch
+    /// data pipeline) against the strategy's invariants; exit 1 if any mask breaks one.
+    #[arg(
+        long,
+        value_name = "FILE.safetensors",
+        conflicts_with_all = ["out", "png", "count", "secondary", "seed"]
+    )]
+    verify: Option<PathBuf>,
+    /// Draw the masks, with a title and a colour key: one tile per sample (per time slice for
+    /// tube, per stage for mixed; for uniform a row per sample: uniform sampling, plus
+    /// secondary masking, and the compacted half-size map the encoder sees).
     #[arg(long, value_name = "FILE.png")]
     png: Option<PathBuf>,
 }
@@ -143,7 +175,8 @@ fn i64_tensor<'a>(
 /// What a run produces: tensors, picture rows and a one-line summary.
 struct Generated {
     tensors: Vec<Tensor>,
-    tiles: Vec<Vec<Tile>>,
+    header: Header,
+    rows: Vec<Row>,
     summary: String,
 }
 
@@ -201,19 +234,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     only_for(strategy, "--stages", args.stages.is_some(), Strategy::Mixed)?;
     let grid = parse_grid(&args.grid)?;
-    let ratio = match &args.ratio {
-        Some(text) => parse_ratio("--ratio", text)?,
+    let ratio = match &args.mask_ratio {
+        Some(text) => parse_ratio("--mask-ratio", text)?,
         None => strategy.default_ratio(),
     };
+    if let Some(file) = &args.verify {
+        let layout = match strategy {
+            Strategy::Tube => {
+                let frames = args.frames.ok_or_else(|| {
+                    bad_input("--strategy tube needs --frames T (the clip length in frames)")
+                })?;
+                let slices =
+                    tube::slices(frames, args.tubelet.unwrap_or(2)).map_err(bad_mask(strategy))?;
+                Layout::video(grid, slices)
+            }
+            Strategy::Mixed => Layout::pyramid(grid, args.stages.unwrap_or(4)),
+            Strategy::Random | Strategy::Block | Strategy::Uniform => Layout::image(grid),
+        };
+        return super::mask_verify::run(file, strategy.builtin().as_ref(), layout, ratio);
+    }
     let secondary_ratio = match &args.secondary {
         Some(text) => Some(parse_ratio("--secondary", text)?),
         None => None,
     };
     let batch = args
-        .batch
+        .count
         .unwrap_or(if strategy == Strategy::Mixed { 2 } else { 1 });
     if batch == 0 {
-        return Err(bad_input("--batch 0: at least one mask is needed"));
+        return Err(bad_input("--count 0: at least one mask is needed"));
     }
     let mut rng = Rng::seed_from_u64(args.seed);
     // Settings travel as one JSON `config` entry of the metadata (the project's convention),
@@ -224,7 +272,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     meta.insert("grid".into(), format!("{}x{}", grid.h, grid.w).into());
     meta.insert("ratio".into(), ratio.to_string().into());
     meta.insert("seed".into(), args.seed.into());
-    meta.insert("batch".into(), batch.into());
+    meta.insert("count".into(), batch.into());
     meta.insert(
         "convention".into(),
         "mask: 1 = removed, 0 = kept, raster order; ids_keep = kept tokens in encoder order; \
@@ -241,7 +289,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .collect()
             }
             .map_err(bad_mask(strategy))?;
-            flat_output(grid, &masks, None)
+            let title = if strategy == Strategy::Random {
+                format!("MAE random masking {ratio}, {}x{} tokens", grid.h, grid.w)
+            } else {
+                format!(
+                    "BEiT block-wise masking {ratio}, {}x{} tokens",
+                    grid.h, grid.w
+                )
+            };
+            flat_output(grid, &masks, None, title, 1)
         }
         Strategy::Uniform => {
             let masks = uniform_batch(batch, grid, ratio, &mut rng).map_err(bad_mask(strategy))?;
@@ -259,7 +315,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
                 None => vec![vec![0u8; grid.len()]; masks.len()],
             };
-            flat_output(grid, &masks, Some(&hidden))
+            let title = match secondary_ratio {
+                Some(r2) => format!(
+                    "UM-MAE uniform sampling {ratio} + secondary {r2}, {}x{} tokens",
+                    grid.h, grid.w
+                ),
+                None => format!(
+                    "UM-MAE uniform sampling {ratio}, {}x{} tokens",
+                    grid.h, grid.w
+                ),
+            };
+            let mut generated = flat_output(grid, &masks, Some(&hidden), title, 2);
+            generated.rows = uniform_steps(grid, &masks, &hidden, secondary_ratio.is_some());
+            generated
         }
         Strategy::Tube => {
             let frames = args.frames.ok_or_else(|| {
@@ -272,14 +340,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .map(|_| tube::tube(grid, frames, tubelet, ratio, &mut rng))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(bad_mask(strategy))?;
-            tube_output(grid, frames / tubelet, &masks)
+            tube_output(grid, tubelet, frames / tubelet, &masks, ratio)
         }
         Strategy::Mixed => {
             let stages = args.stages.unwrap_or(4);
             meta.insert("stages".into(), stages.into());
             if !batch.is_multiple_of(2) {
                 return Err(bad_input(format!(
-                    "--strategy mixed pairs image i with image N-1-i, so --batch must be even, \
+                    "--strategy mixed pairs image i with image N-1-i, so --count must be even, \
                      not {batch}"
                 )));
             }
@@ -287,10 +355,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             mixed_output(&m, batch)?
         }
     };
-    write_safetensors(&args.out, &generated.tensors, meta)?;
-    println!("wrote {}: {}", args.out.display(), generated.summary);
+    match &args.out {
+        Some(out) => {
+            write_safetensors(out, &generated.tensors, meta)?;
+            println!("wrote {}: {}", out.display(), generated.summary);
+        }
+        None => println!("{}", generated.summary),
+    }
     if let Some(png) = &args.png {
-        let picture = mask_png::compose(&generated.tiles).map_err(|e| bad_input(e.to_string()))?;
+        let picture = mask_png::compose(&generated.header, &generated.rows)
+            .map_err(|e| bad_input(e.to_string()))?;
         mask_png::write_png(png, &picture)?;
         println!(
             "drew {} ({}x{} px)",
@@ -318,11 +392,38 @@ fn tile(grid: Grid, cell_px: usize, mask: &[u8], hidden: Option<&[u8]>) -> Tile 
         w: grid.w,
         cell_px,
         cells,
+        caption: String::new(),
+        block: 1,
     }
 }
 
-/// random / block / uniform: `mask` [N, L], ids, and `secondary` when given.
-fn flat_output(grid: Grid, masks: &[Mask], hidden: Option<&Vec<Vec<u8>>>) -> Generated {
+/// The colour key of masks that keep and remove tokens.
+fn keep_remove_key(hidden: bool) -> Vec<([u8; 3], String)> {
+    let mut key = vec![
+        (colour(Cell::Visible), "visible: the encoder sees it".into()),
+        (
+            colour(Cell::Removed),
+            "removed: the decoder predicts it".into(),
+        ),
+    ];
+    if hidden {
+        key.push((
+            colour(Cell::Hidden),
+            "kept, but the encoder sees the shared mask token (secondary masking)".into(),
+        ));
+    }
+    key
+}
+
+/// random / block / uniform: `mask` [N, L], ids, and `secondary` when given. `block` > 1
+/// draws the borders of the `block x block` cells the strategy samples in.
+fn flat_output(
+    grid: Grid,
+    masks: &[Mask],
+    hidden: Option<&Vec<Vec<u8>>>,
+    title: String,
+    block: usize,
+) -> Generated {
     let n = masks.len();
     let keep = masks[0].len_keep();
     let mut tensors = vec![
@@ -340,6 +441,7 @@ fn flat_output(grid: Grid, masks: &[Mask], hidden: Option<&Vec<Vec<u8>>>) -> Gen
         grid.w,
         grid.len()
     );
+    let mut key = keep_remove_key(false);
     if let Some(hidden) = hidden {
         tensors.push(f32_tensor(
             "secondary",
@@ -348,22 +450,101 @@ fn flat_output(grid: Grid, masks: &[Mask], hidden: Option<&Vec<Vec<u8>>>) -> Gen
         ));
         let count = hidden[0].iter().filter(|&&v| v == 1).count();
         summary += &format!(", {count} of them hidden by secondary masking");
+        key = keep_remove_key(count > 0);
+    }
+    if block > 1 {
+        key.push((
+            BLOCK_LINE,
+            format!("the {block}x{block} cells, one token kept in each"),
+        ));
     }
     let cell_px = mask_png::cell_px_for(grid.h.max(grid.w));
     let tiles: Vec<Tile> = masks
         .iter()
         .enumerate()
-        .map(|(i, m)| tile(grid, cell_px, m.mask(), hidden.map(|h| h[i].as_slice())))
+        .map(|(i, m)| Tile {
+            caption: format!("sample {i}"),
+            block,
+            ..tile(grid, cell_px, m.mask(), hidden.map(|h| h[i].as_slice()))
+        })
         .collect();
     Generated {
         tensors,
-        tiles: tiles.chunks(COLUMNS).map(<[Tile]>::to_vec).collect(),
+        header: Header {
+            title,
+            key,
+            note: None,
+        },
+        rows: tiles
+            .chunks(COLUMNS)
+            .map(|t| Row {
+                label: None,
+                tiles: t.to_vec(),
+            })
+            .collect(),
         summary,
     }
 }
 
+/// UM-MAE's mask in its steps, one row per sample: uniform sampling alone, then with the
+/// secondary mask (when drawn), then the compacted half-size map the encoder runs on (each
+/// 2x2 block's visible cell, real or hidden).
+fn uniform_steps(grid: Grid, masks: &[Mask], hidden: &[Vec<u8>], secondary: bool) -> Vec<Row> {
+    let cell_px = mask_png::cell_px_for(grid.h.max(grid.w));
+    let (h, w) = (grid.h / 2, grid.w / 2);
+    masks
+        .iter()
+        .zip(hidden)
+        .enumerate()
+        .map(|(i, (m, hid))| {
+            let mut tiles = vec![Tile {
+                caption: format!("sample {i}"),
+                block: 2,
+                ..tile(grid, cell_px, m.mask(), None)
+            }];
+            if secondary {
+                tiles.push(Tile {
+                    caption: "+ secondary".into(),
+                    block: 2,
+                    ..tile(grid, cell_px, m.mask(), Some(hid))
+                });
+            }
+            let compact = (0..h * w)
+                .map(|b| {
+                    let (r, c) = (2 * (b / w), 2 * (b % w));
+                    let visible = [(r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1)]
+                        .into_iter()
+                        .map(|(r, c)| r * grid.w + c)
+                        .find(|&i| m.mask()[i] == 0)
+                        .expect("uniform sampling keeps one cell per block");
+                    if hid[visible] == 1 {
+                        Cell::Hidden
+                    } else {
+                        Cell::Visible
+                    }
+                })
+                .collect();
+            tiles.push(Tile {
+                h,
+                w,
+                cell_px,
+                cells: compact,
+                caption: format!("compacted {h}x{w}"),
+                block: 1,
+            });
+            Row { label: None, tiles }
+        })
+        .collect()
+}
+
 /// tube: `mask` [N, T/t, L]; ids over the flattened (slice, h, w) tokens.
-fn tube_output(grid: Grid, slices: usize, masks: &[Mask]) -> Generated {
+fn tube_output(
+    grid: Grid,
+    tubelet: usize,
+    slices: usize,
+    masks: &[Mask],
+    ratio: Ratio,
+) -> Generated {
     let n = masks.len();
     let keep = masks[0].len_keep();
     let total = slices * grid.len();
@@ -381,18 +562,33 @@ fn tube_output(grid: Grid, slices: usize, masks: &[Mask]) -> Generated {
         ),
     ];
     let cell_px = mask_png::cell_px_for(grid.h.max(grid.w));
-    let tiles = masks
+    let rows = masks
         .iter()
-        .map(|m| {
-            m.mask()
+        .enumerate()
+        .map(|(i, m)| Row {
+            label: (n > 1).then(|| format!("sample {i}")),
+            tiles: m
+                .mask()
                 .chunks(grid.len())
-                .map(|slice| tile(grid, cell_px, slice, None))
-                .collect()
+                .enumerate()
+                .map(|(k, slice)| Tile {
+                    caption: format!("frames {}-{}", k * tubelet, (k + 1) * tubelet - 1),
+                    ..tile(grid, cell_px, slice, None)
+                })
+                .collect(),
         })
         .collect();
     Generated {
         tensors,
-        tiles,
+        header: Header {
+            title: format!(
+                "VideoMAE tube masking {ratio}, {} frames in slices of {tubelet}",
+                slices * tubelet
+            ),
+            key: keep_remove_key(false),
+            note: Some("the same tokens in every slice: a tube through time".into()),
+        },
+        rows,
         summary: format!(
             "{n} tube mask(s), {slices} slice(s) of {}x{}, {} of {} tokens kept per slice",
             grid.h,
@@ -441,18 +637,53 @@ fn mixed_output(m: &MixedMask, batch: usize) -> anyhow::Result<Generated> {
             stage_rows.iter().map(Vec::as_slice),
         ));
     }
-    // Every stage drawn at the same pixel size: cell_s = 2^s (cell_0 + 1) - 1.
+    // Every stage drawn at the same pixel size: cell_s = 2^s (cell_0 + 1) - 1. Sample i takes
+    // a token from its own image where the mask is 0 and from image N-1-i where it is 1; each
+    // image has its own colour, so the two rows show the same tokens swapped.
     let finest = m.stage_grids()[0];
     let cell0 = mask_png::cell_px_for(finest.h.max(finest.w));
-    let stage_tiles: Vec<Tile> = m
-        .stage_grids()
-        .iter()
-        .enumerate()
-        .map(|(s, &g)| tile(g, (cell0 + 1) * (1 << s) - 1, m.stage(s), None))
+    let rows = (0..batch)
+        .map(|i| {
+            let partner = MixedMask::partner(i, batch);
+            let tiles = m
+                .stage_grids()
+                .iter()
+                .enumerate()
+                .map(|(s, &g)| Tile {
+                    h: g.h,
+                    w: g.w,
+                    cell_px: (cell0 + 1) * (1 << s) - 1,
+                    cells: m
+                        .stage(s)
+                        .iter()
+                        .map(|&v| Cell::Source(if v == 1 { partner } else { i }))
+                        .collect(),
+                    caption: format!("stage {s}, {}x{}", g.h, g.w),
+                    block: 1,
+                })
+                .collect();
+            Row {
+                label: Some(format!(
+                    "sample {i}: its own image {i} mixed with image {partner}"
+                )),
+                tiles,
+            }
+        })
         .collect();
+    let key = (0..batch.min(6))
+        .map(|k| (colour(Cell::Source(k)), format!("token from image {k}")))
+        .collect();
+    let from_partner = format!("{}/{}", coarse.len() - own.len_keep(), coarse.len());
     Ok(Generated {
         tensors,
-        tiles: vec![stage_tiles; batch],
+        header: Header {
+            title: format!(
+                "MixMIM mixed input: {from_partner} of the tokens from the partner image"
+            ),
+            key,
+            note: (batch > 6).then(|| "(colours repeat after image 5)".to_string()),
+        },
+        rows,
         summary: format!(
             "mixing mask shared by {batch} samples on a {}x{} coarsest grid ({} stages), {} of \
              {} tokens from the partner",

@@ -2,15 +2,22 @@
 pub mod bench;
 pub mod bench_matmul;
 pub mod check;
+pub mod convert;
 pub mod demo;
 pub mod devices;
 pub mod eval;
+pub mod interrupt;
 pub mod kernels;
+pub mod m3ae;
 pub mod mask;
+pub mod mask_verify;
 pub mod model_args;
 pub mod pretrain;
 pub mod probe;
+pub mod progress;
 pub mod reconstruct;
+pub mod reconstruct_clip;
+pub mod reconstruct_mixmim;
 
 /// An error caused by what the user asked for (bad arguments, a spec that breaks a shape rule,
 /// an unreadable input file). The CLI exits with status 2 for these and 1 for everything else.

@@ -1,66 +1,87 @@
-//! `tessera pretrain`: MAE pre-training on the CPU backend with a progress bar, `metrics.csv`,
-//! `loss.png` and a checkpoint every epoch; `--resume` continues a run bit for bit and Ctrl-C
-//! saves the position before exiting.
-use std::io::IsTerminal;
+//! `tessera pretrain`: pre-training on the CPU backend (or a GPU) with a progress bar,
+//! `metrics.csv`, `log.txt`, `loss.png` and checkpoints; `--resume` continues a run bit for
+//! bit (or for more epochs), `--init` starts from other weights (an official `.pth` too), and
+//! Ctrl-C saves the position before exiting.
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tessera_dsl::graph::LrSchedule;
-use tessera_dsl::spec::Target;
+use tessera_dsl::spec::{ModelSpec, Target};
+use tessera_models::checkpoint;
+use tessera_models::data::{Fit, Source, Split};
 use tessera_models::train::checkpoint::MODEL_FILE;
+use tessera_models::train::log_txt::LOG_FILE;
 use tessera_models::train::run::{LOSS_PLOT_FILE, METRICS_FILE};
-use tessera_models::train::{
-    load_run, Observer, Outcome, RunConfig, RunError, StepReport, TrainState, Trainer, Warmup,
-};
+use tessera_models::train::{load_run, Outcome, RunConfig, RunError, TrainState, Trainer, Warmup};
 
 use super::bad_input;
 use super::model_args::{
-    describe, with_mask_ratio, with_target, Backend, DeviceChoice, ModelChoice,
+    describe, parse_source, with_mask_ratio, with_target, Backend, BatchChoice, DataChoice,
+    DeviceChoice, ModelChoice, DEFAULT_DATA,
 };
+use super::progress::Bar;
+
+/// The official base learning rate (`main_pretrain.py --blr`), per 256 images.
+pub const BASE_LR: f64 = 1.5e-4;
+/// The official batch, 256 images a step.
+pub const FULL_BATCH: usize = 256;
+/// Fewest steps an epoch that a default batch leaves a small data set.
+pub const MIN_STEPS_PER_EPOCH: usize = 8;
 
 #[derive(clap::Args, Clone, Debug)]
+#[command(mut_arg("model", |a| a.help(
+    "Model preset (`tessera check --preset NAME` shows one) [default: mae_fmnist_small, or \
+     the run's, or --init's]"
+)))]
+#[command(mut_arg("data", |a| a.help(
+    "Training images: `folder:DIR` (DIR/<class>/<image>.png|jpg, or the images straight in \
+     DIR; DIR/train is used when present), `fashion-mnist:DIR` (its four IDX files) or \
+     `fashion-mnist-embedded` (2,048 images built into tessera) [default: \
+     fashion-mnist-embedded, or the run's; with --resume, the new place of a moved data set]"
+)))]
+#[command(mut_arg("batch", |a| a.help(
+    "Images per step [default: 256, halved until a small data set gets 8 steps an epoch; or \
+     the run's]"
+)))]
 pub struct Args {
-    /// The model (default: the preset mae_fmnist_small).
     #[command(flatten)]
     pub model: ModelChoice,
-    /// Training data: `fashion-mnist:DIR`, `folder:DIR` or `fashion-mnist-embedded`
-    /// (default: the Fashion-MNIST slice built into tessera).
-    #[arg(long, value_name = "SOURCE")]
-    pub data: Option<String>,
-    /// Use only the first N training images.
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
-    /// MAE's augmentation (RandomResizedCrop scale 0.2-1 + horizontal flip). Without it the
-    /// images must already have the model's size.
-    #[arg(long)]
+    #[command(flatten)]
+    pub data: DataChoice,
+    /// MAE's augmentation: each image randomly cropped (scale 0.2-1) and flipped, as official
+    /// pre-training does [default: on (clips: off), or the run's]
+    #[arg(long, conflicts_with = "no_augment")]
     pub augment: bool,
-    /// Epochs (default 4).
+    /// No augmentation: images only brought to the model's size (see --fit).
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Epochs; with --resume, a different number continues the run to the new length
+    /// [default: 4, or the run's]
     #[arg(long)]
     pub epochs: Option<u64>,
-    /// Images per step (default 256).
-    #[arg(long)]
-    pub batch: Option<usize>,
-    /// Peak learning rate.
+    #[command(flatten)]
+    pub batch: BatchChoice,
+    /// Peak learning rate [default: --blr x batch / 256, or the run's]
     #[arg(long, conflicts_with = "blr")]
     pub lr: Option<f64>,
-    /// Base learning rate, scaled as official MAE does: lr = blr * batch / 256
-    /// (default 1.5e-4, the official value).
+    /// Base learning rate: lr = blr x batch / 256 as official MAE scales it, for batches of
+    /// 256 and more; smaller batches keep lr = blr (scaling Adam's rate down linearly makes
+    /// small runs crawl) [default: 1.5e-4, the official value]
     #[arg(long)]
     pub blr: Option<f64>,
-    /// Lowest learning rate at the end of the cosine (default 0).
+    /// Lowest learning rate at the end of the cosine [default: 0, or the run's]
     #[arg(long)]
     pub min_lr: Option<f64>,
-    /// Linear warm-up in epochs, fractions allowed (default: epochs / 20, the official 40 of
-    /// 800).
+    /// Linear warm-up in epochs, fractions allowed [default: epochs / 20, the official 40 of
+    /// 800; or the run's]
     #[arg(long, conflicts_with = "warmup_steps")]
     pub warmup_epochs: Option<f64>,
     /// Linear warm-up in optimizer steps.
     #[arg(long)]
     pub warmup_steps: Option<u64>,
-    /// AdamW weight decay (default 0.05; none on biases and 1-D tensors, as official).
+    /// AdamW weight decay, none on biases and 1-D tensors as official [default: 0.05, or the
+    /// run's]
     #[arg(long)]
     pub weight_decay: Option<f64>,
     /// Exact mask ratio, `3/4` or `0.75`, replacing the model spec's.
@@ -72,16 +93,27 @@ pub struct Args {
     /// Raw pixel targets (reconstructions look like images without re-injecting statistics).
     #[arg(long)]
     pub no_norm_pix: bool,
-    /// Seed of the initialization, the data order and the masks (default 0).
+    /// Seed of the initialization, the data order, the augmentation and the masks
+    /// [default: 0, or the run's]
     #[arg(long)]
     pub seed: Option<u64>,
     /// Where the steps run (only the CPU backend promises a bit-exact --resume).
     #[command(flatten)]
     pub device: DeviceChoice,
-    /// Run folder: last.safetensors (+ last.optim.safetensors), metrics.csv, loss.png.
+    /// Write the checkpoint every N epochs; the last epoch and a stop always write it, and
+    /// metrics.csv, log.txt and loss.png are written every epoch [default: 1]
+    #[arg(long, value_name = "N", default_value_t = 1, hide_default_value = true)]
+    pub save_every: u64,
+    /// Start from the parameters of CKPT (a tessera checkpoint, or an official PyTorch `.pth`
+    /// such as mae_pretrain_vit_base.pth) with a fresh optimizer; parameters it lacks (an
+    /// encoder-only file's decoder) are initialized as usual.
+    #[arg(long, value_name = "CKPT", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
+    /// Run folder: last.safetensors (+ last.optim.safetensors), metrics.csv, log.txt, loss.png.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Continue the run saved in --out exactly where it stopped (settings come from it).
+    /// Continue the run saved in --out where it stopped (settings come from it; --epochs may
+    /// change it, --data may name its new place).
     #[arg(long)]
     pub resume: bool,
     /// Stop (saving a checkpoint) once this many optimizer steps are done in total, as Ctrl-C
@@ -94,10 +126,16 @@ pub struct Args {
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub outcome: Outcome,
+    /// Where the run stands now.
+    pub state: TrainState,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let summary = pretrain(&args, &stop_on_ctrl_c())?;
+    // M3AE trains on image–caption pairs with its own loop (captions, tokenizer, held-out loss).
+    if let Some(ModelSpec::M3ae(spec)) = args.model.spec()? {
+        return super::m3ae::pretrain(&args, spec);
+    }
+    let summary = pretrain(&args, &super::interrupt::stop_on_ctrl_c())?;
     if summary.outcome == Outcome::Stopped && args.stop_after.is_none() {
         // Interrupted by the user: the conventional status of SIGINT.
         std::process::exit(130);
@@ -105,47 +143,58 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A flag that Ctrl-C raises (the loop then saves and stops).
-pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = Arc::clone(&flag);
-    // A second handler in one process is refused; the first one keeps working then.
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond Ctrl-C: exiting without saving");
-            std::process::exit(130);
-        }
-        eprintln!("\nCtrl-C: saving a checkpoint after this step (Ctrl-C again to quit now)");
-    });
-    flag
-}
-
 /// Runs (or resumes) pre-training as `args` say; the body of `tessera pretrain` and the demo.
 pub fn pretrain(args: &Args, stop: &AtomicBool) -> anyhow::Result<Summary> {
     let mut device = args.device.open()?;
     let mut trainer = if args.resume {
-        let saved = load_run(&args.out).map_err(|e| bad_input(e.to_string()))?;
-        let expected = recipe(args, Some(&saved.state.config))?;
+        let saved = load_run(&args.out).map_err(|e| bad_input(resume_hint(&args.out, e)))?;
+        let expected = recipe(args, Some(&saved.state.config), None)?;
         Trainer::resume_on(&args.out, Some(&expected), &mut device).map_err(run_error)?
+    } else if let Some(init) = &args.init {
+        let named = args.model.spec()?;
+        let (ckpt, _) =
+            checkpoint::load_partial(init, named.as_ref()).map_err(|e| bad_input(e.to_string()))?;
+        let config = recipe(args, None, Some(ckpt.spec))?;
+        let (trainer, fresh) =
+            Trainer::new_from(config, &ckpt.params, &args.out, &mut device).map_err(run_error)?;
+        println!(
+            "initialized from {}: {} tensors{}; the optimizer starts fresh",
+            init.display(),
+            ckpt.params.specs.len(),
+            if fresh.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} initialized as a new run's (not in the file: {})",
+                    fresh.len(),
+                    abbreviate(&fresh)
+                )
+            }
+        );
+        trainer
     } else {
-        let config = recipe(args, None)?;
+        let config = recipe(args, None, None)?;
         Trainer::new_on(config, &args.out, &mut device).map_err(run_error)?
     };
+    trainer = trainer.with_save_every(args.save_every);
     if args.device.backend == Backend::Wgpu {
         println!("backend: {}", device.name());
     }
     let state = trainer.state().clone();
     if state.finished() {
         println!(
-            "{} is already finished ({} steps); nothing to do",
+            "{} is already finished ({} steps of {} epochs); nothing to do. Train it longer \
+             with --resume --epochs N, or start another run with another --out",
             args.out.display(),
-            state.global_step
+            state.global_step,
+            state.config.epochs
         );
         return Ok(Summary {
             outcome: Outcome::Finished,
+            state,
         });
     }
-    print_start(&trainer, args.resume);
+    print_start(&trainer, args);
     let mut bar = Bar::new(&state);
     let started = Instant::now();
     let outcome = trainer
@@ -155,7 +204,29 @@ pub fn pretrain(args: &Args, stop: &AtomicBool) -> anyhow::Result<Summary> {
     let outcome = outcome?;
     let state = trainer.state().clone();
     print_end(&state, &args.out, outcome, started.elapsed().as_secs_f64());
-    Ok(Summary { outcome })
+    Ok(Summary { outcome, state })
+}
+
+/// A failed `load_run`, with what to do about a folder that holds no run.
+fn resume_hint(dir: &Path, e: impl std::fmt::Display) -> String {
+    if !dir.join(MODEL_FILE).exists() {
+        format!(
+            "--resume: {} holds no run ({MODEL_FILE} is missing); leave --resume out to start \
+             one there",
+            dir.display()
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+/// `a, b, c and 23 more`.
+fn abbreviate(names: &[String]) -> String {
+    if names.len() <= 3 {
+        names.join(", ")
+    } else {
+        format!("{} and {} more", names[..3].join(", "), names.len() - 3)
+    }
 }
 
 fn run_error(e: RunError) -> anyhow::Error {
@@ -166,12 +237,35 @@ fn run_error(e: RunError) -> anyhow::Error {
     }
 }
 
-/// The recipe the flags describe; with `saved`, unset flags take the saved run's values.
-fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
-    let mut model = match (saved, args.model.spec()?) {
-        (_, Some(spec)) => spec,
-        (Some(s), None) => s.model,
-        (None, None) => super::model_args::preset("mae_fmnist_small")?,
+/// The batch used when `--batch` is not given: the official 256, halved until `images` give
+/// at least [`MIN_STEPS_PER_EPOCH`] steps an epoch (a folder of 64 images trains at batch 8
+/// instead of failing for want of one full batch).
+pub fn default_batch(images: usize) -> usize {
+    let mut batch = FULL_BATCH;
+    while batch > 1 && images / batch < MIN_STEPS_PER_EPOCH {
+        batch /= 2;
+    }
+    batch
+}
+
+/// The peak learning rate of a base rate at `batch`: scaled linearly for batches of 256 and
+/// more (the official rule), kept at `blr` below.
+pub fn scaled_lr(blr: f64, batch: usize) -> f64 {
+    LrSchedule::scaled_base(blr, batch.max(FULL_BATCH))
+}
+
+/// The recipe the flags describe; with `saved`, unset flags take the saved run's values; with
+/// `init_spec`, the model defaults to the checkpoint's.
+fn recipe(
+    args: &Args,
+    saved: Option<&RunConfig>,
+    init_spec: Option<tessera_dsl::ModelSpec>,
+) -> anyhow::Result<RunConfig> {
+    let mut model = match (saved, args.model.spec()?, init_spec) {
+        (_, Some(spec), _) => spec,
+        (Some(s), None, _) => s.model,
+        (None, None, Some(spec)) => spec,
+        (None, None, None) => super::model_args::preset("mae_fmnist_small")?,
     };
     if let Some(text) = &args.mask_ratio {
         model = with_mask_ratio(model, text)?;
@@ -182,13 +276,32 @@ fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
     if args.no_norm_pix {
         model = with_target(model, Target::Pix)?;
     }
+    let data = match (&args.data.data, saved) {
+        (Some(text), _) => parse_source(text)?.to_string(),
+        (None, Some(s)) => s.data.clone(),
+        (None, None) => DEFAULT_DATA.to_string(),
+    };
+    let limit = args.data.limit.or(saved.and_then(|s| s.limit));
     let epochs = args.epochs.or(saved.map(|s| s.epochs)).unwrap_or(4);
-    let batch = args.batch.or(saved.map(|s| s.batch)).unwrap_or(256);
+    let batch = match (args.batch.batch, saved) {
+        (Some(0), _) => return Err(bad_input("--batch must be at least 1")),
+        (Some(b), _) => b,
+        (None, Some(s)) => s.batch,
+        (None, None) => {
+            let source: Source = data
+                .parse()
+                .map_err(|e: tessera_models::data::DataError| bad_input(e.to_string()))?;
+            let images = source
+                .count_images(Split::Train)
+                .map_err(|e| bad_input(e.to_string()))?;
+            default_batch(limit.map_or(images, |n| n.min(images)))
+        }
+    };
     let lr = match (args.lr, args.blr, saved) {
         (Some(lr), _, _) => lr,
-        (None, Some(blr), _) => LrSchedule::scaled_base(blr, batch),
+        (None, Some(blr), _) => scaled_lr(blr, batch),
         (None, None, Some(s)) => s.lr,
-        (None, None, None) => LrSchedule::scaled_base(1.5e-4, batch),
+        (None, None, None) => scaled_lr(BASE_LR, batch),
     };
     let warmup = match (args.warmup_epochs, args.warmup_steps, saved) {
         (Some(e), _, _) => Warmup::Epochs(e),
@@ -203,15 +316,24 @@ fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
             )));
         }
     }
+    let augment = match (args.augment, args.no_augment, saved) {
+        (true, _, _) => true,
+        (_, true, _) => false,
+        (_, _, Some(s)) => s.augment,
+        // Clips are not cropped or flipped: one crop must serve every frame of a clip.
+        _ => !matches!(model, ModelSpec::VideoMae(_)),
+    };
+    let fit = match (args.data.fit, saved) {
+        (Some(f), _) => Fit::from(f),
+        (None, Some(s)) => s.fit,
+        (None, None) => Fit::default(),
+    };
     Ok(RunConfig {
         model,
-        data: args
-            .data
-            .clone()
-            .or(saved.map(|s| s.data.clone()))
-            .unwrap_or_else(|| "fashion-mnist-embedded".into()),
-        limit: args.limit.or(saved.and_then(|s| s.limit)),
-        augment: args.augment || saved.is_some_and(|s| s.augment),
+        data,
+        limit,
+        augment,
+        fit,
         epochs,
         batch,
         lr,
@@ -225,11 +347,15 @@ fn recipe(args: &Args, saved: Option<&RunConfig>) -> anyhow::Result<RunConfig> {
     })
 }
 
-fn print_start(trainer: &Trainer, resumed: bool) {
+fn print_start(trainer: &Trainer, args: &Args) {
     let s = trainer.state();
     let c = &s.config;
     let (params, _) = tessera_models::params::ParamSet::counts(trainer.model().params());
-    let verb = if resumed { "resuming" } else { "pre-training" };
+    let verb = if args.resume {
+        "resuming"
+    } else {
+        "pre-training"
+    };
     println!(
         "{verb} {}, {:.2}M parameters, on {} ({} images)",
         describe(&c.model),
@@ -237,9 +363,30 @@ fn print_start(trainer: &Trainer, resumed: bool) {
         c.data,
         s.data_len
     );
+    for note in trainer.notes() {
+        println!("  {note}");
+    }
+    let lr_rule = match (args.lr, args.blr) {
+        _ if args.resume => String::new(),
+        (Some(_), _) => " (--lr)".to_string(),
+        (None, blr) => {
+            let blr = blr.unwrap_or(BASE_LR);
+            if c.batch >= FULL_BATCH {
+                format!(" = blr {blr:e} x {} / 256", c.batch)
+            } else {
+                format!(" = blr {blr:e}, not scaled down for a batch under 256")
+            }
+        }
+    };
+    let batch_rule = match args.batch.batch {
+        None if !args.resume => format!(" (chosen for {} images; --batch sets it)", s.data_len),
+        _ => String::new(),
+    };
     println!(
-        "  {} epochs x {} steps of {} images, lr {:e} ({}), wd {}, seed {}{}",
+        "  {} epoch{} x {} steps of {} images{batch_rule}, lr {:e}{lr_rule} ({}), wd {}, seed \
+         {}{}",
         c.epochs,
+        if c.epochs == 1 { "" } else { "s" },
         s.steps_per_epoch,
         c.batch,
         c.lr,
@@ -249,12 +396,18 @@ fn print_start(trainer: &Trainer, resumed: bool) {
         },
         c.weight_decay,
         c.seed,
-        if resumed {
+        if args.resume {
             format!(", from step {}", s.global_step)
         } else {
             String::new()
         }
     );
+    if args.save_every > 1 {
+        println!(
+            "  checkpoint every {} epochs (and at the end)",
+            args.save_every
+        );
+    }
 }
 
 /// `wall` is this invocation's wall-clock time of the loop (data waits and saves included).
@@ -267,7 +420,7 @@ fn print_end(state: &TrainState, dir: &Path, outcome: Outcome, wall: f64) {
     match outcome {
         Outcome::Finished => println!(
             "done: {} steps, {:.1} s in training steps ({:.0} img/s), {wall:.1} s wall in this \
-             call, last loss {:.4}",
+             call, last step's loss {:.4}",
             state.global_step,
             state.train_seconds,
             ips,
@@ -281,9 +434,10 @@ fn print_end(state: &TrainState, dir: &Path, outcome: Outcome, wall: f64) {
         ),
     }
     println!(
-        "  checkpoint {}  metrics {}  loss plot {}",
+        "  checkpoint {}  metrics {}  {}  loss plot {}",
         dir.join(MODEL_FILE).display(),
         dir.join(METRICS_FILE).display(),
+        dir.join(LOG_FILE).display(),
         dir.join(LOSS_PLOT_FILE).display()
     );
     println!(
@@ -300,89 +454,24 @@ fn print_end(state: &TrainState, dir: &Path, outcome: Outcome, wall: f64) {
     );
 }
 
-/// The progress bar on a terminal; plain lines (a few per epoch) otherwise, so a log file
-/// shows progress too.
-struct Bar {
-    bar: ProgressBar,
-    tty: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Bar {
-    fn new(state: &TrainState) -> Self {
-        let tty = std::io::stderr().is_terminal();
-        let bar = if tty {
-            ProgressBar::with_draw_target(
-                Some(state.total_steps()),
-                ProgressDrawTarget::stderr_with_hz(4),
-            )
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template("{bar:32.cyan/blue} {pos}/{len} {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_position(state.global_step);
-        bar.enable_steady_tick(Duration::from_millis(250));
-        Bar { bar, tty }
+    #[test]
+    fn a_small_data_set_gets_a_batch_it_can_fill_eight_times() {
+        assert_eq!(default_batch(60_000), 256);
+        assert_eq!(default_batch(2048), 256);
+        assert_eq!(default_batch(2047), 128);
+        assert_eq!(default_batch(200), 16);
+        assert_eq!(default_batch(64), 8);
+        assert_eq!(default_batch(3), 1);
     }
 
-    fn finish(&mut self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-fn hms(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s / 60 % 60)
-    } else {
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
-}
-
-impl Observer for Bar {
-    fn step(&mut self, r: &StepReport) {
-        let msg = format!(
-            "epoch {}/{} step {}/{} loss {:.4} {:.0} img/s ETA {}",
-            r.epoch + 1,
-            r.epochs,
-            r.step_in_epoch,
-            r.steps_per_epoch,
-            r.loss,
-            r.images_per_s,
-            hms(r.eta_s)
-        );
-        self.bar.set_position(r.global_step);
-        self.bar.set_message(msg.clone());
-        let every = (r.steps_per_epoch / 4).max(1);
-        if !self.tty && (r.step_in_epoch.is_multiple_of(every) || r.global_step == 1) {
-            println!("  step {}/{}: {msg}", r.global_step, r.total_steps);
-        }
-    }
-
-    fn epoch_done(&mut self, epoch: u64, mean_loss: f64, state: &TrainState) {
-        let line = format!(
-            "epoch {}/{}: mean loss {mean_loss:.4}, {:.1} s of training so far",
-            epoch + 1,
-            state.config.epochs,
-            state.train_seconds
-        );
-        if self.tty {
-            self.bar.println(line);
-        } else {
-            println!("{line}");
-        }
-    }
-
-    fn saved(&mut self, dir: &Path, state: &TrainState) {
-        if !self.tty {
-            println!(
-                "  saved {} at step {}",
-                dir.join(MODEL_FILE).display(),
-                state.global_step
-            );
-        }
+    #[test]
+    fn the_learning_rate_scales_up_from_256_but_not_down() {
+        assert_eq!(scaled_lr(1.5e-4, 4096), 1.5e-4 * 16.0);
+        assert_eq!(scaled_lr(1.5e-4, 256), 1.5e-4);
+        assert_eq!(scaled_lr(1.5e-4, 16), 1.5e-4);
     }
 }

@@ -1,5 +1,6 @@
-//! The official MAE fixtures and how a result is compared with them: loss, prediction and
-//! mask within 1e-4, every gradient within 1e-3, relative to the official numbers.
+//! The official fixtures of every family tessera builds (MAE, HiViT, UM-MAE on ViT) and how a
+//! result is compared with them: loss, prediction and mask within 1e-4, every gradient within
+//! 1e-3, relative to the official numbers.
 use std::path::{Path, PathBuf};
 
 use tessera::models::checkpoint::{self, Checkpoint};
@@ -8,19 +9,53 @@ use tessera::models::model::StepInputs;
 use tessera::models::tensors::{Tensor, TensorFile};
 use tessera::runtime::backend::Device;
 
-/// Every fixture prefix: the shared official one (`tests/fixtures/mae-official/`) and the
-/// extra configurations made by `scripts/make_mae_fixture.py` from the official code.
-pub fn fixtures() -> Vec<PathBuf> {
+/// One family's fixture prefixes: the official one (`tests/fixtures/{official}`) first, then the
+/// extra configurations its generator script made from the official code
+/// (`tests/fixtures/{extra_dir}/{name}`).
+fn family(official: &str, extra_dir: &str, extras: &[&str]) -> Vec<PathBuf> {
     let root = super::repo_root().join("tests/fixtures");
-    let mut out = vec![root.join("mae-official/mae_public")];
-    for name in [
-        "mae_c3_p4_r06",
-        "mae_c1_p7_normpix",
-        "mae_c2_p6_eps6",
-        "mae_r1_all_masked",
-    ] {
-        out.push(root.join("mae-extra").join(name));
-    }
+    let mut out = vec![root.join(official)];
+    out.extend(extras.iter().map(|name| root.join(extra_dir).join(name)));
+    out
+}
+
+/// MAE's (`scripts/make_mae_fixture.py` made the extra ones).
+pub fn fixtures() -> Vec<PathBuf> {
+    family(
+        "mae-official/mae_public",
+        "mae-extra",
+        &[
+            "mae_c3_p4_r06",
+            "mae_c1_p7_normpix",
+            "mae_c2_p6_eps6",
+            "mae_r1_all_masked",
+        ],
+    )
+}
+
+/// HiViT's (`scripts/make_hivit_fixture.py` made the extra ones).
+pub fn hivit_fixtures() -> Vec<PathBuf> {
+    family(
+        "hivit/hivit_public",
+        "hivit-extra",
+        &["hivit_c1_p4_r06", "hivit_nohifeat_noqkvbias"],
+    )
+}
+
+/// UM-MAE on ViT's (`scripts/make_um_vit_fixture.py` made the extra ones).
+pub fn um_vit_fixtures() -> Vec<PathBuf> {
+    family(
+        "um-mae-vit/um_mae_vit_public",
+        "um-mae-vit-extra",
+        &["um_vit_c1_p4_vmr05", "um_vit_novis_eps5"],
+    )
+}
+
+/// Every family's fixtures.
+pub fn all_fixtures() -> Vec<PathBuf> {
+    let mut out = fixtures();
+    out.extend(hivit_fixtures());
+    out.extend(um_vit_fixtures());
     out
 }
 

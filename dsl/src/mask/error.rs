@@ -1,4 +1,6 @@
 //! Why a mask could not be built.
+use super::check::Violation;
+use super::invariant::Conflict;
 use crate::Ratio;
 
 /// Errors of the masking strategies. Each names the offending value and what was expected.
@@ -47,6 +49,22 @@ pub enum MaskError {
     NotBinary { index: usize, value: u8 },
     /// `ids_keep`/`ids_shuffle` is not a permutation of `0..len`.
     NotPermutation { len: usize },
+    /// A layout with no frames.
+    NoFrames,
+    /// A layout with a part (frames, stages, text tokens) the strategy has no use for.
+    UnusedLayout {
+        strategy: &'static str,
+        part: &'static str,
+        value: usize,
+    },
+    /// No mask can keep the declared invariants on this layout and ratio.
+    Unsatisfiable(Conflict),
+    /// A strategy drew a mask that breaks an invariant it declares (the first violation found).
+    Broken {
+        strategy: &'static str,
+        // Boxed: a violation lists tokens, and every `Result` of the strategies carries this.
+        violation: alloc::boxed::Box<Violation>,
+    },
 }
 
 impl core::fmt::Display for MaskError {
@@ -126,6 +144,30 @@ impl core::fmt::Display for MaskError {
             MaskError::NotPermutation { len } => {
                 write!(f, "the indices are not a permutation of 0..{len}")
             }
+            MaskError::NoFrames => f.write_str("a clip needs at least one frame"),
+            MaskError::UnusedLayout {
+                strategy,
+                part,
+                value,
+            } => write!(
+                f,
+                "masking strategy `{strategy}` has no use for {value} {part}; it masks {}",
+                match part {
+                    "frames" => "single images",
+                    "stages" => "the token grid itself",
+                    _ => "image tokens only",
+                }
+            ),
+            MaskError::Unsatisfiable(conflict) => {
+                write!(f, "no mask can keep the declared invariants: {conflict}")
+            }
+            MaskError::Broken {
+                strategy,
+                ref violation,
+            } => write!(
+                f,
+                "masking strategy `{strategy}` broke an invariant it declares: {violation}"
+            ),
         }
     }
 }

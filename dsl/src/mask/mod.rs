@@ -8,20 +8,42 @@
 //! (UM-MAE uniform sampling + secondary masking, with the window checks), [`tube`] (VideoMAE),
 //! [`mixed`] (MixMIM) and [`modality`] (M3AE); [`spec`] draws what a spec's `MaskSpec` states,
 //! and [`MaskBatch`] flattens a batch into the tensors a step uploads.
+//!
+//! The extension point: every strategy is a [`MaskStrategy`] ([`builtin`] holds the family's)
+//! that declares the [`Invariant`]s its masks keep; [`check`] tests masks against them; a
+//! user's strategy enters a spec as a [`CustomStrategy`]; `testing` (feature `proptest`) makes
+//! its property test a few lines.
 mod batch;
 pub mod block;
+pub mod builtin;
+pub mod check;
+mod custom;
 mod error;
+mod invariant;
 pub mod mixed;
 pub mod modality;
 mod perm;
 pub mod random;
+mod registry;
 pub mod spec;
+mod strategy;
+#[cfg(feature = "proptest")]
+pub mod testing;
 pub mod tube;
 pub mod uniform;
 
 pub use batch::MaskBatch;
+pub use check::{check_masks, check_rows, Report, Rows, Violation};
+pub use custom::{CustomStrategy, Draw};
 pub use error::MaskError;
+pub use invariant::{balance_window, implied_keep, Conflict, Invariant, Unit};
 pub use perm::{invert_permutation, stable_argsort};
+#[cfg(feature = "serde")]
+pub(crate) use registry::by_name;
+#[cfg(feature = "std")]
+pub use registry::register;
+pub use registry::{lookup, registered, NameTaken};
+pub use strategy::{Layout, MaskStrategy};
 
 use crate::Ratio;
 use alloc::vec::Vec;

@@ -1,11 +1,11 @@
 //! Drawing the masks a spec's [`MaskSpec`] states, one implementation per strategy: random
-//! (MAE), block-wise in cells (BEiT/SimMIM), uniform sampling (UM-MAE). Models get their masks
-//! here and nowhere else.
+//! (MAE), block-wise in cells (BEiT/SimMIM), uniform sampling (UM-MAE), a user's custom
+//! strategy. Models get their masks here and nowhere else.
 use super::block::{block, BlockParams};
 use super::mixed::upsample;
 use super::random::random;
 use super::uniform::uniform;
-use super::{Grid, Mask, MaskBatch, MaskError};
+use super::{Grid, Layout, Mask, MaskBatch, MaskError};
 use crate::rng::Rng;
 use crate::spec::MaskSpec;
 use alloc::vec::Vec;
@@ -32,20 +32,43 @@ pub fn sample(spec: &MaskSpec, grid: usize, rng: &mut Rng) -> Result<Mask, MaskE
             Mask::from_binary(&upsample(cells.mask(), coarse, g)?)
         }
         MaskSpec::Uniform { ratio, .. } => uniform(g, ratio, rng),
+        MaskSpec::Custom { strategy, ratio } => {
+            let mut masks = strategy.sample_checked(&Layout::image(g), ratio, 1, rng)?;
+            masks.pop().ok_or(MaskError::WrongLength {
+                what: "masks drawn",
+                expected: 1,
+                got: 0,
+            })
+        }
     }
 }
 
 /// Masks for `batch` samples, drawn one after the other from `rng`.
+pub fn sample_masks(
+    spec: &MaskSpec,
+    grid: usize,
+    batch: usize,
+    rng: &mut Rng,
+) -> Result<Vec<Mask>, MaskError> {
+    match *spec {
+        // Drawn as a batch: a custom strategy may share one mask across it, and every mask is
+        // checked against its declared invariants.
+        MaskSpec::Custom { strategy, ratio } => {
+            let layout = Layout::image(Grid::new(grid, grid));
+            strategy.sample_checked(&layout, ratio, batch, rng)
+        }
+        _ => (0..batch).map(|_| sample(spec, grid, rng)).collect(),
+    }
+}
+
+/// [`sample_masks`] as one batch.
 pub fn sample_batch(
     spec: &MaskSpec,
     grid: usize,
     batch: usize,
     rng: &mut Rng,
 ) -> Result<MaskBatch, MaskError> {
-    let masks: Vec<Mask> = (0..batch)
-        .map(|_| sample(spec, grid, rng))
-        .collect::<Result<_, _>>()?;
-    MaskBatch::from_masks(&masks)
+    MaskBatch::from_masks(&sample_masks(spec, grid, batch, rng)?)
 }
 
 #[cfg(test)]

@@ -88,16 +88,48 @@ pub fn uniform_batch(
     (0..batch).map(|_| uniform(grid, ratio, rng)).collect()
 }
 
-/// How secondary-masking noise selects the hidden tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How secondary-masking noise selects the hidden tokens. In spec files `"smallest"` (the
+/// default) or `"official_vit"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum SecondaryRule {
     /// Keep the `floor(V (1 - r))` visible tokens with the smallest noise (MAE's rule; the
     /// official Swin and PVT variants, which sort `mask + noise`).
+    #[default]
     Smallest,
     /// The official UM-MAE ViT quirk: with `ids = argsort(noise)`, visible token `j` is hidden
     /// iff `ids[j] >= floor(V (1 - r))` (it indexes with the argsort where the inverse was
     /// meant). Same count, different set; kept to reproduce official ViT checkpoints.
     OfficialVit,
+}
+
+impl SecondaryRule {
+    pub const fn is_smallest(&self) -> bool {
+        matches!(self, SecondaryRule::Smallest)
+    }
+
+    /// As spec files write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SecondaryRule::Smallest => "smallest",
+            SecondaryRule::OfficialVit => "official_vit",
+        }
+    }
+}
+
+impl core::fmt::Display for SecondaryRule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SecondaryRule::Smallest => f.write_str("smallest (replaces the largest-noise tokens)"),
+            SecondaryRule::OfficialVit => f.write_str(
+                "official_vit (UM-MAE ViT's argsort index quirk, kept for its checkpoints)",
+            ),
+        }
+    }
 }
 
 /// Secondary masking of one sample: which visible tokens the encoder sees only as the shared
@@ -135,6 +167,18 @@ pub fn secondary_from_noise(
     ratio: Ratio,
     rule: SecondaryRule,
 ) -> Result<Secondary, MaskError> {
+    let len_real = keep_count(mask.len_keep(), ratio)?;
+    secondary_keeping(mask, noise, len_real, rule)
+}
+
+/// Secondary masking from explicit noise that keeps `len_real` visible tokens real, for counts
+/// computed the official way (`int(V * (1 - vis_mask_ratio))` with a float ratio).
+pub fn secondary_keeping(
+    mask: &Mask,
+    noise: &[f32],
+    len_real: usize,
+    rule: SecondaryRule,
+) -> Result<Secondary, MaskError> {
     let visible: Vec<usize> = (0..mask.len()).filter(|&i| mask.mask()[i] == 0).collect();
     if noise.len() != visible.len() {
         return Err(MaskError::WrongLength {
@@ -143,7 +187,13 @@ pub fn secondary_from_noise(
             got: noise.len(),
         });
     }
-    let len_real = keep_count(visible.len(), ratio)?;
+    if len_real > visible.len() {
+        return Err(MaskError::WrongLength {
+            what: "real tokens of secondary masking (at most the visible count)",
+            expected: visible.len(),
+            got: len_real,
+        });
+    }
     let ids = stable_argsort(noise)?;
     let mut hidden = alloc::vec![0u8; mask.len()];
     match rule {

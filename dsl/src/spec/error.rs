@@ -38,6 +38,11 @@ pub enum Rule {
     UniformEvenGrid,
     /// Block-wise masking works in cells of `cell x cell` tokens, which must tile the grid.
     BlockCellDividesGrid,
+    /// A custom mask declares exactly one kept count (its invariants may state it several
+    /// ways, which must agree): the encoder's sequence length is fixed when the model is built.
+    MaskDeclaresCount,
+    /// The windows or cells a custom mask declares tile the token grid.
+    MaskWindowDividesGrid,
     /// A windowed encoder that drops masked tokens needs a mask that leaves every window the
     /// same number of visible tokens (uniform sampling), or the windows cannot be batched.
     WindowedTokenDropping,
@@ -72,7 +77,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 30] = [
+    pub const ALL: [Rule; 32] = [
         Rule::SizeAtLeastOne,
         Rule::SizeLimit,
         Rule::StageCount,
@@ -89,6 +94,8 @@ impl Rule {
         Rule::UniformRatioThreeQuarters,
         Rule::UniformEvenGrid,
         Rule::BlockCellDividesGrid,
+        Rule::MaskDeclaresCount,
+        Rule::MaskWindowDividesGrid,
         Rule::WindowedTokenDropping,
         Rule::MaskCellMultipleOfPatch,
         Rule::MaskCellDividesImage,
@@ -124,6 +131,8 @@ impl Rule {
             Rule::UniformRatioThreeQuarters => "uniform_ratio_three_quarters",
             Rule::UniformEvenGrid => "uniform_even_grid",
             Rule::BlockCellDividesGrid => "block_cell_divides_grid",
+            Rule::MaskDeclaresCount => "mask_declares_count",
+            Rule::MaskWindowDividesGrid => "mask_window_divides_grid",
             Rule::WindowedTokenDropping => "windowed_token_dropping",
             Rule::MaskCellMultipleOfPatch => "mask_cell_multiple_of_patch",
             Rule::MaskCellDividesImage => "mask_cell_divides_image",

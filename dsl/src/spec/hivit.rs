@@ -1,4 +1,4 @@
-//! HiViT (zhangxiaosong18/hivit `models_hivit_mae.py`), reference §4 and §8 "HiViT". Each
+//! HiViT (zhangxiaosong18/hivit `models_hivit_mae.py`). Each
 //! patch keeps an `inner x inner` sub-token grid through MLP-only stages that never mix
 //! patches (so masking happens right after patch embedding), each stage merging 2x2 inside
 //! the patch, until one token per patch enters the plain-ViT main stage. Any masking that
@@ -44,6 +44,25 @@ pub struct HiVitSpec {
     pub target: Target,
     #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
     pub layer_norm_eps: f64,
+    /// A bias on every attention's qkv projection (official `qkv_bias`, default true).
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub qkv_bias: bool,
+    /// The absolute position embedding added before the main stage (official `ape`, default
+    /// true; trainable in the official code, initialised with the 2-D sin-cos table).
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub ape: bool,
+    /// A relative position bias in the main stage's attention (official `rpe`; pre-training
+    /// uses false).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub rpe: bool,
+    /// A LayerNorm after the patch embedding (official `patch_norm`, default true).
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub patch_norm: bool,
+}
+
+#[cfg(feature = "serde")]
+fn yes() -> bool {
+    true
 }
 
 /// Every size derived from a [`HiVitSpec`]; per-stage arrays hold `mlp_stages` entries.
@@ -80,7 +99,7 @@ pub struct HiVitDims {
 }
 
 impl HiVitSpec {
-    /// Checks every HiViT rule of reference §8 and derives every size.
+    /// Checks every HiViT rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<HiVitDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
@@ -210,6 +229,14 @@ impl Display for HiVitDims {
         row(f, "decoder sequence", self.decoder_seq)?;
         row(f, "prediction width", self.pred_dim)?;
         row(f, "target", s.target)?;
+        row(
+            f,
+            "flags",
+            format_args!(
+                "qkv_bias {}, ape {}, rpe {}, patch_norm {}",
+                s.qkv_bias, s.ape, s.rpe, s.patch_norm
+            ),
+        )?;
         row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
     }
 }

@@ -1,4 +1,4 @@
-//! M3AE, the multimodal MAE (young-geng/m3ae_public `model.py`), reference §6 and §8 "M3AE".
+//! M3AE, the multimodal MAE (young-geng/m3ae_public `model.py`).
 //! Image patches and text tokens are masked separately, each keeping `floor(L * (1 - r))` with
 //! one permutation shared by the batch; the encoder sees `[cls | kept image | kept text]`.
 use super::error::{Family, ShapeError};
@@ -38,6 +38,32 @@ pub struct M3aeSpec {
     /// Flax LayerNorm's epsilon, 1e-6.
     #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
     pub layer_norm_eps: f64,
+    /// Learned modality type embeddings added to image and text tokens (official
+    /// `use_type_embedding`, true).
+    #[cfg_attr(feature = "serde", serde(default = "yes"))]
+    pub type_embedding: bool,
+    /// Weight of the image MSE in the loss (official `image_loss_weight`, 1.0).
+    #[cfg_attr(feature = "serde", serde(default = "one"))]
+    pub image_loss_weight: f64,
+    /// Weight of the text cross-entropy in the loss (official `text_loss_weight`, 0.1; the
+    /// README's command line uses 0.5).
+    #[cfg_attr(feature = "serde", serde(default = "tenth"))]
+    pub text_loss_weight: f64,
+}
+
+#[cfg(feature = "serde")]
+fn yes() -> bool {
+    true
+}
+
+#[cfg(feature = "serde")]
+fn one() -> f64 {
+    1.0
+}
+
+#[cfg(feature = "serde")]
+fn tenth() -> f64 {
+    0.1
 }
 
 /// Every size derived from an [`M3aeSpec`].
@@ -62,7 +88,7 @@ pub struct M3aeDims {
 }
 
 impl M3aeSpec {
-    /// Checks every M3AE rule of reference §8 and derives every size.
+    /// Checks every M3AE rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<M3aeDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
@@ -132,6 +158,19 @@ impl Display for M3aeDims {
         row(f, "decoder sequence", self.decoder_seq)?;
         row(f, "patch dim", self.patch_dim)?;
         row(f, "image prediction", self.patch_dim)?;
-        row(f, "text prediction", self.text_pred_dim)
+        row(f, "text prediction", self.text_pred_dim)?;
+        row(
+            f,
+            "type embeddings",
+            if s.type_embedding { "yes" } else { "no" },
+        )?;
+        row(
+            f,
+            "loss",
+            format_args!(
+                "{} * image MSE + {} * text cross-entropy",
+                s.image_loss_weight, s.text_loss_weight
+            ),
+        )
     }
 }

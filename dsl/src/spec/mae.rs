@@ -8,6 +8,7 @@ use super::rules::{layer_norm_eps, patch_grid, size, tri, PosEmbed};
 use super::table::row;
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
+use crate::mask::uniform::SecondaryRule;
 use core::fmt::{self, Display, Formatter};
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,14 @@ pub struct MaeSpec {
     /// Epsilon of every LayerNorm (the official factories: 1e-6).
     #[cfg_attr(feature = "serde", serde(default = "eps_1e6"))]
     pub layer_norm_eps: f64,
+    /// Which visible tokens secondary masking replaces: `smallest` noise (correct, the default)
+    /// or `official_vit`, the index quirk of UM-MAE's ViT code, which models read from an
+    /// official checkpoint use to reproduce it (docs/official-quirks.md).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "SecondaryRule::is_smallest")
+    )]
+    pub secondary_rule: SecondaryRule,
 }
 
 #[cfg(feature = "serde")]
@@ -109,6 +118,7 @@ impl Display for MaeDims {
             MaskSpec::Random { .. } => "MAE (plain ViT)",
             MaskSpec::Block { .. } => "plain-ViT MIM, block-wise masking",
             MaskSpec::Uniform { .. } => "UM-MAE on plain ViT",
+            MaskSpec::Custom { .. } => "plain-ViT MIM, custom masking",
         };
         row(f, "family", family)?;
         row(
@@ -122,8 +132,12 @@ impl Display for MaeDims {
         row(f, "mask", s.mask)?;
         row(f, "kept tokens", self.keep)?;
         row(f, "masked tokens", self.masked)?;
-        if self.secondary_masked > 0 {
+        if let MaskSpec::Uniform {
+            secondary: Some(_), ..
+        } = s.mask
+        {
             row(f, "secondary masked", self.secondary_masked)?;
+            row(f, "secondary rule", s.secondary_rule)?;
         }
         row(f, "class token", s.class_token)?;
         row(f, "encoder", self.encoder)?;

@@ -10,6 +10,7 @@ use super::mae::MaeSpec;
 use super::mask::MaskSpec;
 use super::target::Target;
 use super::vit::VitSpec;
+use crate::mask::uniform::SecondaryRule;
 
 /// LayerNorm epsilon of `MaskedAutoencoderViT(**config)`: its `norm_layer` default is
 /// `nn.LayerNorm`, whose eps is 1e-5.
@@ -88,6 +89,7 @@ impl MaeSpec {
                 Target::Pix
             },
             layer_norm_eps,
+            secondary_rule: SecondaryRule::Smallest,
         }
     }
 

@@ -2,6 +2,7 @@
 //! (MAE and its composed variants, UM-Swin, HiViT), and the counts it implies.
 use super::error::{Family, Rule, ShapeError};
 use super::rules::{keep_at_least_one, masked_within, ratio, size, tri};
+use crate::mask::{Conflict, CustomStrategy};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
 
@@ -29,6 +30,14 @@ pub enum MaskSpec {
         ratio: Ratio,
         #[cfg_attr(feature = "serde", serde(default))]
         secondary: Option<Ratio>,
+    },
+    /// A user's strategy (a `const` [`CustomStrategy`]) at `ratio`. Its declared invariants
+    /// give the kept count and say which windows it balances; in files it is its name, which
+    /// only a program that registered the strategy can read back.
+    Custom {
+        #[cfg_attr(feature = "serde", serde(with = "crate::mask::by_name"))]
+        strategy: CustomStrategy,
+        ratio: Ratio,
     },
 }
 
@@ -95,6 +104,15 @@ impl MaskSpec {
                     secondary_masked,
                 })
             }
+            MaskSpec::Custom { strategy, ratio: r } => {
+                let r = tri!(ratio(family, "custom mask", r));
+                let keep = tri!(custom_keep(family, &strategy, grid, r));
+                Ok(MaskCounts {
+                    keep,
+                    masked: tokens - keep,
+                    secondary_masked: 0,
+                })
+            }
         }
     }
 
@@ -103,14 +121,98 @@ impl MaskSpec {
         match *self {
             MaskSpec::Random { ratio }
             | MaskSpec::Block { ratio, .. }
-            | MaskSpec::Uniform { ratio, .. } => ratio,
+            | MaskSpec::Uniform { ratio, .. }
+            | MaskSpec::Custom { ratio, .. } => ratio,
         }
     }
 
     /// Does every window of `window x window` tokens keep the same number of tokens, for any
-    /// draw? Only uniform sampling promises it (one per 2x2 block) for even windows.
+    /// draw? Uniform sampling promises it (one per 2x2 block) for even windows, a custom
+    /// strategy for the windows its declared invariants balance.
     pub const fn window_balanced(&self, window: usize) -> bool {
-        matches!(self, MaskSpec::Uniform { .. }) && window.is_multiple_of(2)
+        match self {
+            MaskSpec::Uniform { .. } => window.is_multiple_of(2),
+            MaskSpec::Custom { strategy, .. } => strategy.balances_window(window),
+            _ => false,
+        }
+    }
+}
+
+/// A message about the custom strategy `name` (`const`: closures cannot be called there).
+const fn named(family: Family, name: &str, rule: Rule) -> ShapeError {
+    ShapeError::new(family, rule)
+        .s("custom mask `")
+        .s(name)
+        .s("` ")
+}
+
+/// The kept count a custom strategy's invariants imply on a `grid x grid` token grid, or the
+/// rule they break there.
+const fn custom_keep(
+    family: Family,
+    strategy: &CustomStrategy,
+    grid: usize,
+    r: Ratio,
+) -> Result<usize, ShapeError> {
+    let name = strategy.name;
+    match strategy.kept(grid, r) {
+        Ok(Some(keep)) => Ok(keep),
+        Ok(None) => Err(named(family, name, Rule::MaskDeclaresCount)
+            .s("declares no kept count (KeepsFloor, MasksFloor, VisiblePerWindow or ")
+            .s("MasksWholeCells), so the encoder's sequence length is unknown")
+            .done()),
+        Err(Conflict::Counts { first, second }) => {
+            Err(named(family, name, Rule::MaskDeclaresCount)
+                .s("declares counts that disagree on the ")
+                .nxn(grid, grid)
+                .s(" token grid at ratio ")
+                .ratio(r)
+                .s(": one keeps ")
+                .n(first)
+                .s(" tokens, another ")
+                .n(second)
+                .done())
+        }
+        Err(Conflict::WindowOverfull { window, visible }) => {
+            Err(named(family, name, Rule::MaskDeclaresCount)
+                .s("declares ")
+                .n(visible)
+                .s(" kept tokens in a ")
+                .nxn(window, window)
+                .s(" window")
+                .done())
+        }
+        Err(Conflict::NoText { .. }) => Err(named(family, name, Rule::MaskDeclaresCount)
+            .s("declares a text count, but the model has no text tokens")
+            .done()),
+        Err(Conflict::Tiling { size, .. }) => Err(named(family, name, Rule::MaskWindowDividesGrid)
+            .s("works in ")
+            .nxn(size, size)
+            .s(" windows or cells, which do not tile the ")
+            .nxn(grid, grid)
+            .s(" token grid")
+            .done()),
+        Err(Conflict::NothingKept { tokens }) => Err(named(family, name, Rule::KeepAtLeastOne)
+            .s("at ratio ")
+            .ratio(r)
+            .s(" keeps none of the ")
+            .n(tokens)
+            .s(" tokens")
+            .done()),
+        Err(Conflict::NothingMasked { tokens }) => Err(named(family, name, Rule::MaskAtLeastOne)
+            .s("at ratio ")
+            .ratio(r)
+            .s(" removes none of the ")
+            .n(tokens)
+            .s(" tokens")
+            .done()),
+        Err(Conflict::Ratio { ratio: text }) => {
+            Err(named(family, name, Rule::RatioInOpenUnitInterval)
+                .s("declares a ratio ")
+                .ratio(text)
+                .s(" that does not lie strictly between 0 and 1")
+                .done())
+        }
     }
 }
 
@@ -162,6 +264,16 @@ impl Display for MaskSpec {
                 f,
                 "uniform {ratio} (one visible token per 2x2 block) + secondary {s}"
             ),
+            MaskSpec::Custom { strategy, ratio } => {
+                write!(f, "custom `{}` {ratio} (", strategy.name)?;
+                for (i, inv) in strategy.invariants.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{inv}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }

@@ -1,4 +1,4 @@
-//! MixMIM / MixMAE (Sense-X/MixMIM `models_mixmim.py`), reference §3 and §8 "MixMIM". Two
+//! MixMIM / MixMAE (Sense-X/MixMIM `models_mixmim.py`). Two
 //! images are mixed by one batch-shared mask defined on the last stage's grid and upsampled to
 //! every stage; windows attend only within their own source image. The mask removes
 //! `floor(L4 * r)` tokens of the last grid. LayerNorms use PyTorch's default eps 1e-5.
@@ -6,7 +6,7 @@ use super::error::{Family, Rule, ShapeError};
 use super::image::ImageSpec;
 use super::name::stage_name;
 use super::rules::{
-    layer_norm_eps, masked_within, mlp_hidden, patch_grid, pos_embed_width, size, tri, PosEmbed,
+    layer_norm_eps, mlp_hidden, patch_grid, pos_embed_width, ratio, size, tri, PosEmbed,
 };
 use super::stages::{merge_doubles, stage_heads, stage_window, Stages, MAX_STAGES};
 use super::table::{row, PerStage, PerStageGrid};
@@ -90,7 +90,7 @@ pub struct MixMimDims {
 }
 
 impl MixMimSpec {
-    /// Checks every MixMIM rule of reference §8 and derives every size.
+    /// Checks every MixMIM rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<MixMimDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
@@ -149,7 +149,18 @@ impl MixMimSpec {
         }
         let mask_grid = stage_grids[num_stages - 1];
         let mask_tokens = mask_grid * mask_grid;
-        let masked = tri!(masked_within(F, "mixing", self.ratio, mask_tokens));
+        let ratio = tri!(ratio(F, "mixing", self.ratio));
+        let masked = ratio.masked_of(mask_tokens);
+        if masked == 0 {
+            return Err(ShapeError::new(F, Rule::MaskAtLeastOne)
+                .s("mixing ratio ")
+                .ratio(ratio)
+                .s(" takes 0 of the ")
+                .n(mask_tokens)
+                .s(" last-stage cells from the partner image; at least one must be, or ")
+                .s("nothing is mixed")
+                .done());
+        }
         let decoder = tri!(self.decoder.validate(F, "decoder", PosEmbed::SinCos2d));
         let pred_patch = self.patch * merges;
         Ok(MixMimDims {

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 mod error;
 mod hivit;
+mod hivit_args;
 mod image;
 mod literal;
 mod m3ae;
@@ -17,18 +18,23 @@ mod mae;
 mod mae_args;
 mod mask;
 mod mixmim;
+mod mixmim_args;
 mod name;
 mod rules;
 mod stages;
 mod table;
 mod target;
+mod um_mae_args;
 mod um_swin;
 mod um_swin_args;
 mod videomae;
+mod videomae_args;
 mod vit;
 
+pub use crate::mask::uniform::SecondaryRule;
 pub use error::{Family, Rule, ShapeError};
 pub use hivit::{HiVitDims, HiVitSpec};
+pub use hivit_args::{HiVitArgs, OFFICIAL_INNER_PATCHES};
 pub use image::ImageSpec;
 pub use literal::{decimal_lit, fail, ratio_lit, size_lit, vocab_lit};
 pub use m3ae::{M3aeDims, M3aeSpec};
@@ -36,12 +42,15 @@ pub use mae::{MaeDims, MaeSpec};
 pub use mae_args::{MaeArgs, CONSTRUCTOR_LAYER_NORM_EPS, FACTORY_LAYER_NORM_EPS};
 pub use mask::{MaskCounts, MaskSpec};
 pub use mixmim::{MixMimDims, MixMimSpec, MIXMIM_RATIO, MIXMIM_STAGES};
+pub use mixmim_args::MixMimArgs;
 pub use rules::{PosEmbed, MAX_SIZE, MAX_VOCAB};
 pub use stages::{take, SizeList, Stage, Stages, MAX_STAGES};
 pub use target::Target;
+pub use um_mae_args::UmMaeArgs;
 pub use um_swin::{DecoderPositions, UmSwinDims, UmSwinSpec, UM_SWIN_POSMLP};
 pub use um_swin_args::UmSwinArgs;
 pub use videomae::{VideoMaeDims, VideoMaeSpec};
+pub use videomae_args::{VideoMaeArgs, OFFICIAL_FRAMES, OFFICIAL_MASK_RATIO};
 pub use vit::{VitDims, VitSpec};
 
 /// A spec of any family (what a TOML file, a checkpoint or a preset name yields). In files it

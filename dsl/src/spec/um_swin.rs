@@ -1,5 +1,5 @@
-//! Swin pre-trained with Uniform Masking (implus/UM-MAE `models_mae_swin.py`), reference §2
-//! and §8 "UM-MAE". Uniform sampling keeps one 16-px mask cell per 2x2 block; the visible
+//! Swin pre-trained with Uniform Masking (implus/UM-MAE `models_mae_swin.py`).
+//! Uniform sampling keeps one 16-px mask cell per 2x2 block; the visible
 //! quarter is compacted into a dense half-resolution map that the Swin stages run on, with the
 //! pre-training window (8); fine-tuning runs the full map with twice the window (16).
 use super::error::{Family, Rule, ShapeError};
@@ -40,7 +40,8 @@ pub struct UmSwinSpec {
     #[cfg_attr(feature = "serde", serde(default = "posmlp_32"))]
     pub posmlp_dim: usize,
     /// Uniform sampling over the mask cells (ratio 3/4), with optional secondary masking of
-    /// the visible cells (official 1/4). Other masks break rule `windowed_token_dropping`.
+    /// the visible cells (official 1/4), or a custom mask that declares equal kept counts in
+    /// every 2x2 block of cells. Other masks break rule `windowed_token_dropping`.
     pub mask: MaskSpec,
     pub decoder: VitSpec,
     /// Which decoder position embedding each visible token gets (see [`DecoderPositions`]).
@@ -122,20 +123,31 @@ pub struct UmSwinDims {
 }
 
 impl UmSwinSpec {
-    /// Checks every UM-MAE (pyramid) rule of reference §8 and derives every size.
+    /// Checks every UM-MAE (pyramid) rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<UmSwinDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
         tri!(size(F, "mask cell", self.mask_cell));
         tri!(size(F, "posmlp width", self.posmlp_dim));
         tri!(layer_norm_eps(F, self.layer_norm_eps));
+        // The compaction folds every 2x2 block of mask cells into one cell of the map the
+        // windows run on, so equal counts per block make every window of every stage equal.
         if !self.mask.window_balanced(2) {
-            return Err(ShapeError::new(F, Rule::WindowedTokenDropping)
-                .s("the Swin stages run windowed attention on the visible tokens only, so every ")
-                .s("window must keep the same number of them; ")
-                .s(self.mask_name())
-                .s(" masking cannot promise that: use uniform(3 / 4)")
-                .done());
+            let e = ShapeError::new(F, Rule::WindowedTokenDropping);
+            return Err(match self.mask {
+                MaskSpec::Custom { strategy, .. } => e
+                    .s("windowed attention on the visible tokens only needs equal kept counts in ")
+                    .s("every window; custom mask `")
+                    .s(strategy.name)
+                    .s("` declares none for the 2x2 blocks of mask cells the encoder compacts")
+                    .done(),
+                _ => e
+                    .s("the Swin stages run windowed attention on the visible tokens only, so ")
+                    .s("every window must keep the same number of them; ")
+                    .s(self.mask_name())
+                    .s(" masking cannot promise that: use uniform(3 / 4)")
+                    .done(),
+            });
         }
         let num_stages = tri!(self.stages.count(F, 1));
         let stages = self.stages.as_slice();
@@ -306,6 +318,7 @@ impl UmSwinSpec {
             MaskSpec::Random { .. } => "random",
             MaskSpec::Block { .. } => "block-wise",
             MaskSpec::Uniform { .. } => "uniform",
+            MaskSpec::Custom { .. } => "custom",
         }
     }
 }

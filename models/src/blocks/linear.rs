@@ -9,7 +9,8 @@ use crate::params::Init;
 pub enum LinearInit {
     /// timm/MAE `_init_weights`: xavier_uniform weight, zero bias.
     Xavier,
-    /// `trunc_normal_(std)` weight (cut at ±2 std), zero bias (HiViT, Swin).
+    /// timm's `trunc_normal_(std)` weight, zero bias (HiViT, Swin). timm cuts at ±2 in
+    /// absolute terms (its `a=-2, b=2`), which at std 0.02 is effectively a normal.
     TruncNormal(f64),
     /// PyTorch's default: weight and bias `U(±1/sqrt(in))`.
     Torch,
@@ -20,13 +21,7 @@ impl LinearInit {
     pub fn rules(self, fan_in: usize, fan_out: usize) -> (Init, Init) {
         match self {
             LinearInit::Xavier => (Init::XavierUniform { fan_in, fan_out }, Init::Zeros),
-            LinearInit::TruncNormal(std) => (
-                Init::TruncNormal {
-                    std,
-                    bound: 2.0 * std,
-                },
-                Init::Zeros,
-            ),
+            LinearInit::TruncNormal(std) => (Init::TruncNormal { std, bound: 2.0 }, Init::Zeros),
             LinearInit::Torch => {
                 let bound = 1.0 / (fan_in as f64).sqrt();
                 (Init::Uniform { bound }, Init::Uniform { bound })

@@ -532,3 +532,75 @@ fn sincos_tables_are_frozen_parameters_with_the_official_values() {
     assert!(v[..8].iter().all(|&x| x == 0.0));
     assert_eq!(v[16] as f64, (1f64).sin() as f32 as f64);
 }
+
+#[test]
+fn inner_patch_embedding_keeps_each_patch_s_sub_token_grid() {
+    // 2 images of 3 channels, 12 px, patch 6 split 3x3 (2-px convolution), width 4.
+    let (n, c, side, patch, inner, d) = (2, 3, 12, 6, 3, 4);
+    let e = InnerPatchEmbed {
+        channels: c,
+        patch,
+        inner,
+        dim: d,
+        norm_eps: Some(1e-6),
+    };
+    let (x, r) = run(&[n, c, side, side], 15, |s, x| {
+        inner_patch_embed(&mut s.pp("patch_embed"), x, e)
+    });
+    assert_eq!(
+        r.names,
+        [
+            "patch_embed.proj.weight",
+            "patch_embed.proj.bias",
+            "patch_embed.norm.weight",
+            "patch_embed.norm.bias"
+        ]
+    );
+    let (w, b) = (r.p("patch_embed.proj.weight"), r.p("patch_embed.proj.bias"));
+    let (k, grid) = (patch / inner, side / patch);
+    // The official layout: conv output [B, D, Hp, inner, Wp, inner] permuted to
+    // [B, Hp, Wp, inner, inner, D], one sub-token grid per patch in raster order.
+    let mut conv = Vec::new();
+    for img in 0..n {
+        for (pi, pj) in (0..grid * grid).map(|t| (t / grid, t % grid)) {
+            for (ii, ij) in (0..inner * inner).map(|t| (t / inner, t % inner)) {
+                let (row, col) = ((pi * inner + ii) * k, (pj * inner + ij) * k);
+                for o in 0..d {
+                    let mut acc = b[o];
+                    for ch in 0..c {
+                        for (u, v) in (0..k * k).map(|t| (t / k, t % k)) {
+                            let pix = x[((img * c + ch) * side + row + u) * side + col + v];
+                            acc += pix * w[((o * c + ch) * k + u) * k + v];
+                        }
+                    }
+                    conv.push(acc);
+                }
+            }
+        }
+    }
+    let want = layer_norm_ref(
+        &conv,
+        r.p("patch_embed.norm.weight"),
+        r.p("patch_embed.norm.bias"),
+        1e-6,
+    );
+    assert_close(&r.out, &want, "inner patch embedding");
+
+    // Without patch_norm the convolution comes out as it is.
+    let plain = InnerPatchEmbed {
+        norm_eps: None,
+        ..e
+    };
+    let (x2, r2) = run(&[n, c, side, side], 15, |s, x| {
+        inner_patch_embed(&mut s.pp("patch_embed"), x, plain)
+    });
+    assert_eq!(r2.names.len(), 2);
+    let w2 = r2.p("patch_embed.proj.weight");
+    let first: f64 = r2.p("patch_embed.proj.bias")[0]
+        + (0..c)
+            .flat_map(|ch| (0..k * k).map(move |t| (ch, t / k, t % k)))
+            .map(|(ch, u, v)| x2[(ch * side + u) * side + v] * w2[(ch * k + u) * k + v])
+            .sum::<f64>();
+    assert!((r2.out[0] - first).abs() < 1e-12);
+    assert_eq!(r2.out.len(), n * grid * grid * inner * inner * d);
+}

@@ -21,6 +21,8 @@ pub enum Augment {
     },
     /// Resize the shorter side to `resize`, then cut the central `crop` x `crop` (eval).
     ResizeCenterCrop { resize: usize, crop: usize },
+    /// Resize the whole image to `width` x `height`, aspect ratio not kept.
+    Stretch { width: usize, height: usize },
 }
 
 impl Augment {
@@ -48,6 +50,7 @@ impl Augment {
             Augment::None { width, height } => (width, height),
             Augment::RandomResizedCrop { size, .. } => (size, size),
             Augment::ResizeCenterCrop { crop, .. } => (crop, crop),
+            Augment::Stretch { width, height } => (width, height),
         }
     }
 
@@ -55,7 +58,9 @@ impl Augment {
     pub fn validate(&self) -> Result<(), DataError> {
         let bad = |m: String| Err(DataError::BadConfig(m));
         match *self {
-            Augment::None { width, height } if width == 0 || height == 0 => {
+            Augment::None { width, height } | Augment::Stretch { width, height }
+                if width == 0 || height == 0 =>
+            {
                 bad(format!("image size {width}x{height} must be positive"))
             }
             Augment::RandomResizedCrop {
@@ -113,6 +118,15 @@ impl Augment {
                     flip_horizontal(&mut out, size, size, img.channels);
                 }
                 Ok(out)
+            }
+            Augment::Stretch { width, height } => {
+                let full = Rect {
+                    left: 0,
+                    top: 0,
+                    width: img.width,
+                    height: img.height,
+                };
+                Ok(resize_crop(img, full, width, height))
             }
             Augment::ResizeCenterCrop { resize, crop } => {
                 let (w, h) = shorter_side_to(img.width, img.height, resize);

@@ -12,6 +12,8 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: no such folder{hint}")]
+    NoFolder { path: PathBuf, hint: String },
     #[error("{path}: not a valid gzip stream ({source}); expected a gzipped or plain IDX file")]
     Gzip {
         path: PathBuf,
@@ -45,8 +47,9 @@ pub enum DataError {
         expected: String,
     },
     #[error(
-        "{name}: image is {found_w}x{found_h}, expected {expected_w}x{expected_h} \
-         (no resizing is configured)"
+        "{name}: image is {found_w}x{found_h}, expected {expected_w}x{expected_h} (with \
+         `--fit exact` images must already have the model's size; `--fit center-crop` or \
+         `--fit stretch` resizes them)"
     )]
     UnexpectedSize {
         name: String,
@@ -68,6 +71,22 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// `path` is not a folder; a relative path's message names the directory it was read
+    /// from.
+    pub(crate) fn no_folder(path: &std::path::Path) -> Self {
+        let hint = match std::env::current_dir() {
+            Ok(cwd) if path.is_relative() => format!(
+                " (a relative path is read from the current directory, {})",
+                cwd.display()
+            ),
+            _ => String::new(),
+        };
+        DataError::NoFolder {
+            path: path.to_path_buf(),
+            hint,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),

@@ -1,5 +1,6 @@
 //! `folder:DIR`: the ImageNet layout, one sub-folder per class (sorted names = labels, as
-//! torchvision's `ImageFolder`), JPEG or PNG files anywhere below it. Decoded to RGB.
+//! torchvision's `ImageFolder`), JPEG or PNG files anywhere below it. Decoded to the channels
+//! asked for (RGB or grey, whatever each file holds; transparency over white, see `pixels`).
 //!
 //! Opening the set reads every file's header on a few threads; files whose header cannot be
 //! read are reported, skipped and counted. A file whose header is fine but whose body is
@@ -8,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::pixels::{to_channels, FILE_CHANNELS};
 use super::{DataError, Dataset, Image, SkipLog, Skipped};
 
 const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
@@ -16,6 +18,7 @@ const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 #[derive(Debug)]
 pub struct FolderDataset {
     root: PathBuf,
+    channels: usize,
     classes: Vec<String>,
     files: Vec<(PathBuf, u32)>,
     scan_skipped: Vec<Skipped>,
@@ -72,33 +75,48 @@ fn header_problem(path: &Path) -> Option<String> {
     }
 }
 
-fn decode(path: &Path) -> Result<Image, String> {
+fn decode(path: &Path, channels: usize) -> Result<Image, String> {
     let img = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|e| e.to_string())?
         .decode()
-        .map_err(|e| e.to_string())?
-        .to_rgb8();
-    let (w, h) = img.dimensions();
-    Image::new(w as usize, h as usize, 3, img.into_raw()).map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    to_channels(&img, channels).ok_or_else(|| format!("cannot be turned into {channels} channels"))
 }
 
 impl FolderDataset {
     /// Scans `root` (one sub-folder per class) and checks each file's header on `threads`
     /// threads. Unreadable files are reported on stderr and skipped; the count is printed.
+    /// Images decode to RGB.
     pub fn open(root: &Path, threads: usize) -> Result<Self, DataError> {
-        if !root.is_dir() {
-            return Err(DataError::io(
-                root,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
-            ));
+        Self::open_as(root, threads, 3)
+    }
+
+    /// Like [`FolderDataset::open`], decoding every image to `channels` (1: grey, 3: RGB).
+    pub fn open_as(root: &Path, threads: usize, channels: usize) -> Result<Self, DataError> {
+        if !FILE_CHANNELS.contains(&channels) {
+            return Err(DataError::BadConfig(format!(
+                "image files give 1 (grey) or 3 (RGB) channels, not {channels}"
+            )));
         }
-        let class_dirs: Vec<PathBuf> = entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
+        if !root.is_dir() {
+            return Err(DataError::no_folder(root));
+        }
+        let mut class_dirs: Vec<PathBuf> =
+            entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
         if class_dirs.is_empty() {
-            return Err(DataError::Empty {
-                what: format!("folder:{}", root.display()),
-                why: "no class sub-folders; expected DIR/<class>/<image>.{jpg,jpeg,png}".into(),
-            });
+            // Images straight in DIR (unlabelled pre-training data): one class, the folder.
+            let mut direct = Vec::new();
+            collect_images(root, &mut direct)?;
+            if direct.is_empty() {
+                return Err(DataError::Empty {
+                    what: format!("folder:{}", root.display()),
+                    why: "no class sub-folders and no images; expected \
+                          DIR/<class>/<image>.{jpg,jpeg,png} or DIR/<image>.png"
+                        .into(),
+                });
+            }
+            class_dirs.push(root.to_path_buf());
         }
         let mut classes = Vec::new();
         let mut candidates = Vec::new();
@@ -147,11 +165,23 @@ impl FolderDataset {
         }
         Ok(FolderDataset {
             root: root.to_path_buf(),
+            channels,
             classes,
             files,
             scan_skipped,
             load_skipped: SkipLog::default(),
         })
+    }
+
+    /// The number of image files `open` would consider (by name, without reading them): a
+    /// cheap count for choosing settings before the real scan.
+    pub fn count_files(root: &Path) -> Result<usize, DataError> {
+        if !root.is_dir() {
+            return Err(DataError::no_folder(root));
+        }
+        let mut files = Vec::new();
+        collect_images(root, &mut files)?;
+        Ok(files.len())
     }
 
     pub fn path(&self, index: usize) -> &Path {
@@ -197,7 +227,7 @@ impl Dataset for FolderDataset {
     }
 
     fn channels(&self) -> usize {
-        3
+        self.channels
     }
 
     fn describe(&self, index: usize) -> String {
@@ -212,7 +242,7 @@ impl Dataset for FolderDataset {
                 reason: known.reason,
             });
         }
-        decode(path).map_err(|reason| {
+        decode(path, self.channels).map_err(|reason| {
             self.load_skipped.record(index, path, &reason);
             DataError::Unreadable {
                 path: path.clone(),

@@ -82,6 +82,27 @@ impl Normalize {
         Normalize::new(mean, std)
     }
 
+    /// The same statistics for `channels` channels: one value repeated for grey read as RGB,
+    /// the luma-weighted mean (PIL's grey weights) for RGB read as grey.
+    pub fn with_channels(self, channels: usize) -> Self {
+        match (self.mean.len(), channels) {
+            (a, b) if a == b => self,
+            (1, c) => Normalize {
+                mean: vec![self.mean[0]; c],
+                std: vec![self.std[0]; c],
+            },
+            (3, 1) => {
+                let w = [0.299f32, 0.587, 0.114];
+                let dot = |v: &[f32]| v.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
+                Normalize {
+                    mean: vec![dot(&self.mean)],
+                    std: vec![dot(&self.std)],
+                }
+            }
+            _ => self,
+        }
+    }
+
     pub fn channels(&self) -> usize {
         self.mean.len()
     }

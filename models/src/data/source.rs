@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use super::as_channels::AsChannels;
 use super::folder::FolderDataset;
 use super::{
     embedded_fashion_mnist_split, load_fashion_mnist_split, DataError, Dataset, Normalize, Split,
@@ -74,6 +75,58 @@ impl Source {
         })
     }
 
+    /// Opens one split with its images read as `channels` (1: grey, 3: RGB), whatever the
+    /// files hold.
+    pub fn open_as(
+        &self,
+        split: Split,
+        threads: usize,
+        channels: usize,
+    ) -> Result<Arc<dyn Dataset>, DataError> {
+        match self {
+            Source::Folder(root) => Ok(Arc::new(FolderDataset::open_as(
+                &folder_split(root, split)?,
+                threads,
+                channels,
+            )?)),
+            _ => AsChannels::wrap(self.open(split, threads)?, channels),
+        }
+    }
+
+    /// The number of images of a split, counted cheaply (file names for a folder, without
+    /// reading the files; unreadable ones are still counted).
+    pub fn count_images(&self, split: Split) -> Result<usize, DataError> {
+        match self {
+            Source::Folder(root) => FolderDataset::count_files(&folder_split(root, split)?),
+            _ => Ok(self.open(split, 1)?.len()),
+        }
+    }
+
+    /// Whether the source has a held-out split (a folder needs `val/` or `test/`).
+    pub fn has_test_split(&self) -> bool {
+        match self {
+            Source::Folder(root) => folder_split(root, Split::Test).is_ok(),
+            _ => true,
+        }
+    }
+
+    /// The same source with its directory made absolute (and resolved, where it exists), so
+    /// a saved run finds it again from any working directory.
+    pub fn absolute(&self) -> Source {
+        let abs = |dir: &Path| {
+            std::fs::canonicalize(dir).unwrap_or_else(|_| {
+                std::env::current_dir()
+                    .map(|cwd| cwd.join(dir))
+                    .unwrap_or_else(|_| dir.to_path_buf())
+            })
+        };
+        match self {
+            Source::FashionMnist(d) => Source::FashionMnist(abs(d)),
+            Source::Folder(d) => Source::Folder(abs(d)),
+            Source::FashionMnistEmbedded => Source::FashionMnistEmbedded,
+        }
+    }
+
     /// Channels of the decoded images.
     pub fn channels(&self) -> usize {
         match self {
@@ -93,16 +146,24 @@ impl Source {
     /// The usual normalization: the data set's own statistics for Fashion-MNIST, ImageNet's
     /// for photo folders (as the MAE recipes do).
     pub fn default_normalize(&self) -> Normalize {
-        match self {
+        self.normalize_for(self.channels())
+    }
+
+    /// The usual normalization of the images read as `channels`: the source's statistics,
+    /// repeated per channel for grey read as RGB, or their luma-weighted mean for RGB read as
+    /// grey.
+    pub fn normalize_for(&self, channels: usize) -> Normalize {
+        let base = match self {
             Source::FashionMnist(_) | Source::FashionMnistEmbedded => Normalize::fashion_mnist(),
             Source::Folder(_) => Normalize::imagenet(),
-        }
+        };
+        base.with_channels(channels)
     }
 }
 
 /// The folder of a split: `train/` for training and `val/` or `test/` for testing when they
 /// exist; a root without them is a training set only.
-fn folder_split(root: &Path, split: Split) -> Result<PathBuf, DataError> {
+pub(crate) fn folder_split(root: &Path, split: Split) -> Result<PathBuf, DataError> {
     let names: &[&str] = match split {
         Split::Train => &["train"],
         Split::Test => &["val", "test"],

@@ -3,12 +3,18 @@
 //! frozen parameters, the images and the host-made mask as per-step inputs, and optionally the
 //! gradients and an AdamW step. Any token-dropping mask works: the encoder sees the kept tokens
 //! in the order `ids_keep` lists them, the decoder restores raster order with `ids_restore`.
-use tessera_dsl::graph::{GResult, NodeId, PatchOrder};
-use tessera_dsl::spec::{MaeDims, MaeSpec};
+//!
+//! Uniform masks follow UM-MAE's ViT code (implus/UM-MAE `models_mae.py`) instead: the encoder
+//! sees the visible tokens in raster order, secondary masking replaces some of them by
+//! `vis_mask_token` (+ their position), and the decoder keeps the visible-then-masked order
+//! (`ids_shuffle`) with the positions gathered to it, so `pred` lists the visible patches first
+//! and the masked ones after, both in raster order; the loss averages over the masked rows.
+use tessera_dsl::graph::{GResult, NodeId};
+use tessera_dsl::spec::{MaeDims, MaeSpec, MaskSpec};
 
 use crate::blocks::{
-    layer_norm, linear, patch_embed_2d, sincos_table, vit_stack, Builder, Built, Linear,
-    LinearInit, PatchInit, Scope, VitBlock,
+    layer_norm, linear, patch_embed_2d, pixel_target, sincos_table, vit_stack, Builder, Built,
+    Linear, LinearInit, PatchInit, Scope, VitBlock,
 };
 use crate::model::{Extras, FeatureGraph, StepGraph, StepShape};
 use crate::params::Init;
@@ -23,11 +29,61 @@ pub mod inputs {
     pub const IDS_KEEP: &str = "ids_keep";
     /// `[N, L]` u32: where each raster token sits in the kept-then-removed order.
     pub const IDS_RESTORE: &str = "ids_restore";
+    /// `[N, L]` u32 (uniform masks): the visible tokens, then the masked ones, each in raster
+    /// order — the row order of the decoder and of `pred`.
+    pub const IDS_SHUFFLE: &str = "ids_shuffle";
+    /// `[N, K, 1]` f32 (secondary masking): 1 where a visible token is replaced by
+    /// `vis_mask_token`.
+    pub const VIS_MASK: &str = "vis_mask";
+}
+
+/// The decoder's (and `pred`'s) row order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecoderOrder {
+    /// Raster order, unshuffled with `ids_restore` (MAE).
+    Raster,
+    /// Visible tokens then masked ones, each in raster order (UM-MAE's ViT).
+    VisibleFirst,
+}
+
+impl DecoderOrder {
+    /// The order the official code of `spec`'s masking uses.
+    pub fn of(spec: &MaeSpec) -> DecoderOrder {
+        match spec.mask {
+            MaskSpec::Uniform { .. } => DecoderOrder::VisibleFirst,
+            MaskSpec::Random { .. } | MaskSpec::Block { .. } | MaskSpec::Custom { .. } => {
+                DecoderOrder::Raster
+            }
+        }
+    }
+}
+
+/// The index input that puts the decoder's rows in their [`DecoderOrder`].
+#[derive(Clone, Copy)]
+enum Order {
+    /// `ids_restore`: kept-then-masked rows back to raster order.
+    Restore(NodeId),
+    /// `ids_shuffle`: the patch of each visible-first row (positions and targets are gathered
+    /// to it).
+    Shuffle(NodeId),
+}
+
+/// Does `spec` replace visible tokens by a learned token (UM-MAE's secondary masking)?
+pub fn has_secondary(spec: &MaeSpec) -> bool {
+    matches!(
+        spec.mask,
+        MaskSpec::Uniform {
+            secondary: Some(_),
+            ..
+        }
+    )
 }
 
 /// The model's own parameters, declared first as PyTorch lists them (the decoder's only when
 /// the graph has a decoder).
 struct Own {
+    /// UM-MAE's secondary-masking token, when the mask has one.
+    vis_mask_token: Option<NodeId>,
     cls: Option<NodeId>,
     pos: NodeId,
     /// `(mask_token, decoder_pos_embed)`.
@@ -37,6 +93,12 @@ struct Own {
 fn own_params(s: &mut Scope, spec: &MaeSpec, d: &MaeDims, decoder: bool) -> GResult<Own> {
     let (dim, dec) = (d.encoder.dim, d.decoder.dim);
     let token = Init::Normal { std: 0.02 };
+    // UM-MAE registers it first, so it leads the state dict.
+    let vis_mask_token = if has_secondary(spec) {
+        Some(s.param("vis_mask_token", &[1, 1, dim], token)?)
+    } else {
+        None
+    };
     let cls = if spec.class_token {
         Some(s.param("cls_token", &[1, 1, dim], token)?)
     } else {
@@ -50,7 +112,12 @@ fn own_params(s: &mut Scope, spec: &MaeSpec, d: &MaeDims, decoder: bool) -> GRes
     } else {
         None
     };
-    Ok(Own { cls, pos, decoder })
+    Ok(Own {
+        vis_mask_token,
+        cls,
+        pos,
+        decoder,
+    })
 }
 
 /// Which patch tokens the encoder sees.
@@ -64,8 +131,9 @@ enum Visible {
     Nothing,
 }
 
-/// Patch embedding, positions, the visible tokens, the class token, the blocks and the final
-/// norm: `[N, (1 +) K, D]`.
+/// Patch embedding, positions, the visible tokens (`vis_mask` [N, K, 1] replaces some by the
+/// secondary token), the class token, the blocks and the final norm: `[N, (1 +) K, D]`.
+#[allow(clippy::too_many_arguments)]
 fn encoder(
     s: &mut Scope,
     spec: &MaeSpec,
@@ -73,6 +141,7 @@ fn encoder(
     own: &Own,
     imgs: NodeId,
     visible: Visible,
+    vis_mask: Option<NodeId>,
     batch: usize,
 ) -> GResult<NodeId> {
     let (dim, l) = (d.encoder.dim, d.tokens);
@@ -91,7 +160,21 @@ fn encoder(
     let x = g.add(x, pos_patches)?;
     let kept = match visible {
         Visible::All => Some(x),
-        Visible::Kept(ids) => Some(g.gather_rows(x, ids)?),
+        Visible::Kept(ids) => {
+            let x = g.gather_rows(x, ids)?;
+            match (own.vis_mask_token, vis_mask) {
+                // x·(1 − m) + (vis_mask_token + pos)·m, as UM-MAE writes it.
+                (Some(token), Some(m)) => {
+                    let token = g.add(token, pos_patches)?;
+                    let token = g.gather_rows(token, ids)?;
+                    let real = g.affine(m, -1.0, 1.0)?;
+                    let x = g.mul(x, real)?;
+                    let replaced = g.mul(token, m)?;
+                    Some(g.add(x, replaced)?)
+                }
+                _ => Some(x),
+            }
+        }
         Visible::Nothing => None,
     };
     let x = match (own.cls, kept) {
@@ -134,7 +217,6 @@ pub fn build(
     let img = spec.image;
     let g = s.g();
     let imgs = g.input(inputs::IMGS, &[n, img.channels, img.height, img.width])?;
-    let mask = g.input(inputs::MASK, &[n, l])?;
     // With nothing kept (official mask_ratio 1) the encoder sees the class token alone; an
     // empty index input would have no storage, so there is none.
     let ids_keep = if k > 0 {
@@ -142,11 +224,19 @@ pub fn build(
     } else {
         None
     };
-    let ids_restore = g.index_input(inputs::IDS_RESTORE, &[n, l])?;
+    let order = match DecoderOrder::of(spec) {
+        DecoderOrder::Raster => Order::Restore(g.index_input(inputs::IDS_RESTORE, &[n, l])?),
+        DecoderOrder::VisibleFirst => Order::Shuffle(g.index_input(inputs::IDS_SHUFFLE, &[n, l])?),
+    };
+    let vis_mask = if has_secondary(spec) && k > 0 {
+        Some(g.input(inputs::VIS_MASK, &[n, k, 1])?)
+    } else {
+        None
+    };
     let visible = ids_keep.map_or(Visible::Nothing, Visible::Kept);
-    let x = encoder(&mut s, spec, d, &own, imgs, visible, n)?;
+    let x = encoder(&mut s, spec, d, &own, imgs, visible, vis_mask, n)?;
 
-    // Decoder: embed, append mask tokens, restore raster order, add positions.
+    // Decoder: embed, append mask tokens, add positions in the decoder's row order.
     let dec_in = Linear::new(d.encoder.dim, dec, LinearInit::Xavier);
     let x = linear(&mut s.pp("decoder_embed"), x, dec_in)?; // [N, (1 +) K, Dd]
     let g = s.g();
@@ -162,12 +252,23 @@ pub fn build(
     } else {
         g.concat(&parts, 1)?
     };
-    let mut y = g.gather_rows(shuffled, ids_restore)?; // raster order
+    let pos_patches = g.slice(dec_pos, 1, cls_rows, l)?;
+    let mut y = match order {
+        Order::Restore(restore) => {
+            let raster = g.gather_rows(shuffled, restore)?;
+            g.add(raster, pos_patches)?
+        }
+        Order::Shuffle(shuffle) => {
+            let pos = g.gather_rows(pos_patches, shuffle)?;
+            g.add(shuffled, pos)?
+        }
+    };
     if spec.class_token {
         let dec_cls = g.slice(x, 1, 0, 1)?;
+        let pos_cls = g.slice(dec_pos, 1, 0, 1)?;
+        let dec_cls = g.add(dec_cls, pos_cls)?;
         y = g.concat(&[dec_cls, y], 1)?;
     }
-    let y = g.add(y, dec_pos)?;
     let block = VitBlock::of(&d.decoder, eps, LinearInit::Xavier);
     let y = vit_stack(&mut s.pp("decoder_blocks"), y, d.decoder.depth, &block)?;
     let y = layer_norm(&mut s.pp("decoder_norm"), y, dec, eps)?;
@@ -176,26 +277,28 @@ pub fn build(
     let g = s.g();
     let pred = g.slice(y, 1, cls_rows, l)?;
 
-    // Loss: MSE against the (per-patch normalized) pixels, over the removed patches.
-    let target = g.patchify(imgs, spec.patch, PatchOrder::Pqc)?;
-    let target = if spec.target.is_norm_pix() {
-        g.norm_pix(target, 1e-6)?
-    } else {
-        target
+    // Loss: MSE against the (per-patch normalized) pixels, over the removed patches, with the
+    // target in pred's row order (normalizing rows commutes with reordering them).
+    let target = pixel_target(g, imgs, spec.patch, spec.target)?;
+    let target = match order {
+        Order::Shuffle(shuffle) => g.gather_rows(target, shuffle)?,
+        Order::Restore(_) => target,
     };
-    let loss = g.masked_mse(pred, target, mask)?;
+    let loss_mask = match order {
+        Order::Restore(_) => g.input(inputs::MASK, &[n, l])?,
+        // The masked patches are the last L − K rows of every sample.
+        Order::Shuffle(_) => {
+            let rows = (0..n * l).map(|i| f32::from(u8::from(i % l >= k)));
+            s.constant_f32("visible_first_loss_mask", &[n, l], rows.collect())?
+        }
+    };
+    let g = s.g();
+    let loss = g.masked_mse(pred, target, loss_mask)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
-    Ok((step, built))
+    Ok((
+        StepGraph::from_built(&built, shape, loss, pred, extras)?,
+        built,
+    ))
 }
 
 /// The encoder over every token of `batch` images, with the [CLS] row and the mean of the
@@ -208,7 +311,7 @@ pub fn features(spec: &MaeSpec, d: &MaeDims, batch: usize) -> GResult<FeatureGra
     let imgs = s
         .g()
         .input(inputs::IMGS, &[batch, img.channels, img.height, img.width])?;
-    let x = encoder(&mut s, spec, d, &own, imgs, Visible::All, batch)?;
+    let x = encoder(&mut s, spec, d, &own, imgs, Visible::All, None, batch)?;
     let (dim, l, cls_rows) = (d.encoder.dim, d.tokens, usize::from(spec.class_token));
     let g = s.g();
     let cls = if spec.class_token {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tessera_dsl::graph::{AdamWConfig, LrSchedule};
 use tessera_dsl::ModelSpec;
 
+use crate::data::Fit;
 use crate::model::{build, Model};
 
 /// How long the learning rate ramps up linearly before the cosine decay.
@@ -23,13 +24,19 @@ pub enum Warmup {
 pub struct RunConfig {
     /// The model's spec: architecture, masking, target, LayerNorm epsilon.
     pub model: ModelSpec,
-    /// Data source spec (`fashion-mnist:DIR`, `folder:DIR`, `fashion-mnist-embedded`).
+    /// Data source spec (`fashion-mnist:DIR`, `folder:DIR`, `fashion-mnist-embedded`), with
+    /// an absolute directory so the run can be resumed from anywhere.
     pub data: String,
-    /// Use only the first `limit` training images (quick runs and tests).
+    /// Use only `limit` training images, classes balanced (quick runs and tests).
     pub limit: Option<usize>,
-    /// MAE's RandomResizedCrop(scale 0.2-1) + horizontal flip; without it images must already
-    /// have the model's size.
+    /// MAE's RandomResizedCrop(scale 0.2-1) + horizontal flip; without it images are brought
+    /// to the model's size by `fit`.
     pub augment: bool,
+    /// How images of another size are brought to the model's when not augmented (runs saved
+    /// before this setting existed required exact sizes, which `center-crop` leaves as they
+    /// are).
+    #[serde(default)]
+    pub fit: Fit,
     pub epochs: u64,
     pub batch: usize,
     /// Peak learning rate (after `blr * batch / 256` scaling when given as a base rate).
@@ -97,28 +104,104 @@ impl RunConfig {
         }
     }
 
-    /// The first field (as a flag name) in which `other` differs, for refusing a resume that
-    /// would not continue the same run.
-    pub fn first_difference(&self, other: &RunConfig) -> Option<&'static str> {
-        let checks: [(&'static str, bool); 10] = [
-            ("--model/--config/--mask-ratio", self.model != other.model),
-            ("--data", self.data != other.data),
-            ("--limit", self.limit != other.limit),
-            ("--augment", self.augment != other.augment),
-            ("--epochs", self.epochs != other.epochs),
-            ("--batch", self.batch != other.batch),
-            (
-                "--lr/--blr",
-                self.lr != other.lr || self.min_lr != other.min_lr,
+    /// The fields (as flag names, with this recipe's and `other`'s values) in which `other`
+    /// differs, for deciding whether a resume continues the same run. `--data` and `--epochs`
+    /// are among them; the trainer allows those two to change (a moved data set, a longer run).
+    pub fn differences(&self, other: &RunConfig) -> Vec<Difference> {
+        let d = |flag: &'static str, differs: bool, saved: String, asked: String| {
+            differs.then_some(Difference { flag, saved, asked })
+        };
+        let model = |m: &ModelSpec| serde_json::to_string(m).unwrap_or_default();
+        let limit = |l: Option<usize>| l.map_or("none".into(), |n| n.to_string());
+        [
+            d(
+                "--model/--config/--mask-ratio",
+                self.model != other.model,
+                model(&self.model),
+                model(&other.model),
             ),
-            (
+            d(
+                "--data",
+                self.data != other.data,
+                self.data.clone(),
+                other.data.clone(),
+            ),
+            d(
+                "--limit",
+                self.limit != other.limit,
+                limit(self.limit),
+                limit(other.limit),
+            ),
+            d(
+                "--augment/--no-augment",
+                self.augment != other.augment,
+                self.augment.to_string(),
+                other.augment.to_string(),
+            ),
+            d(
+                "--fit",
+                self.fit != other.fit,
+                self.fit.name().into(),
+                other.fit.name().into(),
+            ),
+            d(
+                "--epochs",
+                self.epochs != other.epochs,
+                self.epochs.to_string(),
+                other.epochs.to_string(),
+            ),
+            d(
+                "--batch",
+                self.batch != other.batch,
+                self.batch.to_string(),
+                other.batch.to_string(),
+            ),
+            d(
+                "--lr/--blr/--min-lr",
+                self.lr != other.lr || self.min_lr != other.min_lr,
+                format!("{:e} (min {:e})", self.lr, self.min_lr),
+                format!("{:e} (min {:e})", other.lr, other.min_lr),
+            ),
+            d(
                 "--warmup-steps/--warmup-epochs",
                 self.warmup != other.warmup,
+                format!("{:?}", self.warmup),
+                format!("{:?}", other.warmup),
             ),
-            ("--weight-decay", self.weight_decay != other.weight_decay),
-            ("--seed", self.seed != other.seed),
-        ];
-        checks.iter().find(|(_, differs)| *differs).map(|(n, _)| *n)
+            d(
+                "--weight-decay",
+                self.weight_decay != other.weight_decay,
+                self.weight_decay.to_string(),
+                other.weight_decay.to_string(),
+            ),
+            d(
+                "--seed",
+                self.seed != other.seed,
+                self.seed.to_string(),
+                other.seed.to_string(),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// One setting in which two recipes differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    pub flag: &'static str,
+    pub saved: String,
+    pub asked: String,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} differs from the saved run's (saved {}, asked {})",
+            self.flag, self.saved, self.asked
+        )
     }
 }
 
@@ -132,6 +215,7 @@ mod tests {
             data: "fashion-mnist-embedded".into(),
             limit: None,
             augment: false,
+            fit: Fit::CenterCrop,
             epochs: 4,
             batch: 256,
             lr: 1e-3,
@@ -160,12 +244,21 @@ mod tests {
         let r = recipe();
         let back = RunConfig::from_json(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
-        assert_eq!(r.first_difference(&back), None);
+        assert!(r.differences(&back).is_empty());
         let other = RunConfig {
             seed: 1,
+            epochs: 6,
             ..r.clone()
         };
-        assert_eq!(r.first_difference(&other), Some("--seed"));
+        let flags: Vec<&str> = r.differences(&other).iter().map(|d| d.flag).collect();
+        assert_eq!(flags, ["--epochs", "--seed"]);
+        let text = r.differences(&other)[1].to_string();
+        assert!(text.contains("saved 0, asked 1"), "{text}");
+        // A recipe saved before `fit` existed reads as center-crop.
+        let mut old: serde_json::Value = serde_json::to_value(&r).unwrap();
+        old.as_object_mut().unwrap().remove("fit");
+        let back = RunConfig::from_json(&old.to_string()).unwrap();
+        assert_eq!(back.fit, Fit::CenterCrop);
         let model = r.resolve().unwrap();
         assert_eq!(model.step_shape(8).keep, 12);
         let bad = RunConfig { batch: 0, ..r };

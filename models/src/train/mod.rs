@@ -4,14 +4,15 @@
 //! and the guards that keep work safe (non-finite loss, stop requests, failed writes).
 pub mod checkpoint;
 pub mod config;
+pub mod log_txt;
 pub mod metrics;
 pub mod run;
 pub mod state;
-pub mod subset;
 
 pub use checkpoint::{load_run, save_run, Disk, RealDisk, RunCheckpoint, RunCheckpointError};
-pub use config::{RunConfig, RunConfigError, Warmup};
+pub use config::{Difference, RunConfig, RunConfigError, Warmup};
 pub use run::{
-    open_training_data, Observer, Outcome, RunError, Silent, StepReport, Trainer, MASK_STREAM,
+    open_training_data, Observer, Outcome, RunError, Silent, StepReport, Trainer, TrainingData,
+    MASK_STREAM,
 };
 pub use state::TrainState;

@@ -13,15 +13,18 @@ use tessera_runtime::backend::Device;
 
 use super::checkpoint::{load_run, save_run, Disk, RealDisk, RunCheckpointError, MODEL_FILE};
 use super::config::{RunConfig, RunConfigError};
+use super::log_txt::{self, LOG_FILE};
 use super::metrics::{MetricsLog, Row};
 use super::state::TrainState;
-use super::subset::Subset;
 use crate::data::{
-    default_workers, Augment, DataError, Dataset, Loader, LoaderConfig, Source, Split, Transform,
+    default_workers, open_clips, prepare, DataError, Loader, LoaderConfig, Preparation, Source,
+    Split, Subset,
 };
 use crate::model::{Model, ModelError};
 use crate::params::{init_params, ParamSet};
+use crate::sample::{SampleSpec, Samples};
 use crate::step::{TrainError, TrainStep};
+use crate::viz::loss_plot::LossMarks;
 
 /// Stream tag of the per-step masks ("MASK").
 pub const MASK_STREAM: u64 = 0x4d41_534b;
@@ -39,10 +42,14 @@ pub enum RunError {
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(
-        "the data set has {found} channel(s) but the model takes {expected} (its image \
-         `channels`); choose a model for this data"
+        "--batch {batch} is more than the {images} training images; use --batch {fit} or \
+         less (or leave --batch out: it is then chosen from the number of images)"
     )]
-    Channels { expected: usize, found: usize },
+    BatchTooLarge {
+        batch: usize,
+        images: usize,
+        fit: usize,
+    },
     #[error("{0}")]
     Model(#[from] ModelError),
     #[error(transparent)]
@@ -89,7 +96,7 @@ impl RunError {
     pub fn is_user_input(&self) -> bool {
         match self {
             RunError::Config(_)
-            | RunError::Channels { .. }
+            | RunError::BatchTooLarge { .. }
             | RunError::Exists { .. }
             | RunError::Resume { .. } => true,
             RunError::Data(e) => !matches!(e, DataError::Worker(_)),
@@ -140,35 +147,75 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
-/// The training data of a recipe: source, `limit`, augmentation and normalization.
-pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<Loader, RunError> {
+/// The training data of a recipe, and what was done to it (lines for the user).
+pub struct TrainingData {
+    pub loader: Loader,
+    pub notes: Vec<String>,
+}
+
+/// The training data of a recipe: source, `limit`, channels, augmentation or fit, and
+/// normalization, prepared as every command prepares data.
+pub fn open_training_data(config: &RunConfig, model: &dyn Model) -> Result<TrainingData, RunError> {
     let source: Source = config.data.parse()?;
-    let mut dataset: Arc<dyn Dataset> = source.open(Split::Train, default_workers())?;
-    if let Some(n) = config.limit {
-        dataset = Arc::new(Subset::new(dataset, n));
+    if let SampleSpec::Clip { frames, image } = model.sample() {
+        return open_training_clips(config, &source, frames, image.height);
     }
-    let image = model.image();
-    if dataset.channels() != image.channels {
-        return Err(RunError::Channels {
-            expected: image.channels,
-            found: dataset.channels(),
+    let prep = Preparation {
+        split: Split::Train,
+        image: model.image(),
+        fit: config.fit,
+        augment: config.augment,
+        limit: config.limit,
+    };
+    let prepared = prepare(&source, &prep, default_workers())?;
+    let images = prepared.dataset.len();
+    if images < config.batch {
+        return Err(RunError::BatchTooLarge {
+            batch: config.batch,
+            images,
+            fit: images.max(1),
         });
     }
-    let size = image.height;
-    let augment = if config.augment {
-        Augment::mae_pretrain(size)
-    } else {
-        Augment::None {
-            width: size,
-            height: size,
-        }
-    };
-    let transform = Transform::new(augment, source.default_normalize())?;
-    Ok(Loader::new(
+    let loader = Loader::new(
+        prepared.dataset,
+        prepared.transform,
+        LoaderConfig::train(config.batch, config.seed),
+    )?;
+    Ok(TrainingData {
+        loader,
+        notes: prepared.notes,
+    })
+}
+
+/// Clips for a clip model (VideoMAE): `folder:DIR` read as clip folders, not augmented.
+fn open_training_clips(
+    config: &RunConfig,
+    source: &Source,
+    frames: usize,
+    size: usize,
+) -> Result<TrainingData, RunError> {
+    if config.augment {
+        return Err(RunError::Data(DataError::BadConfig(
+            "clips are not augmented (a crop or flip must be the same for every frame); leave \
+             out --augment"
+                .into(),
+        )));
+    }
+    let (mut dataset, transform) = open_clips(source, Split::Train, frames, size)?;
+    if let Some(n) = config.limit {
+        dataset = Arc::new(Subset::balanced(dataset, n));
+    }
+    let notes = vec![format!(
+        "{}: {} clips of {frames} frames",
+        dataset.name(),
+        dataset.len()
+    )];
+    let loader = Loader::new(
         dataset,
         transform,
         LoaderConfig::train(config.batch, config.seed),
-    )?)
+    )?;
+    Ok(TrainingData { loader, notes })
 }
 
 /// A run in progress: the planned step with its parameters and optimizer state, the data, the
@@ -182,6 +229,10 @@ pub struct Trainer {
     metrics: MetricsLog,
     dir: PathBuf,
     disk: Box<dyn Disk>,
+    /// A checkpoint every this many epochs (and always at the end and when stopping).
+    save_every: u64,
+    /// What the data is and what changed on resume, for the user.
+    notes: Vec<String>,
 }
 
 impl Trainer {
@@ -199,26 +250,71 @@ impl Trainer {
             });
         }
         let model = config.resolve()?;
-        let loader = open_training_data(&config, model.as_ref())?;
+        let params = init_params(model.params(), config.seed);
+        Self::start(config, model, params, dir, device)
+    }
+
+    /// A new run whose parameters start from `init` (a checkpoint's values, official names)
+    /// instead of a fresh initialization; parameters `init` lacks (an encoder-only
+    /// checkpoint's decoder) are initialized as usual. The optimizer starts fresh. Returns
+    /// the trainer and the names that were initialized rather than taken from `init`.
+    pub fn new_from(
+        config: RunConfig,
+        init: &ParamSet,
+        dir: &Path,
+        device: &mut Device,
+    ) -> Result<(Self, Vec<String>), RunError> {
+        if dir.join(MODEL_FILE).exists() {
+            return Err(RunError::Exists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let model = config.resolve()?;
+        let mut params = init_params(model.params(), config.seed);
+        let mut fresh = Vec::new();
+        for (spec, values) in params.specs.iter().zip(params.values.iter_mut()) {
+            match init.get(&spec.name) {
+                Some(v) if v.len() == values.len() => values.copy_from_slice(v),
+                _ => fresh.push(spec.name.clone()),
+            }
+        }
+        let trainer = Self::start(config, model, params, dir, device)?;
+        Ok((trainer, fresh))
+    }
+
+    fn start(
+        config: RunConfig,
+        model: Box<dyn Model>,
+        params: ParamSet,
+        dir: &Path,
+        device: &mut Device,
+    ) -> Result<Self, RunError> {
+        let data = open_training_data(&config, model.as_ref())?;
         std::fs::create_dir_all(dir).map_err(|source| RunError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        let params = init_params(model.params(), config.seed);
+        let loader = data.loader;
         let state = TrainState::fresh(config, loader.steps_per_epoch(), loader.dataset().len());
         let metrics = MetricsLog::new(&dir.join(METRICS_FILE));
-        Self::assemble(model, loader, params, state, metrics, dir, device)
+        let mut trainer = Self::assemble(model, loader, params, state, metrics, dir, device)?;
+        trainer.notes = data.notes;
+        Ok(trainer)
     }
 
     /// Continues the run saved in `dir` on the CPU backend. `expected`, when given, is the
-    /// recipe the caller asked for; a difference is refused (the continuation would not be the
-    /// same run).
+    /// recipe the caller asked for (see [`Trainer::resume_on`]).
     pub fn resume(dir: &Path, expected: Option<&RunConfig>) -> Result<Self, RunError> {
         Self::resume_on(dir, expected, &mut Device::Cpu)
     }
 
-    /// Like [`Trainer::resume`], with the step planned on `device` (CPU or wgpu; only the CPU
-    /// backend promises a bit-exact continuation).
+    /// Continues the run saved in `dir` with the step planned on `device` (CPU or wgpu; only
+    /// the CPU backend promises a bit-exact continuation). `expected`, when given, is the
+    /// recipe the caller asked for. Two settings may differ from the saved run's: `epochs`
+    /// (a longer or shorter run: the learning-rate schedule is recomputed for the new length
+    /// from the current step on, as the official `--resume` does) and `data` (a data set that
+    /// moved: it must hold as many images). Any other difference is refused, since the
+    /// continuation would not be the same run.
     pub fn resume_on(
         dir: &Path,
         expected: Option<&RunConfig>,
@@ -232,12 +328,58 @@ impl Trainer {
             return Err(resume_err(format!("there is no {MODEL_FILE} in it")));
         }
         let saved = load_run(dir)?;
-        let state = saved.state;
+        let mut state = saved.state;
+        let mut notes = Vec::new();
+        let mut data_moved = None;
         if let Some(want) = expected {
-            if let Some(flag) = state.config.first_difference(want) {
+            let mut refused = Vec::new();
+            for d in state.config.differences(want) {
+                match d.flag {
+                    "--epochs" => {
+                        let total = want.epochs * state.steps_per_epoch as u64;
+                        if total <= state.global_step {
+                            return Err(resume_err(format!(
+                                "--epochs {}: the run has already done {} steps ({} epochs \
+                                 of {}); ask for more epochs than that",
+                                want.epochs, state.global_step, state.epoch, state.steps_per_epoch
+                            )));
+                        }
+                        let was_finished = state.finished();
+                        let before = state.config.schedule(state.steps_per_epoch).lr_at_step(
+                            state.epoch as usize,
+                            state.step_in_epoch,
+                            state.steps_per_epoch,
+                        );
+                        state.config.epochs = want.epochs;
+                        let after = state.config.schedule(state.steps_per_epoch).lr_at_step(
+                            state.epoch as usize,
+                            state.step_in_epoch,
+                            state.steps_per_epoch,
+                        );
+                        let had = if was_finished {
+                            format!("the finished run's schedule had come down to {before:.3e}")
+                        } else {
+                            format!("it would have been {before:.3e}")
+                        };
+                        notes.push(format!(
+                            "--epochs {} (the run was started with {}): the cosine schedule now \
+                             ends at epoch {}; the next step's learning rate is {after:.3e} \
+                             ({had})",
+                            want.epochs, d.saved, want.epochs
+                        ));
+                    }
+                    "--data" => {
+                        data_moved = Some(d.saved.clone());
+                        state.config.data = want.data.clone();
+                    }
+                    _ => refused.push(d.to_string()),
+                }
+            }
+            if !refused.is_empty() {
                 return Err(resume_err(format!(
-                    "{flag} differs from the saved run's; resume with the same settings (or \
-                     leave them out)"
+                    "{}. Resume with the saved settings (leave those flags out), or start a \
+                     new run with another --out",
+                    refused.join("; ")
                 )));
             }
         }
@@ -247,16 +389,33 @@ impl Trainer {
                 "the model in last.safetensors differs from the recipe in its train_state".into(),
             ));
         }
-        let loader = open_training_data(&state.config, model.as_ref())?;
+        let data = open_training_data(&state.config, model.as_ref()).map_err(|e| match e {
+            RunError::Data(e) if data_moved.is_none() => resume_err(format!(
+                "the run's data {} cannot be read ({e}). If it moved, add --data with its new \
+                 place (it must hold the same images)",
+                state.config.data
+            )),
+            other => other,
+        })?;
+        let loader = data.loader;
         if loader.dataset().len() != state.data_len {
             return Err(resume_err(format!(
-                "the data set now has {} training images; the run was started with {}",
+                "{} now has {} training images; the run was started with {}",
+                state.config.data,
                 loader.dataset().len(),
                 state.data_len
             )));
         }
+        if let Some(old) = data_moved {
+            notes.push(format!(
+                "reading the data from {} (the run was started on {old}; same number of images)",
+                state.config.data
+            ));
+        }
+        notes.extend(data.notes);
         let metrics = MetricsLog::resume(&dir.join(METRICS_FILE), state.global_step);
         let global_step = state.global_step;
+        state.resumed_at.push(global_step);
         let mut trainer = Self::assemble(
             model,
             loader,
@@ -267,6 +426,7 @@ impl Trainer {
             device,
         )?;
         trainer.step.restore(&saved.moments, global_step as usize)?;
+        trainer.notes = notes;
         Ok(trainer)
     }
 
@@ -291,7 +451,21 @@ impl Trainer {
             metrics,
             dir: dir.to_path_buf(),
             disk: Box::new(RealDisk),
+            save_every: 1,
+            notes: Vec::new(),
         })
+    }
+
+    /// Writes a checkpoint every `epochs` epochs instead of every epoch (the last epoch and a
+    /// stop always save; the reports are written every epoch).
+    pub fn with_save_every(mut self, epochs: u64) -> Self {
+        self.save_every = epochs.max(1);
+        self
+    }
+
+    /// What the data is, how it is prepared, and what a resume changed: lines for the user.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Writes checkpoints through `disk` instead of the file system (tests of failures).
@@ -364,7 +538,9 @@ impl Trainer {
                 };
                 let lr = self.next_lr();
                 let mut rng = Rng::for_stream(seed, &[MASK_STREAM, self.state.global_step]);
-                let inputs = self.model.step_inputs(&data.images, &mut rng)?;
+                let inputs = self
+                    .model
+                    .step_inputs(&Samples::pixels(&data.images), &mut rng)?;
                 let t0 = Instant::now();
                 let loss = self.step.step(&inputs, lr)?;
                 let step_s = t0.elapsed().as_secs_f64();
@@ -412,7 +588,14 @@ impl Trainer {
                     let mean = epoch_losses.iter().map(|&l| l as f64).sum::<f64>()
                         / epoch_losses.len().max(1) as f64;
                     epoch_losses.clear();
-                    self.save(observer)?;
+                    let due = stop_now
+                        || self.state.finished()
+                        || self.state.epoch.is_multiple_of(self.save_every);
+                    if due {
+                        self.save(observer)?;
+                    } else {
+                        self.write_reports()?;
+                    }
                     observer.epoch_done(epoch, mean, &self.state);
                 } else if stop_now {
                     self.save(observer)?;
@@ -462,14 +645,28 @@ impl Trainer {
             &self.state,
             self.disk.as_ref(),
         )?;
+        self.write_reports()?;
+        observer.saved(&self.dir, &self.state);
+        Ok(())
+    }
+
+    /// Writes `metrics.csv`, `log.txt` and `loss.png` for the steps done so far (a resume
+    /// drops rows past its checkpoint, so they never disagree with it for long).
+    pub fn write_reports(&self) -> Result<(), RunError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| RunError::Io { path, source }
         };
         self.metrics.write().map_err(io(self.metrics.path()))?;
+        let log = self.dir.join(LOG_FILE);
+        log_txt::write(self.metrics.rows(), self.state.steps_per_epoch, &log).map_err(io(&log))?;
         let plot = self.dir.join(LOSS_PLOT_FILE);
-        crate::viz::loss_plot::write_loss_plot(self.metrics.rows(), &plot).map_err(io(&plot))?;
-        observer.saved(&self.dir, &self.state);
+        let marks = LossMarks {
+            steps_per_epoch: self.state.steps_per_epoch,
+            resumed_at: self.state.resumed_at.clone(),
+        };
+        crate::viz::loss_plot::write_loss_plot(self.metrics.rows(), &marks, &plot)
+            .map_err(io(&plot))?;
         Ok(())
     }
 }

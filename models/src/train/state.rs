@@ -44,6 +44,9 @@ pub struct TrainState {
     pub train_seconds: f64,
     /// A value drawn when the checkpoint is written: both files of one save carry the same.
     pub save_id: u64,
+    /// The global steps at which the run was resumed, for the loss plot's marks.
+    #[serde(default)]
+    pub resumed_at: Vec<u64>,
 }
 
 impl TrainState {
@@ -62,6 +65,7 @@ impl TrainState {
             last_loss: None,
             train_seconds: 0.0,
             save_id: 0,
+            resumed_at: Vec::new(),
         }
     }
 

@@ -92,7 +92,7 @@ pub fn inputs(
     Ok(StepInputs {
         shape: StepShape {
             batch: n,
-            keep: d.visible_cells,
+            keep: d.compact_grid * d.compact_grid,
         },
         tensors,
         mask: masks.concat(),

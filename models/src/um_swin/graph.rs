@@ -6,13 +6,13 @@
 //! final map into one token per visible cell, appends mask tokens for the masked cells, adds
 //! the decoder position table, runs ViT blocks and predicts each cell's pixels. The loss is the
 //! MSE of the masked cells (secondary-masked cells count as visible, as official).
-use tessera_dsl::graph::{GResult, NodeId, PatchOrder};
+use tessera_dsl::graph::{GResult, NodeId};
 use tessera_dsl::spec::{MaskSpec, UmSwinDims, UmSwinSpec};
 
 use crate::blocks::{
-    layer_norm, linear, patch_embed_2d, patch_merge_conv, swin_block, vit_stack, Activation,
-    Builder, Built, ConvInit, Linear, LinearInit, Mlp, PatchInit, RelPos, Scope, SwinBlock,
-    VitBlock, WindowAttention,
+    layer_norm, linear, patch_embed_2d, patch_merge_conv, pixel_target, swin_block, vit_stack,
+    Activation, Builder, Built, ConvInit, Linear, LinearInit, Mlp, PatchInit, RelPos, Scope,
+    SwinBlock, VitBlock, WindowAttention,
 };
 use crate::model::{Extras, FeatureGraph, StepGraph, StepShape};
 use crate::params::Init;
@@ -61,11 +61,26 @@ impl Stages {
         }
     }
 
-    /// The full map (features for probing; as fine-tuning): twice the grid and the window.
-    pub fn full_map(d: &UmSwinDims) -> Stages {
+    /// The full map with the pre-training window (SimMIM's symmetric pre-training of the
+    /// same Swin): twice the grid, the spec's window where it tiles the map, else the
+    /// compacted map's effective window (which does).
+    pub fn full_map_pretraining(spec: &UmSwinSpec, d: &UmSwinDims) -> Stages {
         let n = d.num_stages;
         let grids = d.finetune_grids[..n].to_vec();
-        let windows: Vec<usize> = d.finetune_windows[..n].to_vec();
+        let windows: Vec<usize> = (0..n)
+            .map(|st| {
+                let (w, g) = (spec.stages.items[st].window, grids[st]);
+                if w <= g && g.is_multiple_of(w) {
+                    w
+                } else {
+                    d.windows[st]
+                }
+            })
+            .collect();
+        Stages::with_shifts(grids, windows)
+    }
+
+    fn with_shifts(grids: Vec<usize>, windows: Vec<usize>) -> Stages {
         let shifts = grids
             .iter()
             .zip(&windows)
@@ -77,6 +92,13 @@ impl Stages {
             shifts,
         }
     }
+
+    /// The full map (features for probing; as fine-tuning): twice the grid and the window.
+    pub fn full_map(d: &UmSwinDims) -> Stages {
+        let n = d.num_stages;
+        let grids = d.finetune_grids[..n].to_vec();
+        Stages::with_shifts(grids, d.finetune_windows[..n].to_vec())
+    }
 }
 
 /// Declares the per-stage coordinate leaves the position MLPs read: per-step inputs
@@ -85,7 +107,7 @@ pub type CoordLeaves = Vec<[Option<NodeId>; 2]>;
 
 /// The Swin encoder over `x [N, G, G, C0]` (after patch embedding), with `coords[s][shifted]`
 /// the position MLP's input of stage `s`; returns the final-norm tokens `[N, L_last, C_last]`.
-fn stages(
+pub(super) fn stages(
     s: &mut Scope,
     spec: &UmSwinSpec,
     d: &UmSwinDims,
@@ -143,7 +165,7 @@ fn stages(
 }
 
 /// The patch embedding (conv + `patch_embed.norm`): `[N, E, E, C0]` tokens in raster order.
-fn embed(s: &mut Scope, spec: &UmSwinSpec, imgs: NodeId) -> GResult<NodeId> {
+pub(super) fn embed(s: &mut Scope, spec: &UmSwinSpec, imgs: NodeId) -> GResult<NodeId> {
     let c0 = spec.stages.items[0].dim;
     let mut pe = s.pp("patch_embed");
     let x = patch_embed_2d(
@@ -265,26 +287,14 @@ pub fn build(
 
     // Loss over the masked rows, against each row's cell.
     let g = s.g();
-    let target = g.patchify(imgs, spec.mask_cell, PatchOrder::Pqc)?;
-    let target = if spec.target.is_norm_pix() {
-        g.norm_pix(target, 1e-6)?
-    } else {
-        target
-    };
+    let target = pixel_target(g, imgs, spec.mask_cell, spec.target)?;
     let target = g.gather_rows(target, rows)?;
     let loss = g.masked_mse(pred, target, loss_rows)?;
     let built = b.finish();
-    let mut step = StepGraph {
-        graph: built.graph.clone(),
-        shape,
-        loss,
-        pred,
-        grads: Vec::new(),
-        optimizer: None,
-        constants: built.constants.clone(),
-    };
-    step.add_extras(extras)?;
-    Ok((step, built))
+    Ok((
+        StepGraph::from_built(&built, shape, loss, pred, extras)?,
+        built,
+    ))
 }
 
 /// The encoder over the whole map (every token at its true position, windows as fine-tuning
@@ -297,9 +307,29 @@ pub fn features(spec: &UmSwinSpec, d: &UmSwinDims, batch: usize) -> GResult<Feat
         .g()
         .input(inputs::IMGS, &[batch, img.channels, img.height, img.width])?;
     let geometry = Stages::full_map(d);
+    let coords = full_map_coords(&mut s, &geometry)?;
+    let x = embed(&mut s, spec, imgs)?;
+    let (e, c0) = (geometry.grids[0], spec.stages.items[0].dim);
+    let x = s.g().reshape(x, &[batch, e, e, c0])?;
+    let x = stages(&mut s, spec, d, &geometry, x, &coords)?;
+    let mean = s.g().mean(x, 1, false)?;
+    let built = b.finish();
+    Ok(FeatureGraph {
+        graph: built.graph,
+        input: inputs::IMGS.to_string(),
+        dim: spec.stages.items[d.num_stages - 1].dim,
+        cls: None,
+        mean,
+        constants: built.constants,
+    })
+}
+
+/// The position MLPs' inputs of a full map (every token at its own place, the same for every
+/// sample): constants `[1, windows·L², 2]` per stage, plain and (where shifted) shifted.
+pub(super) fn full_map_coords(s: &mut Scope, geometry: &Stages) -> GResult<CoordLeaves> {
     let mut coords = CoordLeaves::new();
     let mut pos = super::layout::full_positions(geometry.grids[0]);
-    for st in 0..d.num_stages {
+    for st in 0..geometry.grids.len() {
         let (grid, w, shift) = (
             geometry.grids[st],
             geometry.windows[st],
@@ -319,18 +349,5 @@ pub fn features(spec: &UmSwinSpec, d: &UmSwinDims, batch: usize) -> GResult<Feat
         }
         coords.push(pair);
     }
-    let x = embed(&mut s, spec, imgs)?;
-    let (e, c0) = (geometry.grids[0], spec.stages.items[0].dim);
-    let x = s.g().reshape(x, &[batch, e, e, c0])?;
-    let x = stages(&mut s, spec, d, &geometry, x, &coords)?;
-    let mean = s.g().mean(x, 1, false)?;
-    let built = b.finish();
-    Ok(FeatureGraph {
-        graph: built.graph,
-        input: inputs::IMGS.to_string(),
-        dim: spec.stages.items[d.num_stages - 1].dim,
-        cls: None,
-        mean,
-        constants: built.constants,
-    })
+    Ok(coords)
 }

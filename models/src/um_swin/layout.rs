@@ -200,7 +200,7 @@ mod tests {
         // Compact map 4x4; tile (0, 0) holds cell 1 = tokens rows 0-1, columns 2-3 of the
         // 8x8 map; tile (0, 1) holds cell 6 = rows 2-3, columns 4-5.
         let idx = l.compact_index();
-        assert_eq!(&idx[..4], &[2, 3, 4 * 2 + 4, 4 * 2 + 5]);
+        assert_eq!(&idx[..4], &[2, 3, 2 * 8 + 4, 2 * 8 + 5]);
         assert_eq!(idx[4], 10); // row 1 of tile (0, 0): token (1, 2)
         let rep = l.compact_replaced();
         assert_eq!(&rep[..4], &[0.0, 0.0, 1.0, 1.0]);

@@ -5,13 +5,15 @@
 mod batch;
 mod graph;
 mod layout;
+mod simmim;
 
 pub use batch::secondary_replaced;
 pub use graph::inputs;
 pub use layout::{Cells, Layout};
+pub use simmim::SimMimSwin;
 
 use tessera_dsl::graph::GResult;
-use tessera_dsl::mask::{uniform::uniform, Grid};
+use tessera_dsl::mask::spec::sample;
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{ImageSpec, MaskSpec, ModelSpec, UmSwinDims, UmSwinSpec};
 
@@ -20,6 +22,7 @@ use crate::model::{
     StepShape,
 };
 use crate::params::ParamSpec;
+use crate::sample::Samples;
 use crate::tensors::TensorFile;
 
 /// A Swin encoder pre-trained with UM-MAE, built from its spec.
@@ -35,7 +38,7 @@ impl UmSwinModel {
         let dims = spec.validate()?;
         let shape = StepShape {
             batch: 1,
-            keep: dims.visible_cells,
+            keep: dims.compact_grid * dims.compact_grid,
         };
         let (_, built) = graph::build(&spec, &dims, shape, &Extras::None)?;
         Ok(UmSwinModel {
@@ -76,7 +79,7 @@ impl Model for UmSwinModel {
     fn step_shape(&self, batch: usize) -> StepShape {
         StepShape {
             batch,
-            keep: self.dims.visible_cells,
+            keep: self.dims.compact_grid * self.dims.compact_grid,
         }
     }
 
@@ -84,25 +87,27 @@ impl Model for UmSwinModel {
         Ok(graph::build(&self.spec, &self.dims, shape, extras)?.0)
     }
 
-    fn step_inputs(&self, images: &[f32], rng: &mut Rng) -> Result<StepInputs, ModelError> {
-        let per = self.spec.image.numel();
-        if images.is_empty() || !images.len().is_multiple_of(per) {
-            return Err(ModelError::Batch(format!(
-                "the batch holds {} values, not a whole number of {per}-value images",
-                images.len()
-            )));
-        }
+    fn step_inputs(&self, batch: &Samples<'_>, rng: &mut Rng) -> Result<StepInputs, ModelError> {
+        let n = batch.count(&self.sample()).map_err(ModelError::Batch)?;
         let m = self.dims.mask_grid;
         let mut masks = Vec::new();
         let mut replaced = Vec::new();
-        for _ in 0..images.len() / per {
-            let mask = uniform(Grid::new(m, m), self.spec.mask.ratio(), rng)?;
+        for _ in 0..n {
+            // Through the spec: uniform sampling, or a custom strategy checked against the
+            // one-per-block promise its spec was validated with.
+            let mask = sample(&self.spec.mask, m, rng)?;
             let mask: Vec<f32> = mask.mask().iter().map(|&v| v as f32).collect();
             let noise = tessera_dsl::mask::draw_noise(m * m, rng);
             replaced.push(secondary_replaced(&mask, &noise, self.vis_final())?);
             masks.push(mask);
         }
-        batch::inputs(&self.spec, &self.dims, images.to_vec(), &masks, replaced)
+        batch::inputs(
+            &self.spec,
+            &self.dims,
+            batch.pixels.to_vec(),
+            &masks,
+            replaced,
+        )
     }
 
     fn eval_inputs(&self, file: &TensorFile) -> Result<StepInputs, ModelError> {

@@ -1,5 +1,4 @@
-//! An RGB8 picture to draw on: rectangles, lines, text in the built-in font, images scaled by
-//! whole pixels, and PNG output.
+//! An RGB8 picture to draw on: rectangles, lines, text in the built-in font, and PNG output.
 use std::io;
 use std::path::Path;
 

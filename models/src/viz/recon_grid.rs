@@ -5,8 +5,12 @@ use super::canvas::{Canvas, Rgb, WHITE};
 use super::font::{text_width, ADVANCE, GLYPH_H};
 use super::recon::{PatchLayout, ReconRow};
 
-/// Colour of removed patches in the masked column.
-pub const REMOVED: Rgb = [128, 128, 128];
+/// Removed patches in the masked column are hatched with these two colours in diagonal
+/// stripes: no image, grey or colour, looks like that, so a removed patch cannot be mistaken
+/// for grey image content.
+pub const HATCH: [Rgb; 2] = [[62, 92, 158], [156, 178, 222]];
+/// Width of a hatch stripe in picture pixels.
+pub const HATCH_STRIPE: usize = 3;
 const TEXT: Rgb = [30, 30, 30];
 const MARGIN: usize = 12;
 const GAP: usize = 10;
@@ -29,25 +33,59 @@ pub struct Denormalize {
 }
 
 impl Denormalize {
-    /// RGB pixels of a `[C, H, W]` image (1 channel is grey; NaN is [`REMOVED`]).
-    pub fn to_rgb(&self, img: &[f32], size: usize) -> Vec<Rgb> {
+    /// RGB pixels of a `[C, H, W]` image (1 channel is grey); `None` where a value is NaN
+    /// (a removed patch).
+    pub fn to_rgb(&self, img: &[f32], size: usize) -> Vec<Option<Rgb>> {
         let plane = size * size;
         let c = self.mean.len();
         (0..plane)
             .map(|p| {
                 let v = |ch: usize| img[ch * plane + p] * self.std[ch] + self.mean[ch];
                 if (0..c).any(|ch| img[ch * plane + p].is_nan()) {
-                    return REMOVED;
+                    return None;
                 }
                 let u = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
-                if c == 1 {
+                Some(if c == 1 {
                     let g = u(v(0));
                     [g, g, g]
                 } else {
                     [u(v(0)), u(v(1)), u(v(2))]
-                }
+                })
             })
             .collect()
+    }
+
+    /// [`Denormalize::to_rgb`] for pictures without removed patches; a NaN pixel, if any,
+    /// shows in the hatch's light colour.
+    pub fn to_rgb_filled(&self, img: &[f32], size: usize) -> Vec<Rgb> {
+        self.to_rgb(img, size)
+            .into_iter()
+            .map(|p| p.unwrap_or(HATCH[1]))
+            .collect()
+    }
+}
+
+/// The hatch colour at picture pixel (`x`, `y`).
+pub fn hatch(x: i64, y: i64) -> Rgb {
+    HATCH[((x + y).rem_euclid(2 * HATCH_STRIPE as i64) / HATCH_STRIPE as i64) as usize]
+}
+
+/// Draws `src` (`size x size`) enlarged `scale` times at (`x`, `y`), hatching missing pixels.
+pub fn blit(c: &mut Canvas, x: i64, y: i64, src: &[Option<Rgb>], size: usize, scale: usize) {
+    for sy in 0..size {
+        for sx in 0..size {
+            let (x0, y0) = (x + (sx * scale) as i64, y + (sy * scale) as i64);
+            match src[sy * size + sx] {
+                Some(colour) => c.fill_rect(x0, y0, scale, scale, colour),
+                None => {
+                    for dy in 0..scale as i64 {
+                        for dx in 0..scale as i64 {
+                            c.set(x0 + dx, y0 + dy, hatch(x0 + dx, y0 + dy));
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -110,7 +148,7 @@ pub fn draw_recon_grid(
         for (k, img) in pictures.iter().enumerate() {
             let x = MARGIN + k * (col_w + GAP) + (col_w - panel) / 2;
             let rgb = denorm.to_rgb(img, size);
-            c.blit_scaled(x as i64, y as i64, &rgb, size, size, scale);
+            blit(&mut c, x as i64, y as i64, &rgb, size, scale);
         }
     }
     let mut y = header + rows.len() * (panel + GAP) + 4;
@@ -165,8 +203,12 @@ mod tests {
         };
         assert_eq!(at(0, 0, 0), [0, 0, 0]);
         assert_eq!(at(0, 3, 0), [255, 255, 255]);
-        // Token 1 (top right) is removed: grey in the masked column, visible token 0 kept.
-        assert_eq!(at(1, 3, 0), REMOVED);
+        // Token 1 (top right) is removed: hatched in the masked column (both stripe colours
+        // within one pixel's block), visible token 0 kept.
+        assert!(HATCH.contains(&at(1, 3, 0)));
+        let x0 = MARGIN + (panel + GAP) + 3 * scale;
+        let block: Vec<Rgb> = (0..scale).map(|d| c.pixel(x0 + d, header)).collect();
+        assert!(HATCH.iter().all(|h| block.contains(h)), "{block:?}");
         assert_eq!(at(1, 0, 0), [0, 0, 0]);
         // Prediction 0 is 0.5 after denormalizing; pasting keeps token 3 (bottom right).
         assert_eq!(at(2, 0, 0), [128, 128, 128]);

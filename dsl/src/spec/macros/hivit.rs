@@ -15,6 +15,12 @@
 /// }
 /// assert_eq!(HiVitBase::ENC_OUT_DIM, 3584);
 /// ```
+///
+/// Optional flags after `hifeat`, in this order, with the official pre-training values as
+/// defaults: `qkv_bias: true, ape: true, rpe: false, patch_norm: true,`; and
+/// `layer_norm_eps: 1e-6` after `target`. Any token-dropping mask works (`random`, `block`,
+/// `uniform(3 / 4)`): HiViT's MLP-only stages never mix patches, so masked patches are
+/// dropped right after the patch embedding.
 #[macro_export]
 macro_rules! hivit {
     (
@@ -26,6 +32,10 @@ macro_rules! hivit {
             stem_mlp: $stem:literal,
             main: vit { dim: $ed:literal, depth: $edp:literal, heads: $eh:literal, mlp: $em:literal $(,)? },
             hifeat: $hifeat:literal,
+            $(qkv_bias: $qkv_bias:literal,)?
+            $(ape: $ape:literal,)?
+            $(rpe: $rpe:literal,)?
+            $(patch_norm: $patch_norm:literal,)?
             decoder: vit { dim: $dd:literal, depth: $ddp:literal, heads: $dh:literal, mlp: $dm:literal $(,)? },
             mask: $mask:ident ( $mn:literal / $mdd:literal $(, cell: $bc:literal)? ) $(+ secondary ( $sn:literal / $sd:literal ))?,
             target: $target:ident
@@ -44,6 +54,10 @@ macro_rules! hivit {
             mask: $crate::__tessera_mask!($crate::spec::Family::HiVit, $mask, $mn, $mdd, [$($bc)?], [$($sn / $sd)?]),
             target: $crate::__tessera_target!($target),
             layer_norm_eps: $crate::__tessera_eps!($crate::spec::Family::HiVit, [$($eps)?] 1e-6),
+            qkv_bias: $crate::__tessera_or!([$($qkv_bias)?] true),
+            ape: $crate::__tessera_or!([$($ape)?] true),
+            rpe: $crate::__tessera_or!([$($rpe)?] false),
+            patch_norm: $crate::__tessera_or!([$($patch_norm)?] true),
         });
 
         #[allow(dead_code)]

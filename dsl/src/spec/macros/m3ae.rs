@@ -1,6 +1,8 @@
 //! `m3ae!`: an M3AE (image + text).
 
-/// Declares an M3AE (image + text).
+/// Declares an M3AE (image + text). Optional after the mask, in this order:
+/// `layer_norm_eps: 1e-6`, `loss: image(1.0) + text(0.1)` (the official loss weights, the
+/// default) and `type_embedding: true` (learned modality embeddings, the default).
 ///
 /// ```
 /// tessera_dsl::m3ae! {
@@ -24,7 +26,9 @@ macro_rules! m3ae {
             encoder: vit { dim: $ed:literal, depth: $edp:literal, heads: $eh:literal, mlp: $em:literal $(,)? },
             decoder: vit { dim: $dd:literal, depth: $ddp:literal, heads: $dh:literal, mlp: $dm:literal $(,)? },
             mask: image ( $in:literal / $id:literal ) + text ( $tn:literal / $td:literal )
-            $(, layer_norm_eps: $eps:literal)? $(,)?
+            $(, layer_norm_eps: $eps:literal)?
+            $(, loss: image ( $iw:literal ) + text ( $tw:literal ))?
+            $(, type_embedding: $te:literal)? $(,)?
         }
     ) => {
         $crate::__tessera_spec_item!($(#[$meta])* $vis $name, M3aeSpec, M3aeDims, $crate::presets::M3aeBase::DIMS, $crate::spec::M3aeSpec {
@@ -37,6 +41,13 @@ macro_rules! m3ae {
             image_ratio: $crate::__tessera_ratio!($crate::spec::Family::M3ae, "image mask", $in / $id),
             text_ratio: $crate::__tessera_ratio!($crate::spec::Family::M3ae, "text mask", $tn / $td),
             layer_norm_eps: $crate::__tessera_eps!($crate::spec::Family::M3ae, [$($eps)?] 1e-6),
+            type_embedding: $crate::__tessera_or!([$($te)?] true),
+            image_loss_weight: $crate::__tessera_or!(
+                [$($crate::__tessera_decimal!($crate::spec::Family::M3ae, "image loss weight", $iw))?] 1.0
+            ),
+            text_loss_weight: $crate::__tessera_or!(
+                [$($crate::__tessera_decimal!($crate::spec::Family::M3ae, "text loss weight", $tw))?] 0.1
+            ),
         });
 
         #[allow(dead_code)]

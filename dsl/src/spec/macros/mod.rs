@@ -211,7 +211,39 @@ macro_rules! __tessera_mask {
             "mask `",
             ::core::stringify!($other),
             "` with these arguments is not known; expected random(a / b), block(a / b), ",
-            "block(a / b, cell: k), uniform(3 / 4) or uniform(3 / 4) + secondary(a / b)"
+            "block(a / b, cell: k), uniform(3 / 4), uniform(3 / 4) + secondary(a / b) or ",
+            "custom(STRATEGY, a / b)"
+        ))
+    };
+}
+
+/// A mask clause `name(args) [+ secondary(a / b)]`: `custom(STRATEGY, a / b)` (STRATEGY a
+/// `const` `CustomStrategy`) or one of the built-in forms of [`__tessera_mask`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tessera_mask_of {
+    ($fam:expr, custom ($strategy:path, $n:literal / $d:literal $(,)?) []) => {
+        $crate::spec::MaskSpec::Custom {
+            strategy: $strategy,
+            ratio: $crate::__tessera_ratio!($fam, "custom mask", $n / $d),
+        }
+    };
+    ($fam:expr, custom ($($args:tt)*) [$($rest:tt)*]) => {
+        ::core::compile_error!(
+            "a custom mask is written custom(STRATEGY, a / b), STRATEGY a `const` \
+             CustomStrategy, without + secondary"
+        )
+    };
+    ($fam:expr, $mask:ident ($n:literal / $d:literal $(, cell: $cell:literal)?) [$($sn:literal / $sd:literal)?]) => {
+        $crate::__tessera_mask!($fam, $mask, $n, $d, [$($cell)?], [$($sn / $sd)?])
+    };
+    ($fam:expr, $other:ident ($($args:tt)*) [$($rest:tt)*]) => {
+        ::core::compile_error!(::core::concat!(
+            "mask `",
+            ::core::stringify!($other),
+            "` with these arguments is not known; expected random(a / b), block(a / b), ",
+            "block(a / b, cell: k), uniform(3 / 4), uniform(3 / 4) + secondary(a / b) or ",
+            "custom(STRATEGY, a / b)"
         ))
     };
 }

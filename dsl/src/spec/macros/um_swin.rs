@@ -33,7 +33,7 @@ macro_rules! um_swin {
             mlp: $mlp:literal,
             window: $win:literal,
             $(posmlp: $pm:literal,)?
-            mask: $mask:ident ( $mn:literal / $md:literal $(, cell: $bc:literal)? ) $(+ secondary ( $sn:literal / $sdd:literal ))?,
+            mask: $mask:ident ( $($margs:tt)* ) $(+ secondary ( $sn:literal / $sdd:literal ))?,
             decoder: vit { dim: $dd:literal, depth: $ddp:literal, heads: $dh:literal, mlp: $dm:literal $(,)? },
             target: $target:ident
             $(, layer_norm_eps: $eps:literal)?
@@ -57,7 +57,7 @@ macro_rules! um_swin {
                 [$($crate::__tessera_size!($crate::spec::Family::UmSwin, "posmlp width", $pm))?]
                 $crate::spec::UM_SWIN_POSMLP
             ),
-            mask: $crate::__tessera_mask!($crate::spec::Family::UmSwin, $mask, $mn, $md, [$($bc)?], [$($sn / $sdd)?]),
+            mask: $crate::__tessera_mask_of!($crate::spec::Family::UmSwin, $mask ($($margs)*) [$($sn / $sdd)?]),
             decoder: $crate::__tessera_vit!($crate::spec::Family::UmSwin, "decoder", $dd, $ddp, $dh, $dm),
             decoder_positions: $crate::__tessera_or!(
                 [$($crate::__tessera_decoder_positions!($dp))?]

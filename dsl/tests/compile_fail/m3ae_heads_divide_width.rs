@@ -1,0 +1,11 @@
+// M3AE: a 512-wide decoder cannot split into 12 heads.
+tessera_dsl::m3ae! {
+    pub Broken {
+        image: 256 x 256 x 3, patch: 16, text: 64, vocab: 30522,
+        encoder: vit { dim: 768, depth: 12, heads: 12, mlp: 4 },
+        decoder: vit { dim: 512, depth: 8, heads: 12, mlp: 4 },
+        mask: image(3 / 4) + text(3 / 4),
+    }
+}
+
+fn main() {}

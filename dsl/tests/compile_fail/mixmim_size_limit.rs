@@ -1,0 +1,12 @@
+// MixMIM: an image side past the size limit.
+tessera_dsl::mixmim! {
+    pub Broken {
+        image: 65536 x 65536 x 3, patch: 4,
+        stages: [(128, 2, 4, 14), (256, 2, 8, 14), (512, 18, 16, 14), (1024, 2, 32, 7)],
+        mlp: 4,
+        decoder: vit { dim: 512, depth: 8, heads: 16, mlp: 4 },
+        mask: mixed(1 / 2), target: norm_pix,
+    }
+}
+
+fn main() {}

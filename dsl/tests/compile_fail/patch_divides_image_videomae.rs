@@ -1,0 +1,11 @@
+// Tubelets of 2x12x12 do not tile 32 px frames.
+tessera_dsl::videomae! {
+    pub Broken {
+        video: 16 x 32 x 32 x 3, patch: 12, tubelet: 2,
+        encoder: vit { dim: 768, depth: 12, heads: 12, mlp: 4 },
+        decoder: vit { dim: 384, depth: 4, heads: 6, mlp: 4 },
+        mask: tube(9 / 10), target: norm_pix,
+    }
+}
+
+fn main() {}

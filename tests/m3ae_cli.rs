@@ -1,0 +1,175 @@
+//! M3AE from the command line: pre-training on the committed image–caption set lowers the
+//! held-out loss and leaves the checkpoint, the tokenizer its ids mean and the metrics;
+//! reconstruct draws the held-out pairs with their masked words; bench runs the tiny preset;
+//! eval reproduces the official fixture; data that is not captions is refused by name.
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("tessera-m3ae-cli-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tessera(args: &[&str]) -> Output {
+    common::tessera()
+        .args(args)
+        .output()
+        .expect("the tessera binary runs")
+}
+
+fn last_json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "tessera failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+fn captions() -> String {
+    let dir = common::repo_root().join("tests/fixtures/m3ae/captions");
+    format!("captions:{}", dir.display())
+}
+
+#[test]
+fn pretraining_on_captions_lowers_the_held_out_loss_and_reconstruct_shows_the_words() {
+    let dir = scratch("run");
+    let run = dir.join("run");
+    let data = captions();
+    let summary = last_json(&tessera(&[
+        "pretrain",
+        "--model",
+        "m3ae_tiny_32",
+        "--data",
+        &data,
+        "--epochs",
+        "8",
+        "--batch",
+        "8",
+        "--lr",
+        "2e-3",
+        "--out",
+        run.to_str().unwrap(),
+    ]));
+    // 24 pairs: a tenth (2) held out, 22 to train on.
+    assert_eq!(summary["held_out_pairs"], 2);
+    assert_eq!(summary["train_pairs"], 22);
+    let before = summary["held_out_loss_before"].as_f64().unwrap();
+    let after = summary["held_out_loss_after"].as_f64().unwrap();
+    assert!(after < 0.8 * before, "held-out loss {before} -> {after}");
+    for f in [
+        "model.safetensors",
+        "tokenizer.json",
+        "metrics.csv",
+        "run.json",
+    ] {
+        assert!(run.join(f).exists(), "{f}");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 1 + 1 + 8, "{metrics}");
+    // The WordPiece vocabulary was learned from these captions and fits the model's 1000.
+    let vocab = summary["vocab_used"].as_u64().unwrap();
+    assert!(vocab > 50 && vocab <= 1000, "{vocab}");
+
+    let png = dir.join("recon.png");
+    let r = last_json(&tessera(&[
+        "reconstruct",
+        "--checkpoint",
+        run.join("model.safetensors").to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+    ]));
+    assert_eq!(r["pairs"], 2);
+    assert!(r["masked_words"].as_u64().unwrap() > 0);
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+
+    // A second run into the same folder is refused rather than overwriting it.
+    let again = tessera(&[
+        "pretrain",
+        "--model",
+        "m3ae_tiny_32",
+        "--data",
+        &data,
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn image_only_data_is_refused_by_name() {
+    let dir = scratch("refused");
+    let out = tessera(&[
+        "pretrain",
+        "--model",
+        "m3ae_tiny_32",
+        "--data",
+        "fashion-mnist-embedded",
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("captions:DIR"), "{err}");
+}
+
+#[test]
+fn bench_runs_the_tiny_preset() {
+    let out = tessera(&[
+        "bench",
+        "--model",
+        "m3ae_tiny_32",
+        "--batch",
+        "8",
+        "--iters",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+    ]);
+    let v = last_json(&out);
+    let text = v.to_string();
+    assert!(
+        text.contains("m3ae_tiny_32") || text.contains("M3AE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn eval_reproduces_the_official_fixture() {
+    let dir = scratch("eval");
+    let prefix = common::repo_root().join("tests/fixtures/m3ae/m3ae_public");
+    let p = |s: &str| format!("{}{s}", prefix.display());
+    let out_file = dir.join("out.safetensors");
+    let v = last_json(&tessera(&[
+        "eval",
+        "--checkpoint",
+        &p(".ckpt.safetensors"),
+        "--batch",
+        &p(".batch.safetensors"),
+        "--out",
+        out_file.to_str().unwrap(),
+    ]));
+    // The fixture README's numbers.
+    let close = |k: &str, want: f64| {
+        let got = v[k].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-4 * want, "{k}: {got} vs {want}");
+    };
+    close("loss", 1.789_393_7);
+    close("image_loss", 1.288_489_3);
+    close("text_loss", 5.009_042_7);
+    let f = tessera::models::tensors::TensorFile::read(&out_file).unwrap();
+    assert_eq!(f.get("text_output").unwrap().shape, [2, 12, 100]);
+    assert_eq!(f.get("pred").unwrap().shape, [2, 16, 192]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
