@@ -97,6 +97,23 @@ pub fn gemm<E: Element>(
         return;
     }
     let parallel = m * n * k >= PARALLEL_MACS && rayon::current_thread_index().is_none();
+    // A transposed left operand (a weight gradient, Xᵀ·dY with the long dimension inside)
+    // runs faster as one single-threaded product per thread over its share of the rows than
+    // with the crate's own threading: measured +15 to +27 % at 192×1088×576, 192×1088×768
+    // and 768×1088×192 on 2 threads, where a square 1024³ product lost 14 % this way.
+    if parallel && a.rs == 1 && a.cols > 1 {
+        let threads = rayon::current_num_threads().max(1);
+        let rows = m.div_ceil(threads);
+        dst[..(m - 1) * dst_rs + n]
+            .par_chunks_mut(rows * dst_rs)
+            .enumerate()
+            .for_each(|(t, d)| {
+                let r0 = t * rows;
+                let rr = rows.min(m - r0);
+                one_gemm(d, dst_rs, a.rows_from(r0, rr), b, alpha, accumulate, false)
+            });
+        return;
+    }
     one_gemm(dst, dst_rs, a, b, alpha, accumulate, parallel);
 }
 
