@@ -157,9 +157,9 @@ fn place(lid: vec3<u32>, wid: vec3<u32>, rows: u32) -> Place {
 // rows past the operand's length and columns past its width are zero. One function per
 // tile: an entry point then only binds the operands it really reads. Q and dO tiles hold BQ
 // query rows from i0, the K and V tiles BKV key rows from j0 (K and V always go together).
-fn stage_q(at: Place, i0: u32) {
-    let g = at.g;
-    for (var e = at.t; e < BQ * DMAX; e += at.threads) {
+fn stage_q(here: Place, i0: u32) {
+    let g = here.g;
+    for (var e = here.t; e < BQ * DMAX; e += here.threads) {
         let r = e / DMAX;
         let c = e % DMAX;
         var x = 0.0;
@@ -170,9 +170,9 @@ fn stage_q(at: Place, i0: u32) {
     }
 }
 
-fn stage_kv(at: Place, j0: u32) {
-    let g = at.g;
-    for (var e = at.t; e < BKV * DMAX; e += at.threads) {
+fn stage_kv(here: Place, j0: u32) {
+    let g = here.g;
+    for (var e = here.t; e < BKV * DMAX; e += here.threads) {
         let r = e / DMAX;
         let c = e % DMAX;
         let inside = j0 + r < p.lk;
@@ -189,9 +189,9 @@ fn stage_kv(at: Place, j0: u32) {
     }
 }
 
-fn stage_do(at: Place, i0: u32) {
-    let g = at.g;
-    for (var e = at.t; e < BQ * DMAX; e += at.threads) {
+fn stage_do(here: Place, i0: u32) {
+    let g = here.g;
+    for (var e = here.t; e < BQ * DMAX; e += here.threads) {
         let r = e / DMAX;
         let c = e % DMAX;
         var x = 0.0;
@@ -208,14 +208,14 @@ fn attention(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let at = place(lid, wid, BQ);
-    let lane = at.lane;
-    let r = at.row;
-    let g = at.g;
-    let i0 = at.first;
+    let here = place(lid, wid, BQ);
+    let lane = here.lane;
+    let r = here.row;
+    let g = here.g;
+    let i0 = here.first;
     let i = i0 + r;
 
-    stage_q(at, i0);
+    stage_q(here, i0);
     var m = NEG;
     var l = 0.0;
     var acc: array<f32, MAX_COLS>;
@@ -223,7 +223,7 @@ fn attention(
     for (var j0 = 0u; j0 < p.lk; j0 += BKV) {
         // Everyone is done with the previous K, V and scores.
         workgroupBarrier();
-        stage_kv(at, j0);
+        stage_kv(here, j0);
         workgroupBarrier();
         // Scores of this thread's keys jr = lane + u·TPR, register-blocked: each q value is
         // read once for all of them. Columns past d are zero in both tiles, so the constant
@@ -244,7 +244,7 @@ fn attention(
                 if j < p.lk {
                     s = p.scale * dots[u];
                     if has_bias() && i < p.lq {
-                        s += bias_at(at.bias, i, j);
+                        s += bias_at(here.bias, i, j);
                     }
                 }
                 tile_s[score_slot(r, jr)] = s;
@@ -299,22 +299,22 @@ fn attention_grad_kv(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let at = place(lid, wid, BKV);
-    let lane = at.lane;
-    let jr = at.row;
-    let g = at.g;
-    let j0 = at.first;
+    let here = place(lid, wid, BKV);
+    let lane = here.lane;
+    let jr = here.row;
+    let g = here.g;
+    let j0 = here.first;
     let j = j0 + jr;
 
-    stage_kv(at, j0);
+    stage_kv(here, j0);
     var dk: array<f32, MAX_COLS>;
     var dv: array<f32, MAX_COLS>;
 
     for (var i0 = 0u; i0 < p.lq; i0 += BQ) {
         workgroupBarrier();
-        stage_q(at, i0);
-        stage_do(at, i0);
-        for (var ir = at.t; ir < BQ; ir += at.threads) {
+        stage_q(here, i0);
+        stage_do(here, i0);
+        for (var ir = here.t; ir < BQ; ir += here.threads) {
             let i = i0 + ir;
             var lse = 0.0;
             var dd = 0.0;
@@ -348,7 +348,7 @@ fn attention_grad_kv(
                 if i < p.lq && j < p.lk {
                     var s = p.scale * dots[u];
                     if has_bias() {
-                        s += bias_at(at.bias, i, j);
+                        s += bias_at(here.bias, i, j);
                     }
                     pij = exp(s - row_lse[ir]);
                     ds = pij * (dps[u] - row_d[ir]);
@@ -391,16 +391,16 @@ fn attention_grad_q(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let at = place(lid, wid, BQ);
-    let lane = at.lane;
-    let r = at.row;
-    let g = at.g;
-    let i0 = at.first;
+    let here = place(lid, wid, BQ);
+    let lane = here.lane;
+    let r = here.row;
+    let g = here.g;
+    let i0 = here.first;
     let i = i0 + r;
 
-    stage_q(at, i0);
-    stage_do(at, i0);
-    for (var ir = at.t; ir < BQ; ir += at.threads) {
+    stage_q(here, i0);
+    stage_do(here, i0);
+    for (var ir = here.t; ir < BQ; ir += here.threads) {
         var lse = 0.0;
         var dd = 0.0;
         if i0 + ir < p.lq {
@@ -414,7 +414,7 @@ fn attention_grad_q(
 
     for (var j0 = 0u; j0 < p.lk; j0 += BKV) {
         workgroupBarrier();
-        stage_kv(at, j0);
+        stage_kv(here, j0);
         workgroupBarrier();
         // dS for (this thread's query r, keys jr = lane + u·TPR), register-blocked.
         var dots: array<f32, MAX_S>;
@@ -436,7 +436,7 @@ fn attention_grad_q(
                 if i < p.lq && j < p.lk {
                     var s = p.scale * dots[u];
                     if has_bias() {
-                        s += bias_at(at.bias, i, j);
+                        s += bias_at(here.bias, i, j);
                     }
                     ds = exp(s - row_lse[r]) * (dps[u] - row_d[r]);
                 }
