@@ -132,17 +132,28 @@ fn pretrain_reconstruct_probe_and_bench_run_for_both_families() {
 }
 
 #[test]
-fn hivit_has_no_class_token_so_its_probe_asks_for_mean_features() {
-    let o = tessera(&[
-        "probe",
-        "--random-init",
-        "--model",
-        "hivit_fmnist_small",
-        "--limit-train",
-        "50",
-        "--limit-test",
-        "20",
-    ]);
+fn hivit_has_no_class_token_so_its_probe_pools_the_mean() {
+    let probe = |extra: &[&str]| {
+        let mut args = vec![
+            "probe",
+            "--random-init",
+            "--model",
+            "hivit_fmnist_small",
+            "--limit-train",
+            "50",
+            "--limit-test",
+            "20",
+            "--max-iter",
+            "20",
+        ];
+        args.extend(extra);
+        tessera(&args)
+    };
+    // Without --features, the mean-pooled features.
+    let report = json(&probe(&[]));
+    assert_eq!(report["feature"], "mean", "{report}");
+    // Asking for the class token is an error that says what to use.
+    let o = probe(&["--features", "cls"]);
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
     assert!(err.contains("--features mean"), "{err}");

@@ -31,6 +31,38 @@ fn um_swin_pretrains_on_fashion_mnist_and_its_checkpoint_keeps_the_spec() {
         .collect();
     assert_eq!(losses.len(), 8, "{csv}");
     assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0), "{csv}");
+
+    // The checkpoint reconstructs (28-px test images brought to the model's 32 px) and probes
+    // its mean-pooled features (a Swin has no class token).
+    let ckpt = out.join("last.safetensors");
+    let png = out.join("recon.png");
+    let legend = ok(&tessera(&[
+        "reconstruct",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--count",
+        "2",
+        "--out",
+        png.to_str().unwrap(),
+    ]));
+    assert!(legend.contains("48 of 64"), "{legend}");
+    assert!(image::open(&png).is_ok());
+    let probe = ok(&tessera(&[
+        "probe",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--limit",
+        "100",
+        "--limit-test",
+        "50",
+        "--max-iter",
+        "30",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(probe.lines().last().unwrap()).unwrap();
+    assert_eq!(report["feature"], "mean", "{report}");
+    // Ten classes: chance is 0.1; even a barely trained encoder separates them.
+    assert!(report["top1"].as_f64().unwrap() > 0.25, "{report}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use tessera_dsl::graph::LrSchedule;
-use tessera_dsl::spec::Target;
+use tessera_dsl::spec::{ModelSpec, Target};
 use tessera_models::checkpoint;
 use tessera_models::data::{Fit, Source, Split};
 use tessera_models::train::checkpoint::MODEL_FILE;
@@ -50,7 +50,7 @@ pub struct Args {
     #[command(flatten)]
     pub data: DataChoice,
     /// MAE's augmentation: each image randomly cropped (scale 0.2-1) and flipped, as official
-    /// pre-training does [default: on, or the run's]
+    /// pre-training does [default: on (clips: off), or the run's]
     #[arg(long, conflicts_with = "no_augment")]
     pub augment: bool,
     /// No augmentation: images only brought to the model's size (see --fit).
@@ -132,7 +132,7 @@ pub struct Summary {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     // M3AE trains on image–caption pairs with its own loop (captions, tokenizer, held-out loss).
-    if let Some(tessera_dsl::spec::ModelSpec::M3ae(spec)) = args.model.spec()? {
+    if let Some(ModelSpec::M3ae(spec)) = args.model.spec()? {
         return super::m3ae::pretrain(&args, spec);
     }
     let summary = pretrain(&args, &super::interrupt::stop_on_ctrl_c())?;
@@ -320,7 +320,8 @@ fn recipe(
         (true, _, _) => true,
         (_, true, _) => false,
         (_, _, Some(s)) => s.augment,
-        _ => true,
+        // Clips are not cropped or flipped: one crop must serve every frame of a clip.
+        _ => !matches!(model, ModelSpec::VideoMae(_)),
     };
     let fit = match (args.data.fit, saved) {
         (Some(f), _) => Fit::from(f),

@@ -68,9 +68,9 @@ pub struct Args {
     /// Use N test images, classes balanced.
     #[arg(long, value_name = "N")]
     pub limit_test: Option<usize>,
-    /// The feature probed [default: cls]
-    #[arg(long, value_enum, default_value = "cls", hide_default_value = true)]
-    pub features: Pool,
+    /// The feature probed [default: cls, or mean for a model without a class token]
+    #[arg(long, value_enum)]
+    pub features: Option<Pool>,
     #[command(flatten)]
     pub batch: BatchChoice,
     /// L-BFGS iterations at most (sklearn's max_iter; the reference uses 300) [default: 300]
@@ -232,7 +232,13 @@ fn probe_with(
             .map_err(|e| bad_input(e.to_string()))
     };
     let mut ex = extractor(train_set.dataset.len())?;
-    if !ex.has_cls() && args.features != Pool::Mean {
+    let features = match args.features {
+        Some(chosen) => chosen,
+        None if ex.has_cls() => Pool::Cls,
+        // HiViT and the Swin-based encoders have no class token: mean pooling is their probe.
+        None => Pool::Mean,
+    };
+    if !ex.has_cls() && features != Pool::Mean {
         return Err(bad_input(
             "this model has no class token; probe its mean-pooled features with --features mean",
         ));
@@ -268,7 +274,7 @@ fn probe_with(
         linear_probe(train, test, classes, &opts)
     };
     let mut out = serde_json::Map::new();
-    let pools: &[(Pool, &str)] = match args.features {
+    let pools: &[(Pool, &str)] = match features {
         Pool::Cls => &[(Pool::Cls, "")],
         Pool::Mean => &[(Pool::Mean, "")],
         Pool::Both => &[(Pool::Cls, ""), (Pool::Mean, "_meanpool")],
@@ -286,7 +292,7 @@ fn probe_with(
         .map_err(|e| anyhow::anyhow!("linear probe: {e}"))?;
         report_fields(&report, suffix, args.max_iter, &mut out);
     }
-    let feature = match args.features {
+    let feature = match features {
         Pool::Cls => "cls",
         Pool::Mean => "mean",
         Pool::Both => "cls (top1), mean (top1_meanpool)",
@@ -321,7 +327,7 @@ pub fn args_for(checkpoint: Option<&Path>, features: Pool, seed: u64) -> Args {
         model: ModelChoice::default(),
         data: DataChoice::default(),
         limit_test: None,
-        features,
+        features: Some(features),
         batch: BatchChoice::default(),
         max_iter: 300,
         c: 1.0,
