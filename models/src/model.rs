@@ -332,3 +332,20 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
         ModelSpec::M3ae(s) => Ok(Box::new(crate::m3ae::M3aeModel::new(*s)?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rows_to_raster;
+
+    #[test]
+    fn rows_land_on_their_tokens_and_uncovered_tokens_stay_zero() {
+        // Two samples of three tokens, two rows each, two values a row: sample 0's rows are
+        // tokens 2 and 0, sample 1's tokens 1 and 2.
+        let pred = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let out = rows_to_raster(&pred, &[2, 0, 1, 2], 2, 3, 2);
+        assert_eq!(
+            out,
+            [3.0, 4.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 5.0, 6.0, 7.0, 8.0]
+        );
+    }
+}
