@@ -150,7 +150,7 @@ fn hivit_has_no_class_token_so_its_probe_pools_the_mean() {
         tessera(&args)
     };
     // Without --features, the mean-pooled features.
-    let report = json(&probe(&[]));
+    let report = last_json(&probe(&[]));
     assert_eq!(report["feature"], "mean", "{report}");
     // Asking for the class token is an error that says what to use.
     let o = probe(&["--features", "cls"]);
