@@ -1,4 +1,4 @@
-//! The released configurations (reference §1.6, §2.4, §3.2, §4.1, §5.2, §6.3) and small ones
+//! The released configurations (the official repositories' factories) and small ones
 //! for tests and the CPU, each declared with its family's macro so all compile-checked.
 
 crate::mae! {
@@ -315,8 +315,8 @@ pub fn names() -> alloc::string::String {
 
 #[cfg(test)]
 mod tests {
-    //! Derived sizes against the numbers the reference states (§1.1, §1.6, §2.4, §3.2, §4.2,
-    //! §5.1, §6.1), which were read off the official code, not computed by this crate.
+    //! Derived sizes against the numbers of the papers and the official code (MAE, UM-MAE,
+    //! MixMIM, HiViT, VideoMAE, M3AE), read off the official code, not computed by this crate.
     use super::*;
 
     #[test]

@@ -63,7 +63,7 @@ mod tests {
 
     #[test]
     fn matches_the_reference_vector_d8_g2() {
-        // mae-family.md §1.4: D = 8, G = 2, with the zero class-token row.
+        // MAE's table for D = 8, G = 2, with the zero class-token row.
         let t = sincos_2d(8, 2, true);
         let (s1, c1, s01, c01) = (1f64.sin(), 1f64.cos(), 0.01f64.sin(), 0.01f64.cos());
         let expected: [[f64; 8]; 5] = [

@@ -73,7 +73,7 @@ pub struct Args {
     pub features: Option<Pool>,
     #[command(flatten)]
     pub batch: BatchChoice,
-    /// L-BFGS iterations at most (sklearn's max_iter; the reference uses 300) [default: 300]
+    /// L-BFGS iterations at most (sklearn's max_iter; MAE's probe recipe uses 300) [default: 300]
     #[arg(long, default_value_t = 300, hide_default_value = true)]
     pub max_iter: usize,
     /// Inverse regularization strength (sklearn's C) [default: 1.0]

@@ -1,4 +1,4 @@
-//! HiViT (zhangxiaosong18/hivit `models_hivit_mae.py`), reference §4 and §8 "HiViT". Each
+//! HiViT (zhangxiaosong18/hivit `models_hivit_mae.py`). Each
 //! patch keeps an `inner x inner` sub-token grid through MLP-only stages that never mix
 //! patches (so masking happens right after patch embedding), each stage merging 2x2 inside
 //! the patch, until one token per patch enters the plain-ViT main stage. Any masking that
@@ -99,7 +99,7 @@ pub struct HiVitDims {
 }
 
 impl HiVitSpec {
-    /// Checks every HiViT rule of reference §8 and derives every size.
+    /// Checks every HiViT rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<HiVitDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));

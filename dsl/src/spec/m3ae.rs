@@ -1,4 +1,4 @@
-//! M3AE, the multimodal MAE (young-geng/m3ae_public `model.py`), reference §6 and §8 "M3AE".
+//! M3AE, the multimodal MAE (young-geng/m3ae_public `model.py`).
 //! Image patches and text tokens are masked separately, each keeping `floor(L * (1 - r))` with
 //! one permutation shared by the batch; the encoder sees `[cls | kept image | kept text]`.
 use super::error::{Family, ShapeError};
@@ -88,7 +88,7 @@ pub struct M3aeDims {
 }
 
 impl M3aeSpec {
-    /// Checks every M3AE rule of reference §8 and derives every size.
+    /// Checks every M3AE rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<M3aeDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));

@@ -1,4 +1,4 @@
-//! MixMIM / MixMAE (Sense-X/MixMIM `models_mixmim.py`), reference §3 and §8 "MixMIM". Two
+//! MixMIM / MixMAE (Sense-X/MixMIM `models_mixmim.py`). Two
 //! images are mixed by one batch-shared mask defined on the last stage's grid and upsampled to
 //! every stage; windows attend only within their own source image. The mask removes
 //! `floor(L4 * r)` tokens of the last grid. LayerNorms use PyTorch's default eps 1e-5.
@@ -90,7 +90,7 @@ pub struct MixMimDims {
 }
 
 impl MixMimSpec {
-    /// Checks every MixMIM rule of reference §8 and derives every size.
+    /// Checks every MixMIM rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<MixMimDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));

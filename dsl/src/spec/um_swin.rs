@@ -1,5 +1,5 @@
-//! Swin pre-trained with Uniform Masking (implus/UM-MAE `models_mae_swin.py`), reference §2
-//! and §8 "UM-MAE". Uniform sampling keeps one 16-px mask cell per 2x2 block; the visible
+//! Swin pre-trained with Uniform Masking (implus/UM-MAE `models_mae_swin.py`).
+//! Uniform sampling keeps one 16-px mask cell per 2x2 block; the visible
 //! quarter is compacted into a dense half-resolution map that the Swin stages run on, with the
 //! pre-training window (8); fine-tuning runs the full map with twice the window (16).
 use super::error::{Family, Rule, ShapeError};
@@ -123,15 +123,13 @@ pub struct UmSwinDims {
 }
 
 impl UmSwinSpec {
-    /// Checks every UM-MAE (pyramid) rule of reference §8 and derives every size.
+    /// Checks every UM-MAE (pyramid) rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<UmSwinDims, ShapeError> {
         let image = tri!(self.image.validate(F));
         tri!(size(F, "patch", self.patch));
         tri!(size(F, "mask cell", self.mask_cell));
         tri!(size(F, "posmlp width", self.posmlp_dim));
         tri!(layer_norm_eps(F, self.layer_norm_eps));
-        // The compaction folds every 2x2 block of mask cells into one cell of the map the
-        // windows run on, so balanced 2x2 blocks make every window of every stage balanced.
         // The compaction folds every 2x2 block of mask cells into one cell of the map the
         // windows run on, so equal counts per block make every window of every stage equal.
         if !self.mask.window_balanced(2) {

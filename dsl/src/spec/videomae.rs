@@ -1,4 +1,4 @@
-//! VideoMAE (MCG-NJU/VideoMAE `modeling_pretrain.py`), reference §5 and §8 "VideoMAE". Tube
+//! VideoMAE (MCG-NJU/VideoMAE `modeling_pretrain.py`). Tube
 //! masking masks `floor(r * H'W')` tokens of each temporal slice (not MAE's keep count: at
 //! 9/10 of 196 it keeps 20, MAE would keep 19) and repeats that pattern over every slice.
 //! The official code hard-codes tubelet 2; any tubelet that divides the frames is sound
@@ -68,7 +68,7 @@ pub struct VideoMaeDims {
 }
 
 impl VideoMaeSpec {
-    /// Checks every VideoMAE rule of reference §8 and derives every size.
+    /// Checks every VideoMAE rule (docs/shape-rules.md) and derives every size.
     pub const fn validate(&self) -> Result<VideoMaeDims, ShapeError> {
         tri!(size(F, "frames", self.frames));
         let image = tri!(self.image.validate(F));

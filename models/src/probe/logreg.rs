@@ -1,5 +1,5 @@
 //! Multinomial logistic regression fitted with L-BFGS on [`SoftmaxObjective`]: the classifier
-//! of the linear probe (sklearn's `LogisticRegression(C=1.0, max_iter=300)` in the reference).
+//! of the linear probe (sklearn's `LogisticRegression(C=1.0, max_iter=300)` in MAE's linear-probe recipe).
 
 use super::kernel::{default_threads, for_blocks, row_logits};
 use super::lbfgs::{minimize, LbfgsOptions, Stop};
@@ -16,7 +16,7 @@ pub struct LogRegOptions {
 }
 
 impl Default for LogRegOptions {
-    /// sklearn's defaults with the reference's 300 iterations: C = 1, tol = 1e-4.
+    /// sklearn's defaults with the recipe's 300 iterations: C = 1, tol = 1e-4.
     fn default() -> Self {
         LogRegOptions {
             c: 1.0,

@@ -1,4 +1,4 @@
-//! Feature standardization fitted on the training split, as the reference probe does:
+//! Feature standardization fitted on the training split, as MAE's linear-probe recipe does:
 //! `(x - mean) / (std + 1e-6)` with the population std of each feature.
 
 /// Per-feature mean and (population std + 1e-6) of a training set.
