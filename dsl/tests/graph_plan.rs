@@ -3,7 +3,7 @@
 //! learning-rate schedule follows MAE's `lr_sched`.
 use proptest::prelude::*;
 use tessera_dsl::graph::{
-    compile, grad, BufSlot, Graph, GraphError, LrSchedule, NodeId, Op, PlanOptions, Space,
+    compile, grad, BufSlot, Graph, GraphError, LrSchedule, NodeId, Op, PlanOptions, Space, Target,
 };
 
 /// Builds a random DAG of elementwise, matmul, layout and reduction nodes over a few leaves.
@@ -95,9 +95,11 @@ proptest! {
     fn buffer_plans_never_alias_live_tensors(
         ops in proptest::collection::vec((any::<u8>(), any::<u16>(), any::<u16>()), 1..40),
         fuse: bool,
+        cpu: bool,
     ) {
+        let target = if cpu { Target::Cpu } else { Target::Any };
         let (mut g, outs) = random_graph(&ops);
-        let plan = compile(&g, &outs, &PlanOptions { fuse }).unwrap();
+        let plan = compile(&g, &outs, &PlanOptions { fuse, target }).unwrap();
         assert_no_live_overlap(&plan);
         // The same with a backward pass appended, when the output is differentiable.
         let loss = g.sum_all(outs[0]).unwrap();
@@ -105,7 +107,7 @@ proptest! {
         if let Ok(grads) = grad(&mut g, loss, &params) {
             let mut want = vec![loss];
             want.extend(grads.iter().map(|(_, d)| d));
-            let plan = compile(&g, &want, &PlanOptions { fuse }).unwrap();
+            let plan = compile(&g, &want, &PlanOptions { fuse, target }).unwrap();
             assert_no_live_overlap(&plan);
         }
     }
@@ -121,7 +123,7 @@ fn liveness_reuses_memory_in_a_chain() {
         x = g.gelu_erf(x).unwrap();
         x = g.exp(x).unwrap();
     }
-    let plan = compile(&g, &[x], &PlanOptions { fuse: false }).unwrap();
+    let plan = compile(&g, &[x], &PlanOptions::default().unfused()).unwrap();
     assert_no_live_overlap(&plan);
     let transient = plan.data_len - plan.pinned_len;
     assert!(

@@ -1,7 +1,7 @@
 //! One batch through a model on a backend (CPU or wgpu), as the official forward (and
 //! backward) pass computes it: loss, prediction, mask and, optionally, the gradient of every
 //! trainable parameter under its official name.
-use tessera_dsl::graph::{compile, GraphError, NodeId, PlanOptions};
+use tessera_dsl::graph::{compile, GraphError, NodeId};
 use tessera_runtime::backend::{BackendError, Device};
 
 use crate::model::{Extras, Model, StepGraph, StepInputs};
@@ -67,7 +67,7 @@ pub fn evaluate_step(
     let grads = !sg.grads.is_empty();
     let mut outputs = sg.outputs();
     outputs.extend_from_slice(also);
-    let plan = compile(&sg.graph, &outputs, &PlanOptions::default())?;
+    let plan = compile(&sg.graph, &outputs, &device.plan_options())?;
     let n = inputs.shape.batch;
     let label = format!(
         "evaluation (batch {n}, {} visible tokens)",

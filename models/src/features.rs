@@ -3,7 +3,7 @@
 //! final-norm [CLS] token (when the model has one) and the mean of the final-norm patch
 //! tokens. The graph is the model's own encoder, so only the encoder's parameters are read and
 //! an encoder-only checkpoint works too.
-use tessera_dsl::graph::{compile, GraphError, NodeId, PlanOptions};
+use tessera_dsl::graph::{compile, GraphError, NodeId};
 use tessera_runtime::backend::{BackendError, Device, Executor};
 
 use crate::model::Model;
@@ -80,7 +80,7 @@ impl FeatureExtractor {
         let fg = model.feature_graph(batch)?;
         let mut outputs = vec![fg.mean];
         outputs.extend(fg.cls);
-        let plan = compile(&fg.graph, &outputs, &PlanOptions::default())?;
+        let plan = compile(&fg.graph, &outputs, &device.plan_options())?;
         // Every parameter the encoder reads (what survives in the plan) must be in the
         // checkpoint; the decoder's are not read.
         for (name, id) in plan.graph.leaves() {

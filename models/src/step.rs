@@ -1,7 +1,7 @@
 //! One step of any model as a single planned program on a backend (CPU or wgpu): forward,
 //! loss, backward and AdamW, with the parameters and the optimizer state resident in the
 //! arena; and the state that makes a run resumable exactly (AdamW's moments and step count).
-use tessera_dsl::graph::{compile, AdamWConfig, GraphError, Optimizer, Plan, PlanOptions};
+use tessera_dsl::graph::{compile, AdamWConfig, GraphError, Optimizer, Plan};
 use tessera_runtime::backend::{BackendError, Device, Executor};
 
 use crate::blocks::Constant;
@@ -124,7 +124,7 @@ impl TrainStep {
         let opt = graph.optimizer.as_ref().expect("built with an optimizer");
         let mut outputs = vec![graph.loss, graph.pred];
         outputs.extend(&opt.updates);
-        let plan = compile(&graph.graph, &outputs, &PlanOptions::default())?;
+        let plan = compile(&graph.graph, &outputs, &device.plan_options())?;
         let peak_bytes = plan.peak_bytes(std::mem::size_of::<f32>());
         let label = format!(
             "training step (batch {batch}, {} visible tokens)",

@@ -1,7 +1,7 @@
 //! What a model needs from a backend, now that there are two (the CPU backend and wgpu): set
 //! the leaves of a compiled [`Plan`], run it, read tensors back. Models hold a
 //! `Box<dyn Executor>` and pick the backend with a [`Device`].
-use tessera_dsl::graph::{NodeId, Plan};
+use tessera_dsl::graph::{NodeId, Plan, PlanOptions, Target};
 
 use crate::cpu::CpuExecutor;
 use crate::gpu::{GpuBackend, GpuOptions};
@@ -112,6 +112,15 @@ impl Device {
         Ok(match self {
             Device::Cpu => Box::new(CpuExecutor::<f32>::new(plan)?),
             Device::Wgpu(gpu) => Box::new(gpu.compile(plan, label)?),
+        })
+    }
+
+    /// How to compile plans for this device: the CPU backend's own fused kernels on the
+    /// CPU, the ops every backend has on wgpu.
+    pub fn plan_options(&self) -> PlanOptions {
+        PlanOptions::for_target(match self {
+            Device::Cpu => Target::Cpu,
+            Device::Wgpu(_) => Target::Any,
         })
     }
 

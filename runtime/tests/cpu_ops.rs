@@ -3,13 +3,18 @@
 mod cpu {
     pub mod harness;
 }
-use cpu::harness::{check_forward, check_grad, Feed, Rng};
+use cpu::harness::{check_forward, check_forward_cancelling, check_grad, Feed, Rng};
 use proptest::prelude::*;
 use tessera_dsl::graph::{BinaryOp, Graph, UnaryOp};
 
+/// 12 cases per test, or `PROPTEST_CASES` when set (to soak a test with many seeds).
 fn cfg() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
     ProptestConfig {
-        cases: 12,
+        cases,
         ..ProptestConfig::default()
     }
 }
@@ -148,12 +153,16 @@ proptest! {
         let mut rng = Rng(seed);
         let (xv, wv, bv) = (rng.vec(rows * d), rng.vec(d), rng.vec(d));
         let mut want = vec![0.0; rows * d];
+        // Nearly equal values cancel in x − mean (see norm_pix_forward): the terms' size.
+        let mut mag = vec![0.0; rows * d];
         for r in 0..rows {
             let x = &xv[r * d..(r + 1) * d];
             let mean = x.iter().sum::<f64>() / d as f64;
             let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d as f64;
+            let rstd = 1.0 / (var + 1e-6).sqrt();
             for j in 0..d {
-                want[r * d + j] = (x[j] - mean) / (var + 1e-6).sqrt() * wv[j] + bv[j];
+                want[r * d + j] = (x[j] - mean) * rstd * wv[j] + bv[j];
+                mag[r * d + j] = (x[j].abs() + mean.abs()) * rstd * wv[j].abs() + bv[j].abs();
             }
         }
         let mut g = Graph::new();
@@ -162,7 +171,7 @@ proptest! {
         let b = g.param("ln.bias", &[d], true).unwrap();
         let y = g.layer_norm(x, w, b, 1e-6).unwrap();
         let feed = Feed::default().data("x", xv).data("ln.weight", wv).data("ln.bias", bv);
-        check_forward(&g, y, &feed, &want);
+        check_forward_cancelling(&g, y, &feed, &want, &mag);
         check_grad(&mut g, y, &feed, seed).unwrap();
     }
 
@@ -317,26 +326,37 @@ proptest! {
         check_grad(&mut g, y, &feed, seed).unwrap();
         // sum over axis 1, mean over axis 0, sum_to [1, b, 1], expand back
         let mut want = vec![0.0; a * c];
-        for i in 0..a { for j in 0..bb { for k in 0..c { want[i * c + k] += xv[(i * bb + j) * c + k]; }}}
+        let mut mag = vec![0.0; a * c];
+        for i in 0..a { for j in 0..bb { for k in 0..c {
+            want[i * c + k] += xv[(i * bb + j) * c + k];
+            mag[i * c + k] += xv[(i * bb + j) * c + k].abs();
+        }}}
         let mut g = Graph::new();
         let x = g.param("x", &[a, bb, c], true).unwrap();
         let y = g.sum(x, 1, false).unwrap();
-        check_forward(&g, y, &feed, &want);
+        check_forward_cancelling(&g, y, &feed, &want, &mag);
         // expand and mean against loops
         let mut g2 = Graph::new();
         let x2 = g2.input("x", &[a, bb, c]).unwrap();
         let s2 = g2.sum_to(x2, &[1, bb, 1]).unwrap();
         let e2 = g2.expand(s2, &[a, bb, c]).unwrap();
         let m2 = g2.mean(x2, 0, false).unwrap();
+        // Sums of mixed signs may cancel: their error is measured against the sums of |x|.
         let mut sums = vec![0.0; bb];
+        let mut abs_sums = vec![0.0; bb];
         let mut means = vec![0.0; bb * c];
+        let mut abs_means = vec![0.0; bb * c];
         for i in 0..a { for j in 0..bb { for k in 0..c {
-            sums[j] += xv[(i * bb + j) * c + k];
-            means[j * c + k] += xv[(i * bb + j) * c + k] / a as f64;
+            let v = xv[(i * bb + j) * c + k];
+            sums[j] += v;
+            abs_sums[j] += v.abs();
+            means[j * c + k] += v / a as f64;
+            abs_means[j * c + k] += v.abs() / a as f64;
         }}}
         let want_e: Vec<f64> = (0..a * bb * c).map(|f| sums[(f / c) % bb]).collect();
-        check_forward(&g2, e2, &feed, &want_e);
-        check_forward(&g2, m2, &feed, &means);
+        let mag_e: Vec<f64> = (0..a * bb * c).map(|f| abs_sums[(f / c) % bb]).collect();
+        check_forward_cancelling(&g2, e2, &feed, &want_e, &mag_e);
+        check_forward_cancelling(&g2, m2, &feed, &means, &abs_means);
         let m = g.mean(x, 0, true).unwrap();
         let s = g.sum_to(x, &[1, bb, 1]).unwrap();
         let e = g.expand(s, &[a, bb, c]).unwrap();
@@ -352,17 +372,23 @@ proptest! {
         let mut rng = Rng(seed);
         let xv = rng.vec(rows * p);
         let mut want = vec![0.0; rows * p];
+        // Each output is (x − mean) / den: nearly equal values cancel in the subtraction, so
+        // the error is measured against the size of its terms, (|x| + |mean|) / den.
+        let mut mag = vec![0.0; rows * p];
         for r in 0..rows {
             let x = &xv[r * p..(r + 1) * p];
             let mean = x.iter().sum::<f64>() / p as f64;
             let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (p as f64 - 1.0);
             let den = if on_std { var.sqrt() + 1e-6 } else { (var + 1e-6).sqrt() };
-            for j in 0..p { want[r * p + j] = (x[j] - mean) / den; }
+            for j in 0..p {
+                want[r * p + j] = (x[j] - mean) / den;
+                mag[r * p + j] = (x[j].abs() + mean.abs()) / den;
+            }
         }
         let mut g = Graph::new();
         let x = g.input("x", &[rows, p]).unwrap();
         let y = g.norm_pix_with(x, 1e-6, on_std).unwrap();
-        check_forward(&g, y, &Feed::default().data("x", xv), &want);
+        check_forward_cancelling(&g, y, &Feed::default().data("x", xv), &want, &mag);
     }
 
     #[test]
@@ -371,19 +397,26 @@ proptest! {
         let (pv, tv) = (rng.vec(b * l * p), rng.vec(b * l * p));
         let mut mask: Vec<f64> = (0..b * l).map(|_| (rng.below(2)) as f64).collect();
         mask[0] = 1.0;
-        let mut num = 0.0;
+        // A prediction close to its target cancels in pred − t: the error of (pred − t)² is
+        // measured against 2·|pred − t|·(|pred| + |t|), what rounding the terms can move it by.
+        let (mut num, mut num_mag) = (0.0, 0.0);
         for r in 0..b * l {
-            let mse: f64 = (0..p).map(|j| (pv[r * p + j] - tv[r * p + j]).powi(2)).sum::<f64>() / p as f64;
+            let (pr, tr) = (&pv[r * p..(r + 1) * p], &tv[r * p..(r + 1) * p]);
+            let mse: f64 = pr.iter().zip(tr).map(|(a, t)| (a - t).powi(2)).sum::<f64>() / p as f64;
+            let mag: f64 = pr.iter().zip(tr).map(|(a, t)| 2.0 * (a - t).abs() * (a.abs() + t.abs()))
+                .sum::<f64>() / p as f64;
             num += mask[r] * mse;
+            num_mag += mask[r] * mag;
         }
         let want = num / mask.iter().sum::<f64>();
+        let want_mag = num_mag / mask.iter().sum::<f64>();
         let mut g = Graph::new();
         let pred = g.param("pred", &[b, l, p], true).unwrap();
         let t = g.input("t", &[b, l, p]).unwrap();
         let m = g.input("mask", &[b, l]).unwrap();
         let loss = g.masked_mse(pred, t, m).unwrap();
         let feed = Feed::default().data("pred", pv).data("t", tv).data("mask", mask);
-        check_forward(&g, loss, &feed, &[want]);
+        check_forward_cancelling(&g, loss, &feed, &[want], &[want_mag]);
         check_grad(&mut g, loss, &feed, seed).unwrap();
         // weighted cross-entropy
         let n = b * l;

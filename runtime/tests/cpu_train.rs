@@ -6,7 +6,7 @@ mod cpu {
 }
 use cpu::harness::{check_forward, check_grad, fill_values, rel_err, run, Feed, Rng};
 use tessera_dsl::graph::{
-    adamw, adamw_reference, compile, grad, AdamWConfig, Graph, PatchOrder, PlanOptions,
+    adamw, adamw_reference, compile, grad, AdamWConfig, Graph, PatchOrder, PlanOptions, Target,
 };
 use tessera_runtime::cpu::CpuExecutor;
 
@@ -134,18 +134,35 @@ fn fused_plan_computes_the_same_values_with_fewer_kernels() {
     let mut outs = vec![loss, y];
     outs.extend(grads.iter().map(|(_, d)| d));
     let feed = fill_values(&g, &Feed::default(), &mut Rng(5));
-    let unfused = compile(&g, &outs, &PlanOptions { fuse: false }).unwrap();
+    let unfused = compile(&g, &outs, &PlanOptions::default().unfused()).unwrap();
     let fused = compile(&g, &outs, &PlanOptions::default()).unwrap();
+    let cpu = compile(&g, &outs, &PlanOptions::for_target(Target::Cpu)).unwrap();
     assert!(fused.steps.len() < unfused.steps.len());
-    let names: Vec<&str> = fused
-        .steps
-        .iter()
-        .map(|s| fused.graph.node(s.node).op.name())
-        .collect();
+    assert!(cpu.steps.len() < fused.steps.len());
+    let names = |plan: &tessera_dsl::graph::Plan| -> Vec<&'static str> {
+        plan.steps
+            .iter()
+            .map(|s| plan.graph.node(s.node).op.name())
+            .collect()
+    };
+    let any = names(&fused);
     assert!(
-        names.contains(&"fused") && names.contains(&"matmul_bias"),
-        "{names:?}"
+        any.contains(&"fused") && any.contains(&"matmul_bias"),
+        "{any:?}"
     );
+    // Every CPU fusion has a site in a transformer block: fc1 + GELU, the residual adds,
+    // GELU's gradient through fc2, both LayerNorm backwards, the bias gradients.
+    let cpu_names = names(&cpu);
+    for op in [
+        "linear_act",
+        "linear_residual",
+        "linear_act_grad",
+        "layer_norm_grad",
+        "linear_input_sums",
+    ] {
+        assert!(cpu_names.contains(&op), "no {op} in {cpu_names:?}");
+    }
+    // `run` compiles fused plans for the CPU target: b is the CPU-fused plan.
     let a = run::<f64>(&g, &outs, &feed, false);
     let b = run::<f64>(&g, &outs, &feed, true);
     for (x, y) in a.iter().zip(&b) {

@@ -44,7 +44,8 @@ struct Params {
     d: u32,
     dv: u32,
     heads: u32,
-    // bit 0: a bias is bound.
+    // bit 0: a bias is bound. bit 1 (bias gradient): add into the destination instead of
+    // writing it (every round after the first).
     flags: u32,
     // First group (or bias element, for attention_grad_bias) of this dispatch.
     g0: u32,
@@ -63,9 +64,13 @@ struct Params {
     bias_sizes: vec4<u32>,
     // Groups (forward, grads) or bias elements (grad_bias) in all.
     count: u32,
-    // attention_grad_bias: partial sums per bias element (`g0` is then the broadcast
-    // positions each part sums).
+    // attention_grad_bias: partial sums per bias element in all (`g0` is then the
+    // broadcast positions each part sums).
     parts: u32,
+    // attention_grad_bias: the first part of this launch, which computes parts
+    // part0 .. part0 + round (`round` = its partial-sum slots).
+    part0: u32,
+    round: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -464,11 +469,12 @@ fn attention_grad_q(
     }
 }
 
-// dbias, in parts: thread (e, part) sums dS over the `g0` broadcast positions
-// [part·g0, (part + 1)·g0) of bias element e, in a fixed order, into part[part·count + e]
-// (out1 = dbias itself when there is one part). attention_grad_bias_sum then adds the
-// `parts` partial sums of each element in order. Deterministic, no atomics, and the work of
-// one thread is bounded (lavapipe silently ends a shader invocation's loops after 65535
+// dbias, in parts: thread (e, slot) sums dS over the `g0` broadcast positions
+// [part·g0, (part + 1)·g0) of bias element e, part = part0 + slot, in a fixed order, into
+// out1[slot·count + e] (out1 = dbias itself when a launch computes one part; then flags
+// bit 1 adds to it after the first round). attention_grad_bias_sum then adds the launch's
+// partial sums of each element in order. Deterministic, no atomics, and the work of one
+// thread is bounded (lavapipe silently ends a shader invocation's loops after 65535
 // iterations in all; real GPUs want the parallelism anyway).
 // Launched with TPR × BQ-thread workgroups on a 2-D grid.
 @compute @workgroup_size(TPR, BQ, 1)
@@ -479,8 +485,9 @@ fn attention_grad_bias(
 ) {
     let f = (wid.x + wid.y * groups.x) * (TPR * BQ) + t;
     let e = f % p.count;
-    let part = f / p.count;
-    if part >= p.parts {
+    let slot = f / p.count;
+    let part = p.part0 + slot;
+    if slot >= p.round || part >= p.parts {
         return;
     }
     // The element's index on every axis of the bias (row-major; lead axes 0..3, then i, j).
@@ -540,10 +547,14 @@ fn attention_grad_bias(
         let s = p.scale * dot + bias_at(bias_base(g), i, j);
         total += exp(s - lse_[g * p.lq + i]) * (dp - row_delta(g, i));
     }
-    out1[part * p.count + e] = total;
+    if (p.flags & 2u) != 0u {
+        total += out1[slot * p.count + e];
+    }
+    out1[slot * p.count + e] = total;
 }
 
-// dbias[e] = Σ_part part[part·count + e], parts in order. Bindings 1 part, 2 dbias.
+// dbias[e] (+)= Σ_slot part[slot·count + e] over the launch's `round` slots, in order
+// (flags bit 1: add to dbias). Bindings 1 partial sums, 2 dbias.
 @compute @workgroup_size(TPR, BQ, 1)
 fn attention_grad_bias_sum(
     @builtin(local_invocation_index) t: u32,
@@ -555,8 +566,11 @@ fn attention_grad_bias_sum(
         return;
     }
     var s = 0.0;
-    for (var part = 0u; part < p.parts; part++) {
-        s += q_[part * p.count + e];
+    for (var slot = 0u; slot < p.round; slot++) {
+        s += q_[slot * p.count + e];
+    }
+    if (p.flags & 2u) != 0u {
+        s = k_[e] + s;
     }
     k_[e] = s;
 }

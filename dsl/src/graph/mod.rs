@@ -94,5 +94,5 @@ pub use node_id::NodeId;
 pub use op::{misrouted, BinaryOp, Op, OpKind, UnaryOp};
 pub use ops::adamw::{adamw, adamw_grouped, adamw_reference, AdamWConfig, Optimizer, ParamGroup};
 pub use ops::{attention, PatchOrder};
-pub use plan::{compile, BufSlot, Plan, PlanOptions, Space, Step};
+pub use plan::{compile, BufSlot, Plan, PlanOptions, Space, Step, Target};
 pub use schedule::LrSchedule;

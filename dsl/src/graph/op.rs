@@ -142,6 +142,42 @@ pub enum Op {
     },
     /// An elementwise program over inputs broadcast to the node's shape (made by fusion).
     Fused(FusedProgram),
+    /// `[x, w [N, K] or [K, N], bias [N]]` → `act(alpha · x · op(w) + bias)`, the activation
+    /// applied to each panel of rows as the GEMM finishes it. Extra output 1 (if `keep_pre`):
+    /// the pre-activation, for the activation's gradient. CPU-only (made by CPU fusion).
+    LinearAct {
+        trans_b: bool,
+        alpha: f64,
+        act: UnaryOp,
+        keep_pre: bool,
+    },
+    /// `[x, w, bias, residual]` → `residual + alpha · x · op(w) + bias`: the GEMM accumulates
+    /// onto the residual plus bias. CPU-only (made by CPU fusion).
+    LinearResidual { trans_b: bool, alpha: f64 },
+    /// `[dy, w, pre]` → `(alpha · dy · op(w)) ∘ act'(pre)`, the activation's derivative
+    /// applied to each panel of rows as the GEMM finishes it. Extra output 1 (if
+    /// `bias_grad`): its column sums `[N]`, the bias gradient of the layer before the
+    /// activation. CPU-only (made by CPU fusion).
+    LinearActGrad {
+        trans_b: bool,
+        alpha: f64,
+        act: UnaryOp,
+        bias_grad: bool,
+    },
+    /// `[a, w]` → `alpha · a · op(w)` (a linear layer's backward product); extra output 1:
+    /// the column sums of `a` `[K]` (the bias gradient of the layer that made `a`). CPU-only
+    /// (made by CPU fusion).
+    LinearInputSums { trans_b: bool, alpha: f64 },
+    /// `[x, w, dy (, dres)]` → dx of `LayerNorm` (plus `dres`, the residual stream's
+    /// gradient, if `residual`). Extra outputs 1: dw, 2: db (`Σ_rows dy`), 3 (if `sum_out`):
+    /// the column sums of the output (the bias gradient of the linear layer that reads it).
+    /// One pass over the rows, the weight gradients reduced once. CPU-only (made by CPU
+    /// fusion).
+    LayerNormGrad {
+        eps: f64,
+        residual: bool,
+        sum_out: bool,
+    },
 }
 
 impl Op {
@@ -184,6 +220,11 @@ impl Op {
             Op::CrossEntropyGrad => OpKind::CrossEntropyGrad,
             Op::AdamW { .. } => OpKind::AdamW,
             Op::Fused(_) => OpKind::Fused,
+            Op::LinearAct { .. } => OpKind::LinearAct,
+            Op::LinearResidual { .. } => OpKind::LinearResidual,
+            Op::LinearActGrad { .. } => OpKind::LinearActGrad,
+            Op::LayerNormGrad { .. } => OpKind::LayerNormGrad,
+            Op::LinearInputSums { .. } => OpKind::LinearInputSums,
         }
     }
 
@@ -227,8 +268,25 @@ impl Op {
         match self {
             Op::Attention { .. } | Op::SelfAttention { .. } => 1,
             Op::AttentionGrad { .. } => 2,
+            Op::LinearAct { keep_pre, .. } => usize::from(*keep_pre),
+            Op::LinearActGrad { bias_grad, .. } => usize::from(*bias_grad),
+            Op::LayerNormGrad { sum_out, .. } => 2 + usize::from(*sum_out),
+            Op::LinearInputSums { .. } => 1,
             _ => 0,
         }
+    }
+
+    /// Ops that only the CPU backend runs: fused kernels that CPU fusion makes for plans
+    /// compiled with [`Target::Cpu`](super::Target).
+    pub fn is_cpu_only(&self) -> bool {
+        matches!(
+            self,
+            Op::LinearAct { .. }
+                | Op::LinearResidual { .. }
+                | Op::LinearActGrad { .. }
+                | Op::LayerNormGrad { .. }
+                | Op::LinearInputSums { .. }
+        )
     }
 }
 
@@ -272,11 +330,16 @@ pub enum OpKind {
     CrossEntropyGrad,
     AdamW,
     Fused,
+    LinearAct,
+    LinearResidual,
+    LinearActGrad,
+    LayerNormGrad,
+    LinearInputSums,
 }
 
 impl OpKind {
     /// Number of kinds: the length of every op table.
-    pub const COUNT: usize = OpKind::Fused as usize + 1;
+    pub const COUNT: usize = OpKind::LinearInputSums as usize + 1;
 
     /// Short name for error messages and plan dumps.
     pub fn name(self) -> &'static str {
@@ -317,6 +380,11 @@ impl OpKind {
             OpKind::CrossEntropyGrad => "cross_entropy_grad",
             OpKind::AdamW => "adamw",
             OpKind::Fused => "fused",
+            OpKind::LinearAct => "linear_act",
+            OpKind::LinearResidual => "linear_residual",
+            OpKind::LinearActGrad => "linear_act_grad",
+            OpKind::LayerNormGrad => "layer_norm_grad",
+            OpKind::LinearInputSums => "linear_input_sums",
         }
     }
 

@@ -6,22 +6,54 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::passes::memplan::{align_up, assign, Interval};
-use super::passes::{compose, dce, fusion, IdMap};
+use super::passes::{compose, cpu_fusion, dce, fusion, IdMap};
 use super::{DType, GResult, Graph, GraphError, NodeId, Op, Role};
 
 /// Arena alignment in elements (64 bytes of f32).
 const ALIGN: usize = 16;
 
+/// Which backends a plan is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Any backend: only ops that every backend runs (the default).
+    #[default]
+    Any,
+    /// The CPU backend: with fusion on, also its own fused kernels (linear layers with
+    /// their activation, residual or activation gradient in the GEMM's epilogue, the whole
+    /// LayerNorm backward in one pass; see `passes/cpu_fusion.rs`).
+    Cpu,
+}
+
 /// Options of [`compile`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanOptions {
-    /// Run elementwise fusion (on by default).
+    /// Run fusion (on by default).
     pub fuse: bool,
+    /// The backends the plan is for.
+    pub target: Target,
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        Self { fuse: true }
+        Self {
+            fuse: true,
+            target: Target::Any,
+        }
+    }
+}
+
+impl PlanOptions {
+    /// Fused, for `target`.
+    pub fn for_target(target: Target) -> Self {
+        Self { fuse: true, target }
+    }
+
+    /// The same without any fusion (one launch per op: the reference plan).
+    pub fn unfused(self) -> Self {
+        Self {
+            fuse: false,
+            ..self
+        }
     }
 }
 
@@ -118,7 +150,14 @@ pub fn compile(graph: &Graph, outputs: &[NodeId], opts: &PlanOptions) -> GResult
     let (g, map) = if opts.fuse {
         let keep: Vec<NodeId> = outputs.iter().filter_map(|o| m1[o.0 as usize]).collect();
         let (g2, m2) = fusion::fuse(&g1, &keep);
-        (g2, compose(&m1, &m2))
+        let m12 = compose(&m1, &m2);
+        if opts.target == Target::Cpu {
+            let keep: Vec<NodeId> = outputs.iter().filter_map(|o| m12[o.0 as usize]).collect();
+            let (g3, m3) = cpu_fusion::fuse_for_cpu(&g2, &keep);
+            (g3, compose(&m12, &m3))
+        } else {
+            (g2, m12)
+        }
     } else {
         (g1, m1)
     };

@@ -38,6 +38,16 @@ impl GpuLowering {
     /// producer writes.
     pub const NOTHING: GpuLowering = GpuLowering::new(|_, _| Ok(Vec::new()));
 
+    /// The CPU backend's fused kernels, which plans for wgpu never hold (they are made
+    /// only for `Target::Cpu`): a plan that does was compiled for the wrong backend.
+    pub const CPU_ONLY: GpuLowering = GpuLowering::new(|l, _| {
+        Err(BackendError::Plan(format!(
+            "`{}` is a fused kernel of the CPU backend; compile plans for wgpu with \
+             Target::Any",
+            l.node.op.name()
+        )))
+    });
+
     pub const fn with_scratch(self, scratch: fn(&Graph, &Node) -> Vec<usize>) -> Self {
         GpuLowering { scratch, ..self }
     }

@@ -2,7 +2,7 @@
 //! f64/f32, and the finite-difference gradient check.
 #![allow(dead_code)]
 
-use tessera_dsl::graph::{compile, grad, DType, GResult, Graph, NodeId, PlanOptions, Role};
+use tessera_dsl::graph::{compile, grad, DType, GResult, Graph, NodeId, PlanOptions, Role, Target};
 use tessera_runtime::cpu::{CpuExecutor, Element};
 
 /// SplitMix64: deterministic values for a seed.
@@ -73,9 +73,12 @@ fn to<E: Element>(v: &[f64]) -> Vec<E> {
     v.iter().map(|&x| E::from_f64(x)).collect()
 }
 
-/// Compiles `g` for `outputs`, feeds it, runs once and reads the outputs (as f64).
+/// Compiles `g` for `outputs`, feeds it, runs once and reads the outputs (as f64). A fused
+/// plan is fused as the CPU backend runs it: elementwise fusion and then its own fused
+/// kernels (`Target::Cpu`), so every test that compares fused with unfused covers both.
 pub fn run<E: Element>(g: &Graph, outputs: &[NodeId], feed: &Feed, fuse: bool) -> Vec<Vec<f64>> {
-    let plan = compile(g, outputs, &PlanOptions { fuse }).expect("compile");
+    let target = if fuse { Target::Cpu } else { Target::Any };
+    let plan = compile(g, outputs, &PlanOptions { fuse, target }).expect("compile");
     let mut ex = CpuExecutor::<E>::new(&plan).expect("executor");
     for (n, v) in &feed.data {
         ex.set_any(n, &to::<E>(v)).expect("set");
@@ -124,9 +127,49 @@ pub fn check_forward(g: &Graph, y: NodeId, feed: &Feed, reference: &[f64]) {
     assert!(e32 < 1e-5, "f32 forward rel err {e32}");
 }
 
+/// Checks a forward op whose outputs are differences of larger terms (a mean subtracted
+/// from values close to it): `mag[i]` is the size of the terms output i combines, and the
+/// error may reach the rounding of those terms, not only a fraction of the (small) result:
+/// `‖out − ref‖ ≤ tol·‖ref‖ + u·‖mag‖` with (tol, u) = (1e-10, 1e-14) in f64 and
+/// (1e-5, 1e-6) in f32. Rounding the inputs to f32 alone moves each term by 6e-8 of its
+/// size, so no f32 kernel can do better than a few 1e-8 of ‖mag‖. NaN never passes.
+pub fn check_forward_cancelling(g: &Graph, y: NodeId, feed: &Feed, reference: &[f64], mag: &[f64]) {
+    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+    let (rw, rm) = (
+        norm(&mut reference.iter().copied()),
+        norm(&mut mag.iter().copied()),
+    );
+    for (name, got, tol, u) in [
+        (
+            "f64",
+            run::<f64>(g, &[y], feed, true).remove(0),
+            1e-10,
+            1e-14,
+        ),
+        ("f32", run::<f32>(g, &[y], feed, true).remove(0), 1e-5, 1e-6),
+    ] {
+        assert!(
+            got.iter().all(|x| x.is_finite()),
+            "{name}: non-finite output"
+        );
+        let err = norm(&mut got.iter().zip(reference).map(|(a, b)| a - b));
+        assert!(
+            err <= tol * rw + u * rm,
+            "{name} forward: error {err:.3e} above {tol:e} of the result ({rw:.3e}) + {u:e} \
+             of the terms ({rm:.3e})"
+        );
+    }
+}
+
 /// Builds `loss = Σ y ∘ r` (r random, frozen) on top of `y`, differentiates it with respect
 /// to every trainable parameter, and compares the analytic gradients (run in f64, fused and
 /// unfused plans) with central finite differences.
+///
+/// A central difference with step h is off by its truncation error c·h² (c from the third
+/// derivative), which is large where the loss bends sharply: LayerNorm over 2 values whose
+/// difference is comparable to sqrt(eps) is a smoothed step. Steps h and 2h estimate it:
+/// fd(2h) − fd(h) ≈ 3c·h², so the check allows that difference on top of the fixed bounds.
+/// Where the loss is smooth the difference is far below them and nothing is loosened.
 pub fn check_grad(g: &mut Graph, y: NodeId, feed: &Feed, seed: u64) -> GResult<()> {
     let mut rng = Rng(seed);
     let ys = g.shape(y).to_vec();
@@ -171,23 +214,28 @@ pub fn check_grad(g: &mut Graph, y: NodeId, feed: &Feed, seed: u64) -> GResult<(
         } else {
             (0..48).map(|_| rng.below(base.len())).collect()
         };
-        let (mut fd, mut an) = (Vec::new(), Vec::new());
+        let (mut fd, mut an, mut trunc) = (Vec::new(), Vec::new(), Vec::new());
         for &i in &picks {
             let mut v = base.clone();
-            let mut at = |x: f64, ex: &mut CpuExecutor<f64>| {
-                v[i] = x;
-                ex.set_any(&name, &v).unwrap();
-                ex.run().unwrap();
-                ex.read(loss).unwrap()[0]
+            let mut central = |step: f64, ex: &mut CpuExecutor<f64>| {
+                let mut at = |x: f64| {
+                    v[i] = x;
+                    ex.set_any(&name, &v).unwrap();
+                    ex.run().unwrap();
+                    ex.read(loss).unwrap()[0]
+                };
+                let (lp, lm) = (at(base[i] + step), at(base[i] - step));
+                (lp - lm) / (2.0 * step)
             };
-            let lp = at(base[i] + h, &mut ex);
-            let lm = at(base[i] - h, &mut ex);
-            fd.push((lp - lm) / (2.0 * h));
+            let (fd_h, fd_2h) = (central(h, &mut ex), central(2.0 * h, &mut ex));
+            fd.push(fd_h);
+            trunc.push(fd_2h - fd_h);
             an.push(analytic[pi + 1][i]);
         }
         ex.set_any(&name, &base).unwrap();
         // Relative error, with an absolute floor for gradients that are ~0 by symmetry (the
-        // finite-difference rounding error is about 1e-16 · |loss| / h ≈ 1e-11).
+        // finite-difference rounding error is about 1e-16 · |loss| / h ≈ 1e-11), plus the
+        // estimated truncation error (3× it, for the higher-order terms).
         let diff: f64 = an
             .iter()
             .zip(&fd)
@@ -195,9 +243,11 @@ pub fn check_grad(g: &mut Graph, y: NodeId, feed: &Feed, seed: u64) -> GResult<(
             .sum::<f64>()
             .sqrt();
         let norm: f64 = fd.iter().map(|f| f * f).sum::<f64>().sqrt();
+        let trunc: f64 = trunc.iter().map(|t| t * t).sum::<f64>().sqrt();
         assert!(
-            an.iter().all(|a| a.is_finite()) && diff <= 1e-6 * norm + 1e-9,
-            "gradient of {name}: |diff| {diff}, |fd| {norm}\nanalytic {an:?}\nfd {fd:?}"
+            an.iter().all(|a| a.is_finite()) && diff <= 1e-6 * norm + 1e-9 + trunc,
+            "gradient of {name}: |diff| {diff}, |fd| {norm}, |fd(2h) - fd(h)| {trunc}\n\
+             analytic {an:?}\nfd {fd:?}"
         );
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! The float type a CPU executor computes in: f32 (fast path) or f64 (gradient checks).
 use super::kernel::{CpuKernel, KernelFn};
-use super::raw_gemm::{checked_gemm, RawGemm, Strided};
+use super::raw_gemm::{checked_gemm, Strided};
 use crate::graph::scalar::Real;
 
 /// f32 or f64.
@@ -9,12 +9,10 @@ pub trait Element: Real + Default + core::fmt::Debug + core::iter::Sum {
     fn to_f64(self) -> f64;
     /// A CPU kernel's instance for this type.
     fn kernel(k: &CpuKernel) -> KernelFn<Self>;
-    /// `matrixmultiply`'s GEMM for this type (`sgemm` / `dgemm`), which only
-    /// [`matmul_raw`](Element::matmul_raw) calls, through its checks.
-    const RAW_GEMM: RawGemm<Self>;
-    /// `c = alpha·a·b + beta·c` for `a [m, k]`, `b [k, n]`, `c [m, n]` given as (slice, row
-    /// stride, column stride). Panics unless every view fits its slice and `c` does not
-    /// overlap itself (checked in `raw_gemm.rs`, beside the one `unsafe` call).
+    /// `c = alpha·a·b (+ c if accumulate)` for `a [m, k]`, `b [k, n]`, `c [m, n]` given as
+    /// (slice, row stride, column stride), on this thread or (`parallel`) the rayon pool.
+    /// Panics unless every view fits its slice and `c` does not overlap itself (checked in
+    /// `raw_gemm.rs`, beside the one `unsafe` call).
     #[allow(clippy::too_many_arguments)]
     fn matmul_raw(
         m: usize,
@@ -23,15 +21,15 @@ pub trait Element: Real + Default + core::fmt::Debug + core::iter::Sum {
         alpha: Self,
         a: Strided<&[Self]>,
         b: Strided<&[Self]>,
-        beta: Self,
+        accumulate: bool,
         c: Strided<&mut [Self]>,
+        parallel: bool,
     ) {
-        checked_gemm(Self::RAW_GEMM, (m, k, n), alpha, a, b, beta, c)
+        checked_gemm((m, k, n), alpha, a, b, accumulate, c, parallel)
     }
 }
 
 impl Element for f32 {
-    const RAW_GEMM: RawGemm<f32> = matrixmultiply::sgemm;
     fn from_f64(x: f64) -> Self {
         x as f32
     }
@@ -44,7 +42,6 @@ impl Element for f32 {
 }
 
 impl Element for f64 {
-    const RAW_GEMM: RawGemm<f64> = matrixmultiply::dgemm;
     fn from_f64(x: f64) -> Self {
         x
     }

@@ -1,11 +1,12 @@
 //! What the CPU kernels of the ops share (feature `cpu`): the element types they compute in,
-//! the GEMM entry, and how a plan step hands its operands to its op's kernel. The kernels
+//! the GEMM entry, run-time SIMD dispatch, and how a plan step hands its operands to its op's kernel. The kernels
 //! themselves live in their ops' files under `ops/`, listed by kind in `ops::CPU`.
 mod element;
 mod error;
 pub mod gemm;
 mod kernel;
 mod raw_gemm;
+pub mod simd;
 mod step;
 mod views;
 

@@ -392,6 +392,7 @@ pub(crate) mod cpu {
 
     use super::{AttentionDims, AttentionGeometry, Place};
     use crate::graph::cpu::gemm::{gemm, MatRef};
+    use crate::graph::cpu::simd::{lane_max, lane_sum, lane_sum2, vectorized, SimdLoop};
     use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
     use crate::graph::{Graph, Node};
 
@@ -546,6 +547,7 @@ pub(crate) mod cpu {
     }
 
     /// `s = scale·q kᵀ + bias` for group (b, h) into `s [lq, lk]`.
+    #[inline(always)]
     fn scores<E: Element>(
         dm: &AttentionDims,
         q: &[E],
@@ -595,31 +597,71 @@ pub(crate) mod cpu {
             .zip(scratch.par_chunks_mut(tile))
             .enumerate()
             .for_each(|(t, ((o, lse), sc))| {
-                let s = &mut sc[..dm.lq * dm.lk];
-                let nb = lse.len() / (dm.heads * dm.lq);
-                for bl in 0..nb {
-                    let b = t * pt + bl;
-                    for h in 0..dm.heads {
-                        scores(dm, q, k, bias, (b, h), s);
-                        let lg = &mut lse[(bl * dm.heads + h) * dm.lq..][..dm.lq];
-                        for (row, l) in s.chunks_mut(dm.lk).zip(lg.iter_mut()) {
-                            let mx = row.iter().copied().fold(E::neg_infinity(), E::max);
-                            let mut sum = E::zero();
-                            for x in row.iter_mut() {
-                                *x = (*x - mx).exp_fast();
-                                sum = sum + *x;
-                            }
-                            let inv = sum.recip();
-                            row.iter_mut().for_each(|x| *x = *x * inv);
-                            *l = mx + sum.ln();
-                        }
-                        let pv = MatRef::row_major(&*s, dm.lq, dm.lk, false);
-                        let vv = dm.mat(v, &dm.v, b, h, dm.lk, dm.dv);
-                        let at = dm.o.off + bl * dm.o.bs + h * dm.o.hs;
-                        gemm(&mut o[at..], dm.o.rs, pv, vv, E::one(), false);
-                    }
-                }
+                vectorized(ForwardTask {
+                    dm,
+                    q,
+                    k,
+                    v,
+                    bias,
+                    b0: t * pt,
+                    o,
+                    lse,
+                    s: &mut sc[..dm.lq * dm.lk],
+                })
             });
+    }
+
+    /// The forward of one task's batches, compiled for the CPU's SIMD (the softmax's
+    /// exponentials and reductions vectorize; the products are the GEMM's).
+    struct ForwardTask<'a, 'o, E> {
+        dm: &'a AttentionDims,
+        q: &'a [E],
+        k: &'a [E],
+        v: &'a [E],
+        bias: Option<(&'a [E], &'a BiasMap)>,
+        b0: usize,
+        o: &'o mut [E],
+        lse: &'o mut [E],
+        s: &'o mut [E],
+    }
+
+    impl<E: Element> SimdLoop for ForwardTask<'_, '_, E> {
+        type Output = ();
+
+        #[inline(always)]
+        fn run(self) {
+            let ForwardTask {
+                dm,
+                q,
+                k,
+                v,
+                bias,
+                b0,
+                o,
+                lse,
+                s,
+            } = self;
+            let nb = lse.len() / (dm.heads * dm.lq);
+            for bl in 0..nb {
+                let b = b0 + bl;
+                for h in 0..dm.heads {
+                    scores(dm, q, k, bias, (b, h), s);
+                    let lg = &mut lse[(bl * dm.heads + h) * dm.lq..][..dm.lq];
+                    for (row, l) in s.chunks_mut(dm.lk).zip(lg.iter_mut()) {
+                        let mx = lane_max(row);
+                        row.iter_mut().for_each(|x| *x = (*x - mx).exp_fast());
+                        let sum = lane_sum(row);
+                        let inv = sum.recip();
+                        row.iter_mut().for_each(|x| *x = *x * inv);
+                        *l = mx + sum.ln();
+                    }
+                    let pv = MatRef::row_major(&*s, dm.lq, dm.lk, false);
+                    let vv = dm.mat(v, &dm.v, b, h, dm.lk, dm.dv);
+                    let at = dm.o.off + bl * dm.o.bs + h * dm.o.hs;
+                    gemm(&mut o[at..], dm.o.rs, pv, vv, E::one(), false);
+                }
+            }
+        }
     }
 
     /// Inputs of the backward of one attention op.
@@ -634,6 +676,7 @@ pub(crate) mod cpu {
     }
 
     /// Recomputes P and dS = P ∘ (dO vᵀ − rowsum(dO ∘ O)) of group (b, h) into `p`, `ds`.
+    #[inline(always)]
     fn probs_and_dscores<E: Element>(
         dm: &AttentionDims,
         sv: &Saved<'_, E>,
@@ -655,7 +698,7 @@ pub(crate) mod cpu {
         let base = dm.o.at(b, h);
         for i in 0..dm.lq {
             let r = base + i * dm.o.rs;
-            let di: E = (0..dm.dv).map(|c| sv.d_o[r + c] * sv.o[r + c]).sum();
+            let di = lane_sum2(&sv.d_o[r..r + dm.dv], &sv.o[r..r + dm.dv], |a, b| a * b);
             let (pr, dr) = (
                 &p[i * dm.lk..(i + 1) * dm.lk],
                 &mut ds[i * dm.lk..(i + 1) * dm.lk],
@@ -688,8 +731,37 @@ pub(crate) mod cpu {
         }
     }
 
-    /// Backward of batches `t·pt ..` (`nb` of them) into the task's destination chunks.
+    /// Backward of batches `b0 ..` (`nb` of them) into the task's destination chunks,
+    /// compiled for the CPU's SIMD.
     fn backward_task<E: Element>(
+        dm: &AttentionDims,
+        sv: &Saved<'_, E>,
+        b0: usize,
+        nb: usize,
+        dst: &mut Dst<'_, E>,
+        sc: &mut [E],
+    ) {
+        struct Task<'a, 'b, 'c, E>(
+            &'a AttentionDims,
+            &'a Saved<'a, E>,
+            usize,
+            usize,
+            &'b mut Dst<'c, E>,
+            &'b mut [E],
+        );
+        impl<E: Element> SimdLoop for Task<'_, '_, '_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                let Task(dm, sv, b0, nb, dst, sc) = self;
+                backward_batches(dm, sv, b0, nb, dst, sc)
+            }
+        }
+        vectorized(Task(dm, sv, b0, nb, dst, sc))
+    }
+
+    #[inline(always)]
+    fn backward_batches<E: Element>(
         dm: &AttentionDims,
         sv: &Saved<'_, E>,
         b0: usize,

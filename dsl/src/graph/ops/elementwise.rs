@@ -193,6 +193,7 @@ pub(crate) mod cpu {
     //! blocks.
     use rayon::prelude::*;
 
+    use crate::graph::cpu::simd::{vectorized, SimdLoop};
     use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
     use crate::graph::scalar::{
         binary as bin_s, c, gelu_erf, gelu_erf_grad, gelu_tanh, gelu_tanh_grad, unary_grad as ug_s,
@@ -360,6 +361,7 @@ pub(crate) mod cpu {
         }
 
         /// Copies the operand values of output elements `start..start + dst.len()` into `dst`.
+        #[inline(always)]
         fn load<E: Element>(&self, src: &[E], start: usize, dst: &mut [E]) {
             match *self {
                 Access::Full => dst.copy_from_slice(&src[start..start + dst.len()]),
@@ -419,6 +421,7 @@ pub(crate) mod cpu {
         }
     }
 
+    #[inline(always)]
     fn unary_block<E: Element>(op: UnaryOp, src: &[E], dst: &mut [E]) {
         match op {
             UnaryOp::Affine { mul, add } => {
@@ -437,6 +440,7 @@ pub(crate) mod cpu {
         }
     }
 
+    #[inline(always)]
     fn unary_grad_block<E: Element>(op: UnaryOp, x: &[E], dy: &[E], dst: &mut [E]) {
         match op {
             UnaryOp::GeluErf => map2(x, dy, dst, gelu_erf_grad),
@@ -446,6 +450,7 @@ pub(crate) mod cpu {
         }
     }
 
+    #[inline(always)]
     fn binary_block<E: Element>(op: BinaryOp, a: &[E], b: &[E], dst: &mut [E]) {
         match op {
             BinaryOp::Add => map2(a, b, dst, |x, y| x + y),
@@ -456,6 +461,7 @@ pub(crate) mod cpu {
     }
 
     /// Runs an SSA program over output elements `start..start + out.len()` in blocks.
+    #[inline(always)]
     fn run_serial<E: Element>(
         prog: &[FusedInstr],
         ins: &[Operand<'_, E>],
@@ -488,14 +494,99 @@ pub(crate) mod cpu {
         }
     }
 
+    /// `rows = op(rows)` in place, as one vectorized loop (a fused linear layer's epilogue).
+    pub(crate) fn unary_in_place<E: Element>(op: UnaryOp, rows: &mut [E]) {
+        struct Loop<'a, E>(UnaryOp, &'a mut [E]);
+        impl<E: Element> SimdLoop for Loop<'_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                for chunk in self.1.chunks_mut(BLK) {
+                    let mut src = [E::zero(); BLK];
+                    src[..chunk.len()].copy_from_slice(chunk);
+                    unary_block(self.0, &src[..chunk.len()], chunk);
+                }
+            }
+        }
+        vectorized(Loop(op, rows))
+    }
+
+    /// `dst = op(src)`, as one vectorized loop.
+    pub(crate) fn unary_into<E: Element>(op: UnaryOp, src: &[E], dst: &mut [E]) {
+        struct Loop<'a, 'b, E>(UnaryOp, &'a [E], &'b mut [E]);
+        impl<E: Element> SimdLoop for Loop<'_, '_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                unary_block(self.0, self.1, self.2)
+            }
+        }
+        vectorized(Loop(op, src, dst))
+    }
+
+    /// `dy = dy · op'(x)` in place, and (if `sums` is not empty) the column sums of the
+    /// result over rows of `sums.len()` added to `sums`: a fused activation gradient's
+    /// epilogue with its bias gradient.
+    pub(crate) fn unary_grad_in_place<E: Element>(
+        op: UnaryOp,
+        x: &[E],
+        dy: &mut [E],
+        sums: &mut [E],
+    ) {
+        struct Loop<'a, 'b, 'c, E>(UnaryOp, &'a [E], &'b mut [E], &'c mut [E]);
+        impl<E: Element> SimdLoop for Loop<'_, '_, '_, E> {
+            type Output = ();
+            #[inline(always)]
+            fn run(self) {
+                let Loop(op, x, dy, sums) = self;
+                for (xc, dc) in x.chunks(BLK).zip(dy.chunks_mut(BLK)) {
+                    let mut d = [E::zero(); BLK];
+                    d[..dc.len()].copy_from_slice(dc);
+                    unary_grad_block(op, xc, &d[..dc.len()], dc);
+                }
+                if !sums.is_empty() {
+                    for row in dy.chunks_exact(sums.len()) {
+                        for (s, &v) in sums.iter_mut().zip(row) {
+                            *s = *s + v;
+                        }
+                    }
+                }
+            }
+        }
+        vectorized(Loop(op, x, dy, sums))
+    }
+
+    /// Output elements `start..start + out.len()` of a program, as one vectorized loop.
+    struct Chunk<'a, 'o, E> {
+        prog: &'a [FusedInstr],
+        ins: &'a [Operand<'a, E>],
+        start: usize,
+        out: &'o mut [E],
+    }
+
+    impl<E: Element> SimdLoop for Chunk<'_, '_, E> {
+        type Output = ();
+
+        #[inline(always)]
+        fn run(self) {
+            run_serial(self.prog, self.ins, self.start, self.out)
+        }
+    }
+
     /// Evaluates `prog` (at most `MAX_FUSED_REGS` instructions) into `out`, in parallel.
     fn eval<E: Element>(prog: &[FusedInstr], ins: &[Operand<'_, E>], out: &mut [E]) {
+        let chunk = |start, out| Chunk {
+            prog,
+            ins,
+            start,
+            out,
+        };
         if out.len() <= TASK {
-            run_serial(prog, ins, 0, out);
+            vectorized(chunk(0, out));
         } else {
             out.par_chunks_mut(TASK)
                 .enumerate()
-                .for_each(|(t, o)| run_serial(prog, ins, t * TASK, o));
+                .for_each(|(t, o)| vectorized(chunk(t * TASK, o)));
         }
     }
 }

@@ -151,7 +151,7 @@ pub(crate) mod cpu {
     //! copies); a shared 2-D right operand folds the batch into rows so one big GEMM runs.
     use rayon::prelude::*;
 
-    use crate::graph::cpu::gemm::{gemm, MatRef};
+    use crate::graph::cpu::gemm::{gemm, gemm_fused, MatRef, Side, Start};
     use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
     use crate::graph::{misrouted, Op};
 
@@ -159,7 +159,7 @@ pub(crate) mod cpu {
     pub(crate) const MATMUL: CpuKernel = CpuKernel::new(matmul::<f32>, matmul::<f64>);
 
     /// `out = alpha · op(a) · op(b) (+ bias[N] on every row)` for the shapes checked by the
-    /// graph builder. With a bias the rows are first filled with it and the GEMM accumulates.
+    /// graph builder. The GEMM starts from the bias rows and accumulates onto them.
     fn matmul<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
         let (ta, tb, alpha, bias) = match a.node.op {
             Op::MatMul {
@@ -177,13 +177,6 @@ pub(crate) mod cpu {
         let (sa, sb) = (a.in_shape(0), a.in_shape(1));
         let ([x, b, ..], [out, ..]) = (a.ins, a.outs);
         let alpha = E::from_f64(alpha);
-        let acc = bias.is_some();
-        if let Some(bias) = bias {
-            out.par_chunks_mut(bias.len() * 64).for_each(|o| {
-                o.chunks_mut(bias.len())
-                    .for_each(|r| r.copy_from_slice(bias))
-            });
-        }
         let (ra, rb) = (sa.len(), sb.len());
         let (a_r, a_c) = (sa[ra - 2], sa[ra - 1]);
         let (b_r, b_c) = (sb[rb - 2], sb[rb - 1]);
@@ -193,8 +186,24 @@ pub(crate) mod cpu {
             let rows = x.len() / k.max(1);
             let av = MatRef::row_major(x, rows, k, false);
             let bv = MatRef::row_major(b, b_r, b_c, tb);
-            gemm(out, n, av, bv, alpha, acc);
+            match bias {
+                Some(bias) => {
+                    let start = Start::Bias {
+                        bias,
+                        residual: None,
+                    };
+                    gemm_fused(out, av, bv, alpha, start, Side::None, &|_| {})
+                }
+                None => gemm(out, n, av, bv, alpha, false),
+            }
             return Ok(());
+        }
+        let acc = bias.is_some();
+        if let Some(bias) = bias {
+            out.par_chunks_mut(bias.len() * 64).for_each(|o| {
+                o.chunks_mut(bias.len())
+                    .for_each(|r| r.copy_from_slice(bias))
+            });
         }
         let batch = out.len() / (m * n).max(1);
         let (a_sz, b_sz, o_sz) = (a_r * a_c, if rb == 2 { 0 } else { b_r * b_c }, m * n);

@@ -15,7 +15,9 @@
 //!    ([`CpuKernel`](super::cpu::CpuKernel));
 //! 3. one row in each table below, `VJP` and `CPU`;
 //! 4. its GPU lowering beside its launcher in tessera-runtime's `gpu/ops/<op>.rs`, and one row
-//!    in that crate's `GPU` table (`gpu/ops/mod.rs`);
+//!    in that crate's `GPU` table (`gpu/ops/mod.rs`); a fused kernel only the CPU backend
+//!    has is listed in `Op::is_cpu_only`, made by `passes/cpu_fusion.rs` for plans compiled
+//!    for `Target::Cpu`, and its GPU row is `GpuLowering::CPU_ONLY`;
 //! 5. its WGSL file `shaders/wgsl/<op>.wgsl` and its kernel constant in tessera-shaders'
 //!    registry (listed in `KERNELS`).
 //!
@@ -28,6 +30,7 @@ mod extra;
 mod fill;
 mod layer_norm;
 mod layout;
+mod linear;
 mod loss;
 mod matmul;
 mod norm_pix;
@@ -82,6 +85,11 @@ pub(crate) static VJP: [VjpRule; OpKind::COUNT] = OpKind::table([
     (OpKind::CrossEntropy, loss::CROSS_ENTROPY_VJP),
     (OpKind::CrossEntropyGrad, VjpRule::MISSING),
     (OpKind::AdamW, VjpRule::MISSING),
+    (OpKind::LinearAct, linear::FUSED_VJP),
+    (OpKind::LinearResidual, linear::FUSED_VJP),
+    (OpKind::LinearActGrad, linear::FUSED_VJP),
+    (OpKind::LayerNormGrad, VjpRule::MISSING),
+    (OpKind::LinearInputSums, linear::FUSED_VJP),
 ]);
 
 /// The CPU kernel of every op kind (feature `cpu`).
@@ -123,4 +131,9 @@ pub(crate) static CPU: [CpuKernel; OpKind::COUNT] = OpKind::table([
     (OpKind::CrossEntropy, loss::cpu::CROSS_ENTROPY),
     (OpKind::CrossEntropyGrad, loss::cpu::CROSS_ENTROPY_GRAD),
     (OpKind::AdamW, adamw::cpu::ADAMW),
+    (OpKind::LinearAct, linear::cpu::LINEAR_ACT),
+    (OpKind::LinearResidual, linear::cpu::LINEAR_RESIDUAL),
+    (OpKind::LinearActGrad, linear::cpu::LINEAR_ACT_GRAD),
+    (OpKind::LayerNormGrad, layer_norm::cpu::LAYER_NORM_GRAD),
+    (OpKind::LinearInputSums, linear::cpu::LINEAR_INPUT_SUMS),
 ]);

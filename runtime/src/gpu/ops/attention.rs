@@ -233,24 +233,43 @@ impl AttentionTile {
 /// The bias operand of a launch: its view and how it broadcasts.
 pub type Bias<'a, 'm> = Option<(View<'a>, &'m BiasMap)>;
 
+/// One launch of the bias gradient: of the `parts` partial sums of every bias element it
+/// computes parts `part0 .. part0 + round`, adding to its destination if `accumulate`.
+#[derive(Clone, Copy, Debug)]
+struct BiasRound {
+    parts: usize,
+    part0: usize,
+    round: usize,
+    accumulate: bool,
+}
+
+/// What the launches other than the bias gradient's pass: one part, written.
+const NO_ROUND: BiasRound = BiasRound {
+    parts: 1,
+    part0: 0,
+    round: 1,
+    accumulate: false,
+};
+
 /// Uniform words shared by the family (see `Params` in the WGSL); `g0` is the dispatch's
 /// first group (the positions per part for the bias gradient), `count` the groups (or bias
-/// elements) in all and `parts` the bias gradient's partial sums per element.
+/// elements) in all and `round` the bias gradient's partial sums.
 fn params(
     dims: &AttentionDims,
     bias: Option<&BiasMap>,
     g0: usize,
     count: usize,
-    parts: usize,
+    round: BiasRound,
 ) -> Result<Vec<Word>, BackendError> {
     let u = |what: &str, n: usize| word(what, n).map(Word::U);
+    let flags = u32::from(bias.is_some()) | if round.accumulate { 2 } else { 0 };
     let mut w = vec![
         u("attention query length", dims.lq)?,
         u("attention key length", dims.lk)?,
         u("attention head dim", dims.d)?,
         u("attention value dim", dims.dv)?,
         u("attention heads", dims.heads.max(1))?,
-        Word::U(u32::from(bias.is_some())),
+        Word::U(flags),
         u("attention first group", g0)?,
         Word::F(dims.scale as f32),
     ];
@@ -280,7 +299,9 @@ fn params(
         w.push(u("attention bias layout", v)?);
     }
     w.push(u("attention groups", count)?);
-    w.push(u("attention bias-gradient parts", parts)?);
+    w.push(u("attention bias-gradient parts", round.parts)?);
+    w.push(u("attention bias-gradient first part", round.part0)?);
+    w.push(u("attention bias-gradient parts per launch", round.round)?);
     Ok(w)
 }
 
@@ -323,7 +344,7 @@ fn per_groups(
     let mut g0 = 0;
     while g0 < groups {
         let n = max.min(groups - g0);
-        let params = params(dims, bias, g0, groups, 1)?;
+        let params = params(dims, bias, g0, groups, NO_ROUND)?;
         let grid = [x, n as u32, 1];
         out.push(prepare(
             ctx,
@@ -467,8 +488,8 @@ fn grad_bias_split(dims: &AttentionDims, map: &BiasMap) -> (usize, usize) {
     (positions, per_part)
 }
 
-/// Scratch elements [`prepare_attention_grad_bias_with_scratch`] uses to split each bias element's sum
-/// into parts that run in parallel (0 when one part per element is enough).
+/// Scratch elements [`prepare_attention_grad_bias_with_scratch`] uses to compute all parts of
+/// each bias element's sum in parallel (0 when one part per element is enough).
 pub fn attention_grad_bias_scratch(dims: &AttentionDims, map: &BiasMap) -> usize {
     let (positions, per_part) = grad_bias_split(dims, map);
     match positions.div_ceil(per_part) {
@@ -478,9 +499,12 @@ pub fn attention_grad_bias_scratch(dims: &AttentionDims, map: &BiasMap) -> usize
 }
 
 /// Gradient of the additive bias: dS summed to the bias's own shape (`AttentionGradBias`).
-/// Each bias element's broadcast positions are summed in parts of bounded length into
-/// `scratch` ([`attention_grad_bias_scratch`] elements), then the parts are added in order;
-/// with less scratch the parts get longer (one part: no scratch, no second launch).
+/// Each bias element's broadcast positions are summed in parts of bounded length (a thread
+/// sums one part; lavapipe cuts longer loops short), all at once into `scratch`
+/// ([`attention_grad_bias_scratch`] elements) and then added in order into `dbias`. With
+/// less scratch the parts keep their length and run in rounds of as many as the scratch
+/// holds, each round added to `dbias`; without room for two, one part per round goes
+/// straight into `dbias`. One part in all: one launch, no scratch.
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_attention_grad_bias_with_scratch(
     ctx: &GpuContext,
@@ -509,12 +533,13 @@ pub fn prepare_attention_grad_bias_with_scratch(
         return Ok(Vec::new());
     }
     let (positions, per_part) = grad_bias_split(dims, map);
-    let room = scratch.map_or(0, |s| s.len / len);
-    let parts = positions.div_ceil(per_part).min(room).max(1);
+    let parts = positions.div_ceil(per_part).max(1);
+    // Parts of equal length, none longer than the bound.
     let per_part = positions.div_ceil(parts).max(1);
-    let partial = match (parts, scratch) {
-        (1, _) | (_, None) => dbias,
-        (_, Some(s)) => s,
+    let room = scratch.map_or(0, |s| s.len / len);
+    let (partial, per_round, in_scratch) = match scratch {
+        Some(s) if parts > 1 && room >= 2 => (s, room.min(parts), true),
+        _ => (dbias, 1, false),
     };
     // The thread shape only; these kernels use no workgroup memory.
     let tile = AttentionTile {
@@ -525,25 +550,29 @@ pub fn prepare_attention_grad_bias_with_scratch(
     };
     let threads = tile.threads(AttentionKernel::GradBias) as usize;
     let what = "attention bias-gradient workgroups";
-    let params = params(dims, Some(map), per_part, len, parts)?;
+    let overrides = tile.overrides();
     let sums: [View<'_>; 8] = [q, k, v, bias_view, o, lse, d_o, partial];
-    // Each bias element's parts, then (with several) the parts added in order into dbias.
-    let launches = [
-        (&kernels::ATTENTION_GRAD_BIAS, &sums[..], len * parts),
-        (
-            &kernels::ATTENTION_GRAD_BIAS_SUM,
-            &[partial, dbias][..],
-            len,
-        ),
-    ];
-    let count = if parts > 1 { 2 } else { 1 };
+    let adds = [partial, dbias];
     let mut out = Vec::new();
-    for (kernel, views, items) in launches.into_iter().take(count) {
-        let grid = grid_2d(ctx, what, items.div_ceil(threads))?;
-        let overrides = tile.overrides();
-        out.push(prepare(
-            ctx, cache, kernel, &overrides, &params, views, grid,
-        )?);
+    for part0 in (0..parts).step_by(per_round) {
+        let round = BiasRound {
+            parts,
+            part0,
+            round: per_round.min(parts - part0),
+            accumulate: part0 > 0,
+        };
+        // This round's parts of every element, then (in scratch) added in order to dbias.
+        let mut launches = vec![(&kernels::ATTENTION_GRAD_BIAS, &sums[..], len * round.round)];
+        if in_scratch {
+            launches.push((&kernels::ATTENTION_GRAD_BIAS_SUM, &adds[..], len));
+        }
+        let params = params(dims, Some(map), per_part, len, round)?;
+        for (kernel, views, items) in launches {
+            let grid = grid_2d(ctx, what, items.div_ceil(threads))?;
+            out.push(prepare(
+                ctx, cache, kernel, &overrides, &params, views, grid,
+            )?);
+        }
     }
     Ok(out)
 }

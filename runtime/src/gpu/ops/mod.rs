@@ -59,6 +59,12 @@ pub(crate) static GPU: [GpuLowering; OpKind::COUNT] = OpKind::table([
     (OpKind::SoftmaxGrad, softmax::SOFTMAX_GRAD),
     (OpKind::GatherRows, tokens::GATHER_ROWS),
     (OpKind::ScatterRows, tokens::SCATTER_ROWS),
+    // The CPU backend's fused kernels; plans for wgpu keep the ops they fuse.
+    (OpKind::LinearAct, GpuLowering::CPU_ONLY),
+    (OpKind::LinearResidual, GpuLowering::CPU_ONLY),
+    (OpKind::LinearActGrad, GpuLowering::CPU_ONLY),
+    (OpKind::LayerNormGrad, GpuLowering::CPU_ONLY),
+    (OpKind::LinearInputSums, GpuLowering::CPU_ONLY),
     // Leaves, views and extra outputs (which their producer writes) launch nothing.
     (OpKind::Leaf, GpuLowering::NOTHING),
     (OpKind::Reshape, GpuLowering::NOTHING),
