@@ -18,16 +18,19 @@ STAGE=target/gpu-bundle/gpu-bundle
 TESTS=$(awk '!/^#/ && NF {print $1}' scripts/gpu-tests.txt)
 
 # Every test source that opens an adapter must be listed, or the GPU machine never runs it.
-# A test's sources are its file plus the module directories it declares (`mod harness;`).
+# A test's sources are its file plus the module directories it declares (`mod harness;`),
+# except the shared `common` helpers, which every test declares: a test opens an adapter when
+# its own sources call `require_gpu()` or the shared `wgpu_device()`.
 missing=()
 for f in tests/*.rs */tests/*.rs; do
   srcs=("$f")
   for m in $(sed -n 's/^ *\(pub \)\{0,1\}mod \([a-z_0-9]*\).*/\2/p' "$f"); do
+    [ "$m" = common ] && continue
     for s in "$(dirname "$f")/$m".rs "$(dirname "$f")/$m"/*.rs; do
       [ -f "$s" ] && srcs+=("$s")
     done
   done
-  if grep -q 'require_gpu' "${srcs[@]}"; then
+  if grep -qE 'require_gpu\(|wgpu_device\(' "${srcs[@]}"; then
     name=$(basename "$f" .rs)
     grep -qx "$name" <<<"$TESTS" || missing+=("$f")
   fi

@@ -45,12 +45,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from functools import partial
 
 import numpy as np
 import torch
-import torch.nn as nn
-from safetensors.torch import save_file
+
+from official_fixture import (add_f32_grads, add_run_arguments, alias_np_float, f32, f32_state,
+                              official_model, patchify, rand_returns, save_fixture)
 
 FILES = ["models_hivit.py", "models_hivit_mae.py", "masked_autoencoder.py"]
 
@@ -75,8 +75,7 @@ def import_official(repo):
     # An empty package file: the official __init__ also imports the plain-ViT models.
     open(os.path.join(src, "hivit_models", "__init__.py"), "w").close()
     open(os.path.join(src, "util", "__init__.py"), "w").close()
-    if not hasattr(np, "float"):
-        np.float = float  # removed in NumPy 1.24; the official code means float64
+    alias_np_float()
     sys.path.insert(0, src)
     hivit = importlib.import_module("hivit_models.models_hivit")
     mae = importlib.import_module("hivit_models.models_hivit_mae")
@@ -100,13 +99,7 @@ def keep_float64_attention(hivit):
 
 def patchify_any_channels(self, imgs):
     """The official patchify with 3 replaced by the image's channel count."""
-    p = self.decoder_patch_size
-    c = imgs.shape[1]
-    assert imgs.shape[2] == imgs.shape[3] and imgs.shape[2] % p == 0
-    h = w = imgs.shape[2] // p
-    x = imgs.reshape(shape=(imgs.shape[0], c, h, p, w, p))
-    x = torch.einsum("nchpwq->nhwpqc", x)
-    return x.reshape(shape=(imgs.shape[0], h * w, p**2 * c))
+    return patchify(imgs, self.decoder_patch_size, imgs.shape[1])
 
 
 def perturb_(model, gen):
@@ -150,10 +143,7 @@ def main():
     ap.add_argument("--no-patch-norm", action="store_true")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--mask-ratio", type=float, default=0.75)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--layer-norm-eps", type=float, default=None,
-                    help="pass norm_layer=partial(nn.LayerNorm, eps=...) as the factory does")
-    ap.add_argument("--out", required=True, help="path prefix of the three files")
+    add_run_arguments(ap, factories="the factory does")
     args = ap.parse_args()
 
     hivit, hivit_mae = import_official(args.hivit_repo)
@@ -169,12 +159,7 @@ def main():
         "hifeat": args.hifeat, "rpe": False, "ape": True, "patch_norm": not args.no_patch_norm,
     }
     torch.manual_seed(args.seed)
-    extra = {}
-    metadata = {"config": json.dumps(config)}
-    if args.layer_norm_eps is not None:
-        extra["norm_layer"] = partial(nn.LayerNorm, eps=args.layer_norm_eps)
-        metadata["layer_norm_eps"] = repr(args.layer_norm_eps)
-    model = hivit_mae.HiViTMaskedAutoencoder(**config, **extra).double().train()
+    model, metadata = official_model(hivit_mae.HiViTMaskedAutoencoder, config, args.layer_norm_eps)
     gen = torch.Generator().manual_seed(args.seed + 1000)
     perturb_(model, gen)
 
@@ -184,34 +169,19 @@ def main():
     noise = torch.rand(args.batch, grid * grid, generator=gen).float()
     ratio32 = np.float32(args.mask_ratio)  # the ratio travels as f32, widened by Python
 
-    real_rand = torch.rand
-
-    def supplied_noise(*shape, **kwargs):
-        assert tuple(shape) == tuple(noise.shape), (shape, noise.shape)
-        return noise.double().to(kwargs.get("device"))
-
-    torch.rand = supplied_noise
-    try:
+    with rand_returns(noise.double()):
         loss, pred, mask = model(imgs.double(), mask_ratio=float(ratio32))
-    finally:
-        torch.rand = real_rand
     loss.backward()
 
     prefix = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, prefix + ".ckpt.safetensors", metadata=metadata)
-    save_file({"imgs": imgs.contiguous(), "noise": noise.contiguous(),
-               "mask_ratio": torch.tensor([ratio32], dtype=torch.float32)},
-              prefix + ".batch.safetensors")
-    expected = {"loss": loss.detach().float().reshape(1), "pred": pred.detach().float().contiguous(),
-                "mask": mask.detach().float().contiguous()}
-    for name, p in model.named_parameters():
-        if p.requires_grad and p.grad is not None:
-            expected["grad." + name] = p.grad.detach().float().contiguous()
+    batch = {"imgs": imgs.contiguous(), "noise": noise.contiguous(),
+             "mask_ratio": torch.tensor([ratio32], dtype=torch.float32)}
+    expected = {"loss": f32(loss).reshape(1), "pred": f32(pred), "mask": f32(mask)}
+    add_f32_grads(expected, model)
+    state = f32_state(model)
     with torch.no_grad():
         expected["features_mean"] = model.forward_features(imgs.double()).mean(dim=1).float()
-    save_file(expected, prefix + ".expected.safetensors")
+    save_fixture(prefix, state, metadata, batch, expected)
     print(json.dumps({"out": prefix, "config": config, "batch": args.batch,
                       "mask_ratio": float(ratio32), "seed": args.seed,
                       "layer_norm_eps": args.layer_norm_eps, "loss": loss.item()}))

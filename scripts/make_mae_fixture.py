@@ -38,54 +38,29 @@ Usage:
 import argparse
 import importlib
 import json
-import os
-import subprocess
 import sys
-import tempfile
-from functools import partial
 
 import numpy as np
 import torch
-import torch.nn as nn
-from safetensors.torch import save_file
+
+from official_fixture import (accept_qk_scale, add_f32_grads, add_run_arguments,
+                              add_vit_mae_arguments, alias_np_float, f32, f32_state, official_model,
+                              official_sources, patchify, rand_returns, save_fixture,
+                              vit_mae_config)
 
 
 def import_official(mae_repo):
     """Imports models_mae from a work tree or a bare git dir, with the adaptations above."""
-    if os.path.isfile(os.path.join(mae_repo, "models_mae.py")):
-        src = mae_repo
-    else:
-        src = tempfile.mkdtemp(prefix="mae-official-")
-        os.makedirs(os.path.join(src, "util"))
-        for rel in ["models_mae.py", "util/pos_embed.py"]:
-            text = subprocess.run(["git", "--git-dir", mae_repo, "show", "HEAD:" + rel],
-                                  check=True, capture_output=True).stdout
-            with open(os.path.join(src, rel), "wb") as f:
-                f.write(text)
-    if not hasattr(np, "float"):
-        np.float = float  # removed in NumPy 1.24; the official code means float64
-
-    import timm.models.vision_transformer as tvit
-
-    class Block(tvit.Block):
-        def __init__(self, *args, qk_scale=None, **kwargs):
-            assert qk_scale is None  # the official code always passes None
-            super().__init__(*args, **kwargs)
-
-    tvit.Block = Block
+    src = official_sources(mae_repo, ["models_mae.py", "util/pos_embed.py"], "mae-official-")
+    alias_np_float()
+    accept_qk_scale()
     sys.path.insert(0, src)
     return importlib.import_module("models_mae")
 
 
 def patchify_any_channels(self, imgs):
     """The official patchify with 3 replaced by the model's channel count."""
-    p = self.patch_embed.patch_size[0]
-    c = self.patch_embed.proj.in_channels
-    assert imgs.shape[2] == imgs.shape[3] and imgs.shape[2] % p == 0
-    h = w = imgs.shape[2] // p
-    x = imgs.reshape(shape=(imgs.shape[0], c, h, p, w, p))
-    x = torch.einsum("nchpwq->nhwpqc", x)
-    return x.reshape(shape=(imgs.shape[0], h * w, p**2 * c))
+    return patchify(imgs, self.patch_embed.patch_size[0], self.patch_embed.proj.in_channels)
 
 
 def perturb_(model, gen):
@@ -109,43 +84,18 @@ def perturb_(model, gen):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--mae-repo", required=True)
-    ap.add_argument("--img-size", type=int, required=True)
-    ap.add_argument("--patch-size", type=int, required=True)
-    ap.add_argument("--in-chans", type=int, default=3)
-    ap.add_argument("--embed-dim", type=int, required=True)
-    ap.add_argument("--depth", type=int, required=True)
-    ap.add_argument("--num-heads", type=int, required=True)
-    ap.add_argument("--decoder-embed-dim", type=int, required=True)
-    ap.add_argument("--decoder-depth", type=int, required=True)
-    ap.add_argument("--decoder-num-heads", type=int, required=True)
-    ap.add_argument("--mlp-ratio", type=float, default=4.0)
-    ap.add_argument("--norm-pix-loss", action="store_true")
+    add_vit_mae_arguments(ap)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--mask-ratio", type=float, default=0.75)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--layer-norm-eps", type=float, default=None,
-                    help="pass norm_layer=partial(nn.LayerNorm, eps=...) as the factories do")
-    ap.add_argument("--out", required=True, help="path prefix of the three files")
+    add_run_arguments(ap)
     args = ap.parse_args()
 
     models_mae = import_official(args.mae_repo)
     models_mae.MaskedAutoencoderViT.patchify = patchify_any_channels
 
-    config = {
-        "img_size": args.img_size, "patch_size": args.patch_size, "in_chans": args.in_chans,
-        "embed_dim": args.embed_dim, "depth": args.depth, "num_heads": args.num_heads,
-        "decoder_embed_dim": args.decoder_embed_dim, "decoder_depth": args.decoder_depth,
-        "decoder_num_heads": args.decoder_num_heads, "mlp_ratio": args.mlp_ratio,
-        "norm_pix_loss": args.norm_pix_loss,
-    }
+    config = vit_mae_config(args)
     torch.manual_seed(args.seed)
-    extra = {}
-    metadata = {"config": json.dumps(config)}
-    if args.layer_norm_eps is not None:
-        extra["norm_layer"] = partial(nn.LayerNorm, eps=args.layer_norm_eps)
-        metadata["layer_norm_eps"] = repr(args.layer_norm_eps)
-    model = models_mae.MaskedAutoencoderViT(**config, **extra)
-    model = model.double().train()
+    model, metadata = official_model(models_mae.MaskedAutoencoderViT, config, args.layer_norm_eps)
     gen = torch.Generator().manual_seed(args.seed + 1000)
     perturb_(model, gen)
 
@@ -157,32 +107,15 @@ def main():
     # The ratio travels as f32; the model sees that f32 value widened to a Python float.
     ratio32 = np.float32(args.mask_ratio)
 
-    real_rand = torch.rand
-
-    def supplied_noise(*shape, **kwargs):
-        assert tuple(shape) == tuple(noise.shape), (shape, noise.shape)
-        return noise.double().to(kwargs.get("device"))
-
-    torch.rand = supplied_noise
-    try:
+    with rand_returns(noise.double()):
         loss, pred, mask = model(imgs.double(), mask_ratio=float(ratio32))
-    finally:
-        torch.rand = real_rand
     loss.backward()
 
     prefix = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, prefix + ".ckpt.safetensors", metadata=metadata)
-    save_file({"imgs": imgs.contiguous(), "noise": noise.contiguous(),
-               "mask_ratio": torch.tensor([ratio32], dtype=torch.float32)},
-              prefix + ".batch.safetensors")
-    expected = {"loss": loss.detach().float().reshape(1), "pred": pred.detach().float().contiguous(),
-                "mask": mask.detach().float().contiguous()}
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            expected["grad." + name] = p.grad.detach().float().contiguous()
-    save_file(expected, prefix + ".expected.safetensors")
+    batch = {"imgs": imgs.contiguous(), "noise": noise.contiguous(),
+             "mask_ratio": torch.tensor([ratio32], dtype=torch.float32)}
+    expected = {"loss": f32(loss).reshape(1), "pred": f32(pred), "mask": f32(mask)}
+    save_fixture(prefix, f32_state(model), metadata, batch, add_f32_grads(expected, model))
     print(json.dumps({"out": prefix, "config": config, "batch": args.batch,
                       "mask_ratio": float(ratio32), "seed": args.seed,
                       "layer_norm_eps": args.layer_norm_eps,

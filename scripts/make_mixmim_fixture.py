@@ -54,17 +54,15 @@ Usage:
 import argparse
 import importlib
 import json
-import os
 import random
-import subprocess
 import sys
-import tempfile
 from functools import partial
 
-import numpy as np
 import torch
 import torch.nn as nn
-from safetensors.torch import save_file
+
+from official_fixture import (add_f32_grads, alias_np_float, f32, number, official_sources,
+                              rand_returns, save_fixture)
 
 OFFICIAL_FILES = ["models_mixmim.py", "util/pos_embed.py"]
 
@@ -107,19 +105,8 @@ def old_window_reverse(windows, window_size, h, w):
 
 def import_official(repo):
     """Imports models_mixmim from a work tree or a bare git dir, with the adaptations above."""
-    if os.path.isfile(os.path.join(repo, "models_mixmim.py")):
-        src = repo
-    else:
-        src = tempfile.mkdtemp(prefix="mixmim-official-")
-        os.makedirs(os.path.join(src, "util"))
-        for rel in OFFICIAL_FILES:
-            text = subprocess.run(["git", "--git-dir", repo, "show", "HEAD:" + rel],
-                                  check=True, capture_output=True).stdout
-            with open(os.path.join(src, rel), "wb") as f:
-                f.write(text)
-        open(os.path.join(src, "util", "__init__.py"), "w").close()
-    if not hasattr(np, "float"):
-        np.float = float  # removed in NumPy 1.24; the official code means float64
+    src = official_sources(repo, OFFICIAL_FILES, "mixmim-official-", ["util/__init__.py"])
+    alias_np_float()
     sys.path.insert(0, src)
     module = importlib.import_module("models_mixmim")
     module.PatchMerging = OldPatchMerging
@@ -147,12 +134,6 @@ def perturb_(model, gen):
             else:
                 p.add_(0.1 * p.std() * noise)
             p.copy_(p.float().double())
-
-
-def number(text):
-    """An int where the value is integral (as the official factories write mlp_ratio=4)."""
-    v = float(text)
-    return int(v) if v.is_integer() else v
 
 
 def main():
@@ -210,40 +191,22 @@ def main():
     noise = torch.rand(1, 1, l4, generator=gen).float()
     mask_ratio = torch.tensor([args.mask_ratio], dtype=torch.float32)
 
-    real_rand = torch.rand
-    calls = []
-
-    def supplied_noise(*shape, **kwargs):
-        assert tuple(shape) == tuple(noise.shape), (shape, noise.shape)
-        calls.append(shape)
-        return noise.clone().to(kwargs.get("device"))
-
-    torch.rand = supplied_noise
-    try:
+    with rand_returns(noise) as calls:
         loss, x_rec, mask = model(imgs.double(), mask_ratio=float(mask_ratio.item()))
-    finally:
-        torch.rand = real_rand
     assert len(calls) == 1, calls
     loss.backward()
 
     prefix = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     # The ratio as given (the spec's exact ratio); the batch holds the f32 the forward pass used.
     meta_config = {**config, "mask_ratio": args.mask_ratio, "layer_norm_eps": args.layer_norm_eps}
     state = {
         k: (v.detach().float() if v.is_floating_point() else v.detach()).contiguous()
         for k, v in model.state_dict().items()
     }
-    save_file(state, prefix + ".ckpt.safetensors", metadata={"config": json.dumps(meta_config)})
-    save_file({"imgs": imgs.contiguous(), "noise": noise.contiguous(),
-               "mask_ratio": mask_ratio}, prefix + ".batch.safetensors")
-    expected = {"loss": loss.detach().float().reshape(1),
-                "pred": x_rec.detach().float().contiguous(),
-                "mask": mask.detach().float().contiguous()}
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            expected["grad." + name] = p.grad.detach().float().contiguous()
-    save_file(expected, prefix + ".expected.safetensors")
+    batch = {"imgs": imgs.contiguous(), "noise": noise.contiguous(), "mask_ratio": mask_ratio}
+    expected = {"loss": f32(loss).reshape(1), "pred": f32(x_rec), "mask": f32(mask)}
+    save_fixture(prefix, state, {"config": json.dumps(meta_config)}, batch,
+                 add_f32_grads(expected, model))
     print(json.dumps({"out": prefix, "config": meta_config, "batch": args.batch,
                       "seed": args.seed, "mixed_cells": int(mask.sum().item()),
                       "loss": loss.item()}))

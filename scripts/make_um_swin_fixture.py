@@ -65,17 +65,16 @@ Usage:
 import argparse
 import importlib
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import types
 from functools import partial
 
 import numpy as np
 import torch
 import torch.nn as nn
-from safetensors.torch import save_file
+
+from official_fixture import (accept_qk_scale, add_f32_grads, alias_np_float, f32, f32_state,
+                              number, official_sources, patchify, rand_returns, save_fixture)
 
 OFFICIAL_FILES = ["models_mae_swin.py", "mask_transform.py", "util/pos_embed.py"]
 
@@ -83,46 +82,22 @@ OFFICIAL_FILES = ["models_mae_swin.py", "mask_transform.py", "util/pos_embed.py"
 def import_official(repo):
     """Imports models_mae_swin and mask_transform from a work tree or a bare git dir, with the
     adaptations above."""
-    if os.path.isfile(os.path.join(repo, "models_mae_swin.py")):
-        src = repo
-    else:
-        src = tempfile.mkdtemp(prefix="um-mae-official-")
-        os.makedirs(os.path.join(src, "util"))
-        for rel in OFFICIAL_FILES:
-            text = subprocess.run(["git", "--git-dir", repo, "show", "HEAD:" + rel],
-                                  check=True, capture_output=True).stdout
-            with open(os.path.join(src, rel), "wb") as f:
-                f.write(text)
-    if not hasattr(np, "float"):
-        np.float = float  # removed in NumPy 1.24; the official code means float64
+    src = official_sources(repo, OFFICIAL_FILES, "um-mae-official-")
+    alias_np_float()
     try:
         import turtle  # noqa: F401  (the official file imports an unused name from it)
     except ImportError:
         stub = types.ModuleType("turtle")
         stub.pos = None
         sys.modules["turtle"] = stub
-
-    import timm.models.vision_transformer as tvit
-
-    class Block(tvit.Block):
-        def __init__(self, *args, qk_scale=None, **kwargs):
-            assert qk_scale is None  # the official code always passes None
-            super().__init__(*args, **kwargs)
-
-    tvit.Block = Block
+    accept_qk_scale()
     sys.path.insert(0, src)
     return importlib.import_module("models_mae_swin"), importlib.import_module("mask_transform")
 
 
 def patchify_any_channels(self, imgs, stride=16):
     """The official patchify with 3 replaced by the image's channel count."""
-    p = stride
-    c = imgs.shape[1]
-    assert imgs.shape[2] == imgs.shape[3] and imgs.shape[2] % p == 0
-    h = w = imgs.shape[2] // p
-    x = imgs.reshape(shape=(imgs.shape[0], c, h, p, w, p))
-    x = torch.einsum("nchpwq->nhwpqc", x)
-    return x.reshape(shape=(imgs.shape[0], h * w, p**2 * c))
+    return patchify(imgs, stride, imgs.shape[1])
 
 
 def perturb_(model, gen):
@@ -142,12 +117,6 @@ def perturb_(model, gen):
             else:
                 p.add_(0.1 * p.std() * noise)
             p.copy_(p.float().double())
-
-
-def number(text):
-    """An int where the value is integral (as the official arch functions write mlp_ratio=4)."""
-    v = float(text)
-    return int(v) if v.is_integer() else v
 
 
 def main():
@@ -216,20 +185,9 @@ def main():
                        generator=gen).float()
     secondary_noise = torch.rand(args.batch, m * m, generator=gen).float()
 
-    real_rand = torch.rand
-    calls = []
-
-    def supplied_noise(*shape, **kwargs):
-        assert tuple(shape) == tuple(secondary_noise.shape), (shape, secondary_noise.shape)
-        calls.append(shape)
-        return secondary_noise.clone().to(kwargs.get("device"))
-
     bool_mask = mask.flatten(1).to(torch.bool)
-    torch.rand = supplied_noise
-    try:
+    with rand_returns(secondary_noise) as calls:
         loss, pred, _ = model(imgs.double(), mask=bool_mask)
-    finally:
-        torch.rand = real_rand
     assert len(calls) == 1, calls
     loss.backward()
 
@@ -241,20 +199,12 @@ def main():
     secondary_mask = (~bool_mask & ~kept).float()
 
     prefix = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     metadata = {"config": json.dumps({**config, "layer_norm_eps": args.layer_norm_eps})}
-    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, prefix + ".ckpt.safetensors", metadata=metadata)
-    save_file({"imgs": imgs.contiguous(), "mask": mask.contiguous(),
-               "secondary_noise": secondary_noise.contiguous()},
-              prefix + ".batch.safetensors")
-    expected = {"loss": loss.detach().float().reshape(1),
-                "pred": pred.detach().float().contiguous(),
+    batch = {"imgs": imgs.contiguous(), "mask": mask.contiguous(),
+             "secondary_noise": secondary_noise.contiguous()}
+    expected = {"loss": f32(loss).reshape(1), "pred": f32(pred),
                 "mask": mask.contiguous(), "secondary_mask": secondary_mask.contiguous()}
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            expected["grad." + name] = p.grad.detach().float().contiguous()
-    save_file(expected, prefix + ".expected.safetensors")
+    save_fixture(prefix, f32_state(model), metadata, batch, add_f32_grads(expected, model))
     print(json.dumps({"out": prefix, "config": config, "layer_norm_eps": args.layer_norm_eps,
                       "batch": args.batch, "seed": args.seed, "visible_cells": vis_cnt,
                       "vis_final": vis_final, "loss": loss.item()}))

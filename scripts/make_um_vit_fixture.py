@@ -39,17 +39,16 @@ Usage:
 import argparse
 import importlib
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import types
-from functools import partial
 
 import numpy as np
 import torch
-import torch.nn as nn
-from safetensors.torch import save_file
+
+from official_fixture import (accept_qk_scale, add_f32_grads, add_run_arguments,
+                              add_vit_mae_arguments, alias_np_float, f32, f32_state, official_model,
+                              official_sources, patchify, rand_returns, save_fixture,
+                              vit_mae_config)
 
 FILES = ["models_mae.py", "mask_transform.py", "util/pos_embed.py"]
 
@@ -63,45 +62,21 @@ def rearrange(x, pattern, h, w, p1, p2):
 
 def import_official(repo):
     """Imports models_mae and mask_transform from a work tree or a bare git directory."""
-    if os.path.isfile(os.path.join(repo, "models_mae.py")):
-        src = repo
-    else:
-        src = tempfile.mkdtemp(prefix="um-mae-official-")
-        os.makedirs(os.path.join(src, "util"))
-        for rel in FILES:
-            text = subprocess.run(["git", "--git-dir", repo, "show", "HEAD:" + rel],
-                                  check=True, capture_output=True).stdout
-            with open(os.path.join(src, rel), "wb") as f:
-                f.write(text)
-    if not hasattr(np, "float"):
-        np.float = float  # removed in NumPy 1.24; the official code means float64
+    src = official_sources(repo, FILES, "um-mae-official-")
+    alias_np_float()
     einops = types.ModuleType("einops")
     einops.rearrange = rearrange
     einops.einops = einops
     sys.modules.setdefault("einops", einops)
     sys.modules.setdefault("einops.einops", einops)
-
-    import timm.models.vision_transformer as tvit
-
-    class Block(tvit.Block):
-        def __init__(self, *args, qk_scale=None, **kwargs):
-            assert qk_scale is None  # the official code always passes None
-            super().__init__(*args, **kwargs)
-
-    tvit.Block = Block
+    accept_qk_scale()
     sys.path.insert(0, src)
     return importlib.import_module("models_mae"), importlib.import_module("mask_transform")
 
 
 def patchify_any_channels(self, imgs):
     """The official patchify with 3 replaced by the model's channel count."""
-    p = self.patch_embed.patch_size[0]
-    c = self.patch_embed.proj.in_channels
-    assert imgs.shape[2] == imgs.shape[3] and imgs.shape[2] % p == 0
-    h = w = imgs.shape[2] // p
-    x = imgs.reshape(shape=(imgs.shape[0], c, h, p, w, p))
-    x = torch.einsum("nchpwq->nhwpqc", x)
-    return x.reshape(shape=(imgs.shape[0], h * w, p**2 * c))
+    return patchify(imgs, self.patch_embed.patch_size[0], self.patch_embed.proj.in_channels)
 
 
 def perturb_(model, gen):
@@ -123,43 +98,18 @@ def perturb_(model, gen):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--um-repo", required=True)
-    ap.add_argument("--img-size", type=int, required=True)
-    ap.add_argument("--patch-size", type=int, required=True)
-    ap.add_argument("--in-chans", type=int, default=3)
-    ap.add_argument("--embed-dim", type=int, required=True)
-    ap.add_argument("--depth", type=int, required=True)
-    ap.add_argument("--num-heads", type=int, required=True)
-    ap.add_argument("--decoder-embed-dim", type=int, required=True)
-    ap.add_argument("--decoder-depth", type=int, required=True)
-    ap.add_argument("--decoder-num-heads", type=int, required=True)
-    ap.add_argument("--mlp-ratio", type=float, default=4.0)
-    ap.add_argument("--norm-pix-loss", action="store_true")
+    add_vit_mae_arguments(ap)
     ap.add_argument("--vis-mask-ratio", type=float, default=0.25)
     ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--layer-norm-eps", type=float, default=None,
-                    help="pass norm_layer=partial(nn.LayerNorm, eps=...) as the factories do")
-    ap.add_argument("--out", required=True, help="path prefix of the three files")
+    add_run_arguments(ap)
     args = ap.parse_args()
 
     models_mae, mask_transform = import_official(args.um_repo)
     models_mae.MaskedAutoencoderViT.patchify = patchify_any_channels
 
-    config = {
-        "img_size": args.img_size, "patch_size": args.patch_size, "in_chans": args.in_chans,
-        "embed_dim": args.embed_dim, "depth": args.depth, "num_heads": args.num_heads,
-        "decoder_embed_dim": args.decoder_embed_dim, "decoder_depth": args.decoder_depth,
-        "decoder_num_heads": args.decoder_num_heads, "mlp_ratio": args.mlp_ratio,
-        "norm_pix_loss": args.norm_pix_loss, "mask_ratio": 0.75,
-        "vis_mask_ratio": args.vis_mask_ratio,
-    }
+    config = {**vit_mae_config(args), "mask_ratio": 0.75, "vis_mask_ratio": args.vis_mask_ratio}
     torch.manual_seed(args.seed)
-    extra = {}
-    metadata = {"config": json.dumps(config)}
-    if args.layer_norm_eps is not None:
-        extra["norm_layer"] = partial(nn.LayerNorm, eps=args.layer_norm_eps)
-        metadata["layer_norm_eps"] = repr(args.layer_norm_eps)
-    model = models_mae.MaskedAutoencoderViT(**config, **extra).double().train()
+    model, metadata = official_model(models_mae.MaskedAutoencoderViT, config, args.layer_norm_eps)
     gen = torch.Generator().manual_seed(args.seed + 1000)
     perturb_(model, gen)
 
@@ -173,17 +123,8 @@ def main():
                        generator=gen).float()
     noise = torch.rand(args.batch, visible, generator=gen).float()
 
-    real_rand = torch.rand
-
-    def supplied_noise(*shape, **kwargs):
-        assert tuple(shape) == tuple(noise.shape), (shape, noise.shape)
-        return noise.double().to(kwargs.get("device"))
-
-    torch.rand = supplied_noise
-    try:
+    with rand_returns(noise.double()):
         loss, pred, out_mask = model(imgs.double(), mask.to(torch.bool))
-    finally:
-        torch.rand = real_rand
     loss.backward()
 
     # Which visible tokens the official code replaced (for debugging): j iff argsort[j] >= keep.
@@ -198,19 +139,12 @@ def main():
                     secondary[b, vis[j]] = 1.0
 
     prefix = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, prefix + ".ckpt.safetensors", metadata=metadata)
     batch = {"imgs": imgs.contiguous(), "mask": mask.contiguous()}
     if args.vis_mask_ratio > 0:
         batch["secondary_noise"] = noise.contiguous()
-    save_file(batch, prefix + ".batch.safetensors")
-    expected = {"loss": loss.detach().float().reshape(1), "pred": pred.detach().float().contiguous(),
-                "mask": out_mask.float().contiguous(), "secondary_mask": secondary.contiguous()}
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            expected["grad." + name] = p.grad.detach().float().contiguous()
-    save_file(expected, prefix + ".expected.safetensors")
+    expected = {"loss": f32(loss).reshape(1), "pred": f32(pred), "mask": f32(out_mask),
+                "secondary_mask": secondary.contiguous()}
+    save_fixture(prefix, f32_state(model), metadata, batch, add_f32_grads(expected, model))
     print(json.dumps({"out": prefix, "config": config, "batch": args.batch, "seed": args.seed,
                       "layer_norm_eps": args.layer_norm_eps, "loss": loss.item()}))
 

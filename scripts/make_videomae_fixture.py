@@ -53,7 +53,6 @@ import argparse
 import importlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import types
@@ -62,7 +61,8 @@ from functools import partial
 import numpy as np
 import torch
 import torch.nn as nn
-from safetensors.torch import save_file
+
+from official_fixture import add_f32_grads, f32, f32_state, number, official_sources, save_fixture
 
 OFFICIAL_FILES = ["modeling_pretrain.py", "modeling_finetune.py", "masking_generator.py",
                   "engine_for_pretraining.py"]
@@ -113,15 +113,7 @@ def utils_stand_in():
 
 
 def import_official(repo, tubelet):
-    if os.path.isfile(os.path.join(repo, "modeling_pretrain.py")):
-        src = repo
-    else:
-        src = tempfile.mkdtemp(prefix="videomae-official-")
-        for rel in OFFICIAL_FILES:
-            text = subprocess.run(["git", "--git-dir", repo, "show", "HEAD:" + rel],
-                                  check=True, capture_output=True).stdout
-            with open(os.path.join(src, rel), "wb") as f:
-                f.write(text)
+    src = official_sources(repo, OFFICIAL_FILES, "videomae-official-")
     if tubelet != 2:
         path = os.path.join(src, "engine_for_pretraining.py")
         text = open(path).read()
@@ -153,12 +145,6 @@ def perturb_(model, gen):
             else:
                 p.add_(0.1 * p.std() * noise)
             p.copy_(p.float().double())
-
-
-def number(text):
-    """An int where the value is integral (as the official factories write mlp_ratio=4)."""
-    v = float(text)
-    return int(v) if v.is_integer() else v
 
 
 def main():
@@ -258,20 +244,13 @@ def main():
         torch.cuda.synchronize = real_sync
 
     prefix = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     meta_config = {**config, "layer_norm_eps": args.layer_norm_eps, "num_frames": args.num_frames,
                    "mask_ratio": args.mask_ratio, "normlize_target": not args.no_normlize_target}
-    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, prefix + ".ckpt.safetensors", metadata={"config": json.dumps(meta_config)})
-    save_file({"videos": videos.contiguous(), "mask": mask.contiguous()},
-              prefix + ".batch.safetensors")
-    expected = {"loss": recorded["loss"].detach().float().reshape(1),
-                "pred": recorded["pred"].detach().float().contiguous(),
-                "mask": mask.contiguous(),
-                "target": recorded["target"].detach().float().contiguous()}
-    for name, prm in model.named_parameters():
-        expected["grad." + name] = prm.grad.detach().float().contiguous()
-    save_file(expected, prefix + ".expected.safetensors")
+    batch = {"videos": videos.contiguous(), "mask": mask.contiguous()}
+    expected = {"loss": f32(recorded["loss"]).reshape(1), "pred": f32(recorded["pred"]),
+                "mask": mask.contiguous(), "target": f32(recorded["target"])}
+    save_fixture(prefix, f32_state(model), {"config": json.dumps(meta_config)}, batch,
+                 add_f32_grads(expected, model))
     print(json.dumps({"out": prefix, "config": meta_config, "batch": args.batch,
                       "seed": args.seed, "tokens": tokens,
                       "masked": int(mask[0].sum().item()), "loss": recorded["loss"].item()}))

@@ -5,24 +5,18 @@
 //!
 //! Without an adapter these tests print SKIPPED and pass, unless `TESSERA_REQUIRE_GPU=1`
 //! (CI, on lavapipe).
-use std::sync::Arc;
 
 use tessera::dsl::graph::AdamWConfig;
 use tessera::models::step::TrainStep;
 use tessera::models::tensors::TensorFile;
 use tessera::runtime::backend::Device;
-use tessera::runtime::gpu::{require_gpu, GpuBackend};
+use tessera::runtime::gpu::require_gpu;
 
 mod common;
 use common::fixtures::{
-    all_fixtures, as_file, check, fixtures, hivit_fixtures, load, rel_err, run, um_vit_fixtures,
-    with_suffix,
+    all_fixtures, check, fixtures, hivit_fixtures, load, matches_on, rel_err, um_vit_fixtures,
+    wgpu_device, with_suffix,
 };
-
-fn wgpu_device() -> Option<Device> {
-    let ctx = require_gpu()?;
-    Some(Device::Wgpu(GpuBackend::with_context(Arc::new(ctx))))
-}
 
 #[test]
 fn evaluate_on_wgpu_matches_every_official_fixture() {
@@ -32,8 +26,7 @@ fn evaluate_on_wgpu_matches_every_official_fixture() {
     for prefix in all_fixtures() {
         // The same checks as the CPU parity test, through the file format of `tessera eval`.
         let f = load(&prefix);
-        let out = run(&f, &mut device);
-        check(&f.name, &as_file(&f.name, out), &f.expected);
+        matches_on(&f, &mut device);
     }
 }
 

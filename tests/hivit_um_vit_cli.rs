@@ -2,51 +2,16 @@
 //! (`examples/uniform_hivit.rs`, HiViT with uniform sampling) is its TOML twin and pre-trains;
 //! `pretrain`, `reconstruct`, `probe` and `bench` run on both families' Fashion-MNIST presets.
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use tessera::dsl::ModelSpec;
 
 mod common;
 
+use common::cli::{last_json, ok, scratch_dir, tessera, text};
+
 #[path = "../examples/uniform_hivit.rs"]
 #[allow(dead_code)]
 mod uniform_hivit;
-
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .current_dir(common::repo_root())
-        .output()
-        .expect("run tessera")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-/// The last stdout line as JSON.
-fn json(o: &Output) -> serde_json::Value {
-    let out = ok(o);
-    serde_json::from_str(out.lines().last().unwrap()).unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("tessera-hivit-umvit-cli-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 #[test]
 fn the_uniform_hivit_variant_is_its_toml_twin_and_trains_from_the_cli() {
@@ -63,7 +28,7 @@ fn the_uniform_hivit_variant_is_its_toml_twin_and_trains_from_the_cli() {
         ),
         (16, 64)
     );
-    let out = scratch("uniform");
+    let out = scratch_dir("hivit-umvit-cli", "uniform");
     let o = tessera(&[
         "pretrain",
         "--config",
@@ -95,7 +60,7 @@ fn the_uniform_hivit_variant_is_its_toml_twin_and_trains_from_the_cli() {
 
 /// Two training steps of `preset` on the embedded Fashion-MNIST slice.
 fn pretrained(preset: &str, dir: &Path) -> PathBuf {
-    let summary = json(&tessera(&[
+    let summary = last_json(&tessera(&[
         "pretrain",
         "--model",
         preset,
@@ -119,7 +84,7 @@ fn pretrain_reconstruct_probe_and_bench_run_for_both_families() {
         ("hivit_fmnist_small", "37 of 49", "mean"),
         ("um_vit_fmnist_small", "147 of 196", "cls"),
     ] {
-        let dir = scratch(preset);
+        let dir = scratch_dir("hivit-umvit-cli", preset);
         let ckpt = pretrained(preset, &dir);
         let ckpt = ckpt.to_str().unwrap();
 
@@ -137,7 +102,7 @@ fn pretrain_reconstruct_probe_and_bench_run_for_both_families() {
         let img = image::open(&png).unwrap();
         assert!(img.width() >= 4 * 112, "{preset}: {:?}", img.width());
 
-        let probe = json(&tessera(&[
+        let probe = last_json(&tessera(&[
             "probe",
             "--checkpoint",
             ckpt,
@@ -156,7 +121,7 @@ fn pretrain_reconstruct_probe_and_bench_run_for_both_families() {
         let top1 = probe["top1"].as_f64().unwrap();
         assert!(top1 > 0.25 && top1 <= 1.0, "{preset}: {probe}");
 
-        let bench = json(&tessera(&[
+        let bench = last_json(&tessera(&[
             "bench", "--model", preset, "--batch", "4", "--iters", "2", "--warmup", "1", "--json",
         ]));
         assert_eq!(bench["model"], preset);
@@ -185,7 +150,7 @@ fn hivit_has_no_class_token_so_its_probe_pools_the_mean() {
         tessera(&args)
     };
     // Without --features, the mean-pooled features.
-    let report = json(&probe(&[]));
+    let report = last_json(&probe(&[]));
     assert_eq!(report["feature"], "mean", "{report}");
     // Asking for the class token is an error that says what to use.
     let o = probe(&["--features", "cls"]);
@@ -204,14 +169,14 @@ fn an_interrupted_run_resumes_exactly_for_both_families() {
             ];
             args.push(dir.to_str().unwrap());
             args.extend(extra);
-            json(&tessera(&args))
+            last_json(&tessera(&args))
         };
-        let straight = scratch(&format!("{preset}-straight"));
+        let straight = scratch_dir("hivit-umvit-cli", &format!("{preset}-straight"));
         let whole = run(&straight, &[]);
-        let stopped = scratch(&format!("{preset}-stopped"));
+        let stopped = scratch_dir("hivit-umvit-cli", &format!("{preset}-stopped"));
         let first = run(&stopped, &["--stop-after", "1"]);
         assert_eq!(first["finished"], false, "{first}");
-        let resumed = json(&tessera(&[
+        let resumed = last_json(&tessera(&[
             "pretrain",
             "--out",
             stopped.to_str().unwrap(),

@@ -4,34 +4,7 @@
 //! eval reproduces the official fixture; data that is not captions is refused by name.
 mod common;
 
-use std::path::PathBuf;
-use std::process::Output;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("tessera-m3ae-cli-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .output()
-        .expect("the tessera binary runs")
-}
-
-fn last_json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "tessera failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap()).unwrap()
-}
+use common::cli::{last_json, scratch_dir, tessera};
 
 fn captions() -> String {
     let dir = common::repo_root().join("tests/fixtures/m3ae/captions");
@@ -40,7 +13,7 @@ fn captions() -> String {
 
 #[test]
 fn pretraining_on_captions_lowers_the_held_out_loss_and_reconstruct_shows_the_words() {
-    let dir = scratch("run");
+    let dir = scratch_dir("m3ae-cli", "run");
     let run = dir.join("run");
     let data = captions();
     let summary = last_json(&tessera(&[
@@ -108,7 +81,7 @@ fn pretraining_on_captions_lowers_the_held_out_loss_and_reconstruct_shows_the_wo
 
 #[test]
 fn image_only_data_is_refused_by_name() {
-    let dir = scratch("refused");
+    let dir = scratch_dir("m3ae-cli", "refused");
     let out = tessera(&[
         "pretrain",
         "--model",
@@ -147,7 +120,7 @@ fn bench_runs_the_tiny_preset() {
 
 #[test]
 fn eval_reproduces_the_official_fixture() {
-    let dir = scratch("eval");
+    let dir = scratch_dir("m3ae-cli", "eval");
     let prefix = common::repo_root().join("tests/fixtures/m3ae/m3ae_public");
     let p = |s: &str| format!("{}{s}", prefix.display());
     let out_file = dir.join("out.safetensors");

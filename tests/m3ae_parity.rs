@@ -4,7 +4,6 @@
 //! wgpu. The checkpoint is the official Flax tree (Dense kernels `[in, out]`), read unchanged.
 //!
 //! Fixture: `tests/fixtures/m3ae/` (its README says how the masking noise is consumed).
-use std::sync::Arc;
 
 use tessera::dsl::spec::ModelSpec;
 use tessera::models::checkpoint::{self, Checkpoint};
@@ -12,10 +11,9 @@ use tessera::models::m3ae::{eval::evaluate, M3aeModel};
 use tessera::models::model::StepInputs;
 use tessera::models::tensors::{Tensor, TensorFile};
 use tessera::runtime::backend::Device;
-use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 mod common;
-use common::fixtures::{check, rel_err, with_suffix};
+use common::fixtures::{check, rel_err, wgpu_device, with_suffix};
 
 struct Fixture {
     ckpt: Checkpoint,
@@ -120,10 +118,9 @@ fn the_official_checkpoint_matches_on_the_cpu() {
 
 #[test]
 fn the_official_checkpoint_matches_on_wgpu() {
-    let Some(ctx) = require_gpu() else {
+    let Some(mut gpu) = wgpu_device() else {
         return;
     };
-    let mut gpu = Device::Wgpu(GpuBackend::with_context(Arc::new(ctx)));
     run_and_check(&fixture(), &mut gpu);
 }
 

@@ -1,20 +1,9 @@
 //! MixMIM from the command line: the benchmark of its tiny preset, and a batch that cannot
 //! pair its images refused with one line.
-use std::process::Output;
 
 mod common;
 
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .current_dir(common::repo_root())
-        .output()
-        .expect("run tessera")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::cli::{ok, pretrain_on_the_slice, scratch_dir, tessera, text};
 
 #[test]
 fn bench_times_the_tiny_mixmim_and_refuses_an_odd_batch() {
@@ -29,8 +18,7 @@ fn bench_times_the_tiny_mixmim_and_refuses_an_odd_batch() {
         "--iters",
         "2",
     ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    let stdout = ok(&o);
     let line = stdout
         .lines()
         .find(|l| l.starts_with("mixmim_tiny_32 batch 4 on cpu"))
@@ -63,26 +51,9 @@ fn bench_times_the_tiny_mixmim_and_refuses_an_odd_batch() {
 /// reconstruction picture of held-out pairs with their loss; an odd count cannot pair.
 #[test]
 fn mixmim_pretrains_on_fashion_mnist_and_reconstructs_held_out_pairs() {
-    let out = std::env::temp_dir().join(format!("tessera-mixmim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = scratch_dir("mixmim-cli", "pretrain");
     let config = "examples/specs/mixmim_fmnist_32.toml";
-    let o = tessera(&[
-        "pretrain",
-        "--config",
-        config,
-        "--augment",
-        "--limit",
-        "64",
-        "--batch",
-        "16",
-        "--epochs",
-        "1",
-        "--lr",
-        "1e-3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    pretrain_on_the_slice(config, "1", &out);
     let spec = tessera::spec_file::load(&common::repo_root().join(config)).unwrap();
     let ckpt_path = out.join("last.safetensors");
     let ckpt = tessera::models::checkpoint::load(&ckpt_path, None).unwrap();
@@ -100,8 +71,7 @@ fn mixmim_pretrains_on_fashion_mnist_and_reconstructs_held_out_pairs() {
         "--out",
         png.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    let stdout = ok(&o);
     let loss: f64 = stdout
         .split("loss ")
         .nth(1)

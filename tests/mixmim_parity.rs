@@ -6,7 +6,6 @@
 //! Fixtures: `tests/fixtures/mixmim/` (its README says how the shared mask and the pairing are
 //! consumed) and `tests/fixtures/mixmim/extra/`.
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use tessera::dsl::spec::{MixMimSpec, ModelSpec};
 use tessera::dsl::Ratio;
@@ -14,10 +13,9 @@ use tessera::models::checkpoint::{self, CheckpointError};
 use tessera::models::eval::evaluate;
 use tessera::models::tensors::{write_atomic, Tensor, TensorFile};
 use tessera::runtime::backend::Device;
-use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 mod common;
-use common::fixtures::{as_file, check, load, run, with_suffix, Fixture};
+use common::fixtures::{as_file, check, load, run, wgpu_device, with_suffix, Fixture};
 
 fn dir() -> PathBuf {
     common::repo_root().join("tests/fixtures/mixmim")
@@ -50,10 +48,6 @@ fn per_sample_mask(f: &Fixture) -> TensorFile {
     expected
 }
 
-fn gpu() -> Option<Device> {
-    require_gpu().map(|ctx| Device::Wgpu(GpuBackend::with_context(Arc::new(ctx))))
-}
-
 fn matches_on(f: &Fixture, device: &mut Device) {
     let out = run(f, device);
     check(&f.name, &as_file(&f.name, out), &per_sample_mask(f));
@@ -72,7 +66,7 @@ fn the_official_checkpoint_matches_on_the_cpu() {
 
 #[test]
 fn the_official_checkpoint_matches_on_wgpu() {
-    let Some(mut gpu) = gpu() else {
+    let Some(mut gpu) = wgpu_device() else {
         return;
     };
     matches_on(&public(), &mut gpu);
@@ -84,7 +78,7 @@ fn the_official_checkpoint_matches_on_wgpu() {
 fn another_official_configuration_matches_on_both_backends() {
     let f = load(&dir().join("extra/w16_pix_r075"));
     let mut devices = vec![Device::Cpu];
-    devices.extend(gpu());
+    devices.extend(wgpu_device());
     for device in &mut devices {
         matches_on(&f, device);
     }

@@ -1,27 +1,16 @@
 //! The model layer from the command line: a variant declared in Rust (`examples/block_mae.rs`)
 //! is the same spec as its TOML twin and pre-trains from the CLI; `--model`/`--config` take any
 //! family's presets and specs, and a family whose model is not built yet stops with one line.
-use std::process::Output;
 
 use tessera::dsl::ModelSpec;
 
 mod common;
 
+use common::cli::{ok, scratch_dir, tessera, text};
+
 #[path = "../examples/block_mae.rs"]
 #[allow(dead_code)]
 mod block_mae;
-
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .current_dir(common::repo_root())
-        .output()
-        .expect("run tessera")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[test]
 fn the_rust_declared_variant_is_its_toml_twin_and_trains_from_the_cli() {
@@ -30,8 +19,7 @@ fn the_rust_declared_variant_is_its_toml_twin_and_trains_from_the_cli() {
     assert_eq!(twin, ModelSpec::Mae(block_mae::BlockMaeFmnist::SPEC));
     assert_eq!(block_mae::BlockMaeFmnist::KEEP, 30);
 
-    let out = std::env::temp_dir().join(format!("tessera-block-mae-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = scratch_dir("model-cli", "block-mae");
     let o = tessera(&[
         "pretrain",
         "--config",
@@ -47,13 +35,7 @@ fn the_rust_declared_variant_is_its_toml_twin_and_trains_from_the_cli() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    let stdout = text(&o.stdout);
+    let stdout = ok(&o);
     assert!(stdout.contains("mask block 2/5"), "{stdout}");
     // 96 images at batch 32 for 2 epochs; the checkpoint carries the composed spec.
     let ckpt = tessera::models::checkpoint::load(&out.join("last.safetensors"), None).unwrap();

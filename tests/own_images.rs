@@ -4,16 +4,23 @@
 //! folder moved, and probed on its own held-out split; `--limit` keeps the classes balanced.
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("tessera-own-images-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+use common::cli::scratch_dir;
+
+/// `tessera pretrain` of the tiny RGB MAE on `home/shapes` (a [`make_folder`]), run in `home`
+/// with the data named relative to it, as a user types it; `extra` are the other options.
+fn pretrain_tiny_on_shapes(home: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "pretrain",
+        "--model",
+        "mae_tiny_32",
+        "--data",
+        "folder:shapes",
+    ];
+    args.extend_from_slice(extra);
+    tessera_in(home, &args)
 }
 
 /// `tessera ARGS` run in `cwd`.
@@ -80,22 +87,12 @@ fn steps(run: &Path) -> u64 {
 
 #[test]
 fn a_folder_of_mixed_images_trains_resumes_from_anywhere_follows_a_move_and_probes() {
-    let home = scratch("walk");
+    let home = scratch_dir("own-images", "walk");
     make_folder(&home.join("shapes"), 8);
     // Relative paths, as a user types them; the tiny RGB MAE and the grey Fashion-MNIST one.
-    let text = ok(&tessera_in(
+    let text = ok(&pretrain_tiny_on_shapes(
         &home,
-        &[
-            "pretrain",
-            "--model",
-            "mae_tiny_32",
-            "--data",
-            "folder:shapes",
-            "--epochs",
-            "1",
-            "--out",
-            "run",
-        ],
+        &["--epochs", "1", "--out", "run"],
     ));
     // 24 images: the default batch is halved from 256 until an epoch has at least 8 steps
     // (batch 2, 12 steps), the images are decoded as RGB and augmented, and the user is told.
@@ -113,7 +110,7 @@ fn a_folder_of_mixed_images_trains_resumes_from_anywhere_follows_a_move_and_prob
     assert!(line["train_loss"].as_f64().unwrap() > 0.0 && line["train_lr"].is_f64());
 
     // From another directory: the saved data path is absolute, and --epochs trains it longer.
-    let elsewhere = scratch("elsewhere");
+    let elsewhere = scratch_dir("own-images", "elsewhere");
     let r = run.to_str().unwrap();
     let text = ok(&tessera_in(
         &elsewhere,
@@ -213,16 +210,11 @@ fn a_folder_of_mixed_images_trains_resumes_from_anywhere_follows_a_move_and_prob
 
 #[test]
 fn limit_takes_every_class_in_turn_and_a_too_big_batch_says_what_fits() {
-    let home = scratch("limit");
+    let home = scratch_dir("own-images", "limit");
     make_folder(&home.join("shapes"), 6);
-    let text = ok(&tessera_in(
+    let text = ok(&pretrain_tiny_on_shapes(
         &home,
         &[
-            "pretrain",
-            "--model",
-            "mae_tiny_32",
-            "--data",
-            "folder:shapes",
             "--limit",
             "6",
             "--batch",
@@ -237,19 +229,9 @@ fn limit_takes_every_class_in_turn_and_a_too_big_batch_says_what_fits() {
         text.contains("6 of 18 images, 2 of each of the 3 classes"),
         "{text}"
     );
-    let err = refused(&tessera_in(
+    let err = refused(&pretrain_tiny_on_shapes(
         &home,
-        &[
-            "pretrain",
-            "--model",
-            "mae_tiny_32",
-            "--data",
-            "folder:shapes",
-            "--batch",
-            "64",
-            "--out",
-            "big",
-        ],
+        &["--batch", "64", "--out", "big"],
     ));
     assert!(
         err.contains("--batch 64 is more than the 18 training images")

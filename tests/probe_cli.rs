@@ -3,24 +3,7 @@
 //! same features read from a checkpoint of that encoder.
 mod common;
 
-use std::process::Output;
-
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .output()
-        .expect("the tessera binary runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "tessera failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap()).unwrap()
-}
+use common::cli::{last_json, ok, scratch_dir, tessera};
 
 const SMALL: &[&str] = &[
     "--limit-train",
@@ -37,7 +20,7 @@ const SMALL: &[&str] = &[
 fn random_init_probe_is_far_above_chance_and_reproducible() {
     let mut args = vec!["probe", "--random-init", "--features", "both"];
     args.extend(SMALL);
-    let a = json(&tessera(&args));
+    let a = last_json(&tessera(&args));
     let top1 = a["top1"].as_f64().unwrap();
     let mean = a["top1_meanpool"].as_f64().unwrap();
     // Ten classes: chance is 0.1. Random-init features reach about 0.8 on the full data.
@@ -45,18 +28,17 @@ fn random_init_probe_is_far_above_chance_and_reproducible() {
     assert!(mean > 0.45 && mean <= 1.0, "{a}");
     assert_eq!(a["train_images"], 600);
     assert_eq!(a["test_images"], 200);
-    let b = json(&tessera(&args));
+    let b = last_json(&tessera(&args));
     assert_eq!(a["top1"], b["top1"]);
     assert_eq!(a["top1_meanpool"], b["top1_meanpool"]);
 }
 
 #[test]
 fn a_checkpoint_probe_runs_and_bad_input_exits_2() {
-    let dir = std::env::temp_dir().join(format!("tessera-probe-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch_dir("probe-cli", "run");
     // A run stopped after its first step (learning rate 0 there): the encoder is the random
     // init of seed 4, so the checkpoint probe must equal --random-init --seed 4.
-    let out = tessera(&[
+    ok(&tessera(&[
         "pretrain",
         "--limit",
         "64",
@@ -68,19 +50,14 @@ fn a_checkpoint_probe_runs_and_bad_input_exits_2() {
         "1",
         "--out",
         dir.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]));
     let ckpt = dir.join("last.safetensors");
     let mut args = vec!["probe", "--checkpoint", ckpt.to_str().unwrap()];
     args.extend(SMALL);
-    let from_ckpt = json(&tessera(&args));
+    let from_ckpt = last_json(&tessera(&args));
     let mut args = vec!["probe", "--random-init", "--seed", "4"];
     args.extend(SMALL);
-    let random = json(&tessera(&args));
+    let random = last_json(&tessera(&args));
     assert_eq!(from_ckpt["top1"], random["top1"], "{from_ckpt} vs {random}");
     let out = tessera(&[
         "probe",

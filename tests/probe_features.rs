@@ -2,7 +2,6 @@
 //! written out in f64 loops from the official description (patch embedding as a strided
 //! convolution, sin-cos positions, timm blocks, final LayerNorm), on random parameters; and
 //! the same features on the wgpu backend; HiViT's features against the official code.
-use std::sync::Arc;
 
 use tessera::dsl::rng::Rng;
 use tessera::dsl::spec::{MaeArgs, MaeSpec, MaskSpec, ModelSpec};
@@ -11,9 +10,10 @@ use tessera::models::features::FeatureExtractor;
 use tessera::models::params::{init_params, ParamSet};
 use tessera::models::Model;
 use tessera::runtime::backend::Device;
-use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 mod common;
+
+use common::fixtures::wgpu_device;
 
 /// What the reference encoder needs to know.
 struct Cfg {
@@ -305,10 +305,9 @@ fn an_encoder_only_checkpoint_is_enough_and_a_missing_tensor_is_named() {
 /// The probe's features on wgpu are the same encoder: they agree with the CPU's.
 #[test]
 fn features_on_wgpu_match_the_cpu() {
-    let Some(ctx) = require_gpu() else {
+    let Some(mut gpu) = wgpu_device() else {
         return;
     };
-    let mut gpu = Device::Wgpu(GpuBackend::with_context(Arc::new(ctx)));
     let (_, model) = config();
     let model = model.as_ref();
     let p = params(model, 7);
@@ -336,9 +335,7 @@ fn hivit_features_match_the_official_code() {
     use tessera::models::tensors::TensorFile;
 
     let mut devices = vec![Device::Cpu];
-    if let Some(ctx) = require_gpu() {
-        devices.push(Device::Wgpu(GpuBackend::with_context(Arc::new(ctx))));
-    }
+    devices.extend(wgpu_device());
     for prefix in &hivit_fixtures()[1..] {
         let ckpt = checkpoint::load(&with_suffix(prefix, ".ckpt.safetensors"), None).unwrap();
         let batch = TensorFile::read(&with_suffix(prefix, ".batch.safetensors")).unwrap();

@@ -4,38 +4,14 @@
 //! when resizing is turned off.
 mod common;
 
+use common::cli::{ok, scratch_dir, tessera};
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("tessera-reconstruct-cli-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .output()
-        .expect("the tessera binary runs")
-}
-
-fn stdout_of(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "tessera failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A checkpoint after two steps on the embedded slice.
 fn trained(dir: &Path, targets: &str) -> PathBuf {
     let run = dir.join("run");
-    stdout_of(&tessera(&[
+    ok(&tessera(&[
         "pretrain",
         "--limit",
         "64",
@@ -52,10 +28,10 @@ fn trained(dir: &Path, targets: &str) -> PathBuf {
 
 #[test]
 fn draws_a_grid_and_says_when_statistics_are_reinjected() {
-    let dir = scratch("grid");
+    let dir = scratch_dir("reconstruct-cli", "grid");
     let ckpt = trained(&dir, "--norm-pix");
     let png = dir.join("grid.png");
-    let text = stdout_of(&tessera(&[
+    let text = ok(&tessera(&[
         "reconstruct",
         "--checkpoint",
         ckpt.to_str().unwrap(),
@@ -77,10 +53,10 @@ fn draws_a_grid_and_says_when_statistics_are_reinjected() {
     );
     let three = img.height();
 
-    let dir2 = scratch("grid-pix");
+    let dir2 = scratch_dir("reconstruct-cli", "grid-pix");
     let ckpt = trained(&dir2, "--no-norm-pix");
     let png = dir2.join("grid.png");
-    let text = stdout_of(&tessera(&[
+    let text = ok(&tessera(&[
         "reconstruct",
         "--checkpoint",
         ckpt.to_str().unwrap(),
@@ -103,7 +79,7 @@ fn draws_a_grid_and_says_when_statistics_are_reinjected() {
 
 #[test]
 fn image_files_of_any_size_are_fitted_unless_exact_is_asked() {
-    let dir = scratch("files");
+    let dir = scratch_dir("reconstruct-cli", "files");
     let ckpt = trained(&dir, "--norm-pix");
     let good = dir.join("good.png");
     image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * 9 + y * 3) % 256) as u8]))
@@ -115,7 +91,7 @@ fn image_files_of_any_size_are_fitted_unless_exact_is_asked() {
         .unwrap();
     let png = dir.join("files.png");
     let c = ckpt.to_str().unwrap();
-    let text = stdout_of(&tessera(&[
+    let text = ok(&tessera(&[
         "reconstruct",
         "--checkpoint",
         c,
@@ -127,7 +103,7 @@ fn image_files_of_any_size_are_fitted_unless_exact_is_asked() {
     assert!(text.contains("1 images"), "{text}");
     assert!(png.exists());
     // Another size is centre-cropped and scaled by default, and the legend says so.
-    let text = stdout_of(&tessera(&[
+    let text = ok(&tessera(&[
         "reconstruct",
         "--checkpoint",
         c,
@@ -164,7 +140,7 @@ fn image_files_of_any_size_are_fitted_unless_exact_is_asked() {
 
 #[test]
 fn a_checkpoint_that_does_not_fit_the_model_names_the_tensor_and_shapes() {
-    let dir = scratch("misfit");
+    let dir = scratch_dir("reconstruct-cli", "misfit");
     let ckpt = trained(&dir, "--norm-pix");
     let before = std::fs::read(&ckpt).unwrap();
     for cmd in ["reconstruct", "probe"] {

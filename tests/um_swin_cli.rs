@@ -1,53 +1,15 @@
 //! UM-MAE on Swin from the command line: pre-training on real data, and the benchmark against
 //! SimMIM-style symmetric pre-training of the same Swin.
-use std::process::Output;
 
 mod common;
 
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .current_dir(common::repo_root())
-        .output()
-        .expect("run tessera")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
+use common::cli::{ok, pretrain_on_the_slice, scratch_dir, tessera, text};
 
 #[test]
 fn um_swin_pretrains_on_fashion_mnist_and_its_checkpoint_keeps_the_spec() {
-    let out = std::env::temp_dir().join(format!("tessera-um-swin-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = scratch_dir("um-swin-cli", "pretrain");
     let config = "examples/specs/um_swin_fmnist_small.toml";
-    let o = tessera(&[
-        "pretrain",
-        "--config",
-        config,
-        "--augment",
-        "--limit",
-        "64",
-        "--batch",
-        "16",
-        "--epochs",
-        "2",
-        "--lr",
-        "1e-3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    ok(&o);
+    pretrain_on_the_slice(config, "2", &out);
     let spec = tessera::spec_file::load(&common::repo_root().join(config)).unwrap();
     let ckpt = tessera::models::checkpoint::load(&out.join("last.safetensors"), None).unwrap();
     assert_eq!(ckpt.spec, spec);

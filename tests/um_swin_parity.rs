@@ -3,16 +3,14 @@
 //! official decoder-position quirk reproduced and, with the geometric default, corrected.
 //!
 //! Fixture: `tests/fixtures/um-mae-swin/` (its README says how the masking inputs are used).
-use std::sync::Arc;
 
 use tessera::dsl::spec::{DecoderPositions, ModelSpec, UmSwinSpec};
 use tessera::models::checkpoint::Checkpoint;
 use tessera::models::eval::evaluate;
 use tessera::runtime::backend::Device;
-use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 mod common;
-use common::fixtures::{as_file, check, load, run, Fixture};
+use common::fixtures::{load, matches_on, wgpu_device, Fixture};
 
 fn fixture() -> Fixture {
     load(&common::repo_root().join("tests/fixtures/um-mae-swin/um_mae_swin_public"))
@@ -33,19 +31,16 @@ fn the_official_checkpoint_matches_on_the_cpu() {
         spec(&f.ckpt).decoder_positions,
         DecoderPositions::OfficialRaster
     );
-    let out = run(&f, &mut Device::Cpu);
-    check(&f.name, &as_file(&f.name, out), &f.expected);
+    matches_on(&f, &mut Device::Cpu);
 }
 
 #[test]
 fn the_official_checkpoint_matches_on_wgpu() {
-    let Some(ctx) = require_gpu() else {
+    let Some(mut gpu) = wgpu_device() else {
         return;
     };
-    let mut gpu = Device::Wgpu(GpuBackend::with_context(Arc::new(ctx)));
     let f = fixture();
-    let out = run(&f, &mut gpu);
-    check(&f.name, &as_file(&f.name, out), &f.expected);
+    matches_on(&f, &mut gpu);
 }
 
 /// Giving every visible decoder token its own cell's position changes the loss to the value
@@ -87,9 +82,7 @@ fn each_visible_token_its_own_cell_position_is_the_correction() {
 #[test]
 fn more_official_configurations_match_on_both_backends() {
     let mut devices = vec![Device::Cpu];
-    if let Some(ctx) = require_gpu() {
-        devices.push(Device::Wgpu(GpuBackend::with_context(Arc::new(ctx))));
-    }
+    devices.extend(wgpu_device());
     for prefix in ["s3_p2_w2_vmr05_pix", "c2_s2_k1"] {
         let f = load(
             &common::repo_root()
@@ -97,8 +90,7 @@ fn more_official_configurations_match_on_both_backends() {
                 .join(prefix),
         );
         for device in &mut devices {
-            let out = run(&f, device);
-            check(&f.name, &as_file(&f.name, out), &f.expected);
+            matches_on(&f, device);
         }
     }
 }

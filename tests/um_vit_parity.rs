@@ -46,12 +46,7 @@ fn mae_spec(f: &Fixture) -> MaeSpec {
 
 fn u32s<'a>(inputs: &'a StepInputs, name: &str) -> &'a [u32] {
     inputs
-        .tensors
-        .iter()
-        .find_map(|(n, v)| match v {
-            InputValues::U32(v) if n == name => Some(&v[..]),
-            _ => None,
-        })
+        .u32_input(name)
         .unwrap_or_else(|| panic!("no index input {name}"))
 }
 

@@ -3,31 +3,10 @@
 //! pre-training, the held-out reconstruction with its loss, the benchmark, and the errors a
 //! user can run into.
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 mod common;
 
-fn tessera(args: &[&str]) -> Output {
-    common::tessera()
-        .args(args)
-        .current_dir(common::repo_root())
-        .output()
-        .expect("run tessera")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
+use common::cli::{ok, scratch_dir, tessera, text};
 
 /// `count` frames 24x16 of a square that moves `speed` px per frame, into `dir`.
 fn write_clip(dir: &Path, count: u32, speed: u32, tint: u8) {
@@ -56,7 +35,7 @@ fn data(root: &Path) -> PathBuf {
 
 #[test]
 fn videomae_pretrains_on_clip_folders_and_reconstructs_held_out_clips() {
-    let tmp = std::env::temp_dir().join(format!("tessera-videomae-{}", std::process::id()));
+    let tmp = scratch_dir("videomae-cli", "pretrain");
     let root = data(&tmp.join("clips"));
     let run = tmp.join("run");
     let source = format!("folder:{}", root.display());
@@ -151,8 +130,7 @@ fn videomae_benchmarks_a_random_clip_batch() {
 
 #[test]
 fn clip_data_errors_name_what_is_expected() {
-    let tmp = std::env::temp_dir().join(format!("tessera-videomae-err-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = scratch_dir("videomae-cli", "errors");
     // Clips of 3 frames cannot fill a 4-frame sample.
     write_clip(&tmp.join("short/a"), 3, 1, 0);
     let source = format!("folder:{}", tmp.join("short").display());

@@ -4,16 +4,14 @@
 //!
 //! Fixture: `tests/fixtures/videomae/` (its README says how the mask is used and how the target
 //! is computed).
-use std::sync::Arc;
 
 use tessera::dsl::spec::{ModelSpec, Target, VideoMaeSpec};
 use tessera::models::eval::evaluate;
 use tessera::models::tensors::TensorFile;
 use tessera::runtime::backend::Device;
-use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 mod common;
-use common::fixtures::{as_file, check, load, rel_err, run, Fixture};
+use common::fixtures::{load, matches_on, rel_err, wgpu_device, Fixture};
 
 fn prefix() -> std::path::PathBuf {
     common::repo_root().join("tests/fixtures/videomae/videomae_public")
@@ -39,19 +37,16 @@ fn the_official_checkpoint_matches_on_the_cpu() {
     assert_eq!((s.encoder.dim, s.decoder.dim), (32, 24));
     assert_eq!(s.target, Target::NormPix);
     assert_eq!(s.layer_norm_eps, 1e-6);
-    let out = run(&f, &mut Device::Cpu);
-    check(&f.name, &as_file(&f.name, out), &f.expected);
+    matches_on(&f, &mut Device::Cpu);
 }
 
 #[test]
 fn the_official_checkpoint_matches_on_wgpu() {
-    let Some(ctx) = require_gpu() else {
+    let Some(mut gpu) = wgpu_device() else {
         return;
     };
-    let mut gpu = Device::Wgpu(GpuBackend::with_context(Arc::new(ctx)));
     let f = fixture();
-    let out = run(&f, &mut gpu);
-    check(&f.name, &as_file(&f.name, out), &f.expected);
+    matches_on(&f, &mut gpu);
 }
 
 /// With a zero head the prediction is the head's bias alone, so the loss is the mean of

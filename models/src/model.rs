@@ -8,7 +8,7 @@ use tessera_dsl::mask::MaskError;
 use tessera_dsl::rng::Rng;
 use tessera_dsl::spec::{ImageSpec, ModelSpec, ShapeError, Target};
 
-use crate::blocks::{Built, Constant};
+use crate::blocks::{Builder, Built, Constant};
 use crate::params::ParamSpec;
 use crate::sample::{SampleSpec, Samples};
 use crate::tensors::{TensorFile, TensorFileError};
@@ -31,6 +31,12 @@ pub struct StepShape {
     /// Tokens each sample's encoder sees (0 only when evaluating a batch that masks
     /// everything, as the official code allows).
     pub keep: usize,
+}
+
+impl StepShape {
+    pub const fn new(batch: usize, keep: usize) -> StepShape {
+        StepShape { batch, keep }
+    }
 }
 
 /// A built step and the nodes a caller reads.
@@ -72,6 +78,22 @@ impl StepGraph {
         };
         step.add_extras(extras)?;
         Ok(step)
+    }
+
+    /// Finishes the build `b` into its step (see [`StepGraph::from_built`]), returned with the
+    /// build itself, whose parameter list is the model's.
+    pub fn finish(
+        b: Builder,
+        shape: StepShape,
+        loss: NodeId,
+        pred: NodeId,
+        extras: &Extras,
+    ) -> GResult<(StepGraph, Built)> {
+        let built = b.finish();
+        Ok((
+            StepGraph::from_built(&built, shape, loss, pred, extras)?,
+            built,
+        ))
     }
 
     /// Appends the backward pass (and AdamW) that `extras` asks for.
@@ -136,6 +158,41 @@ pub struct StepInputs {
     pub mask: Vec<f32>,
 }
 
+/// Official constructor arguments as the JSON a checkpoint's `config` metadata holds.
+pub fn official_json(args: &impl serde::Serialize) -> String {
+    serde_json::to_string(args).expect("plain struct serializes")
+}
+
+impl StepInputs {
+    /// The per-step `u32` input `name` (token ids, row orders), when the step has one.
+    pub fn u32_input(&self, name: &str) -> Option<&[u32]> {
+        self.tensors.iter().find_map(|(n, v)| match v {
+            InputValues::U32(values) if n == name => Some(values.as_slice()),
+            _ => None,
+        })
+    }
+}
+
+/// A prediction whose rows follow some token order, moved to raster order: row `r` of sample
+/// `b` (`rows` rows a sample, `p` values a row) lands on token `order[b * rows + r]` of that
+/// sample's `tokens`; tokens no row lands on stay zero. Families whose decoder does not predict
+/// in raster order use it for `Model::pred_in_raster_order`.
+pub fn rows_to_raster(
+    pred: &[f32],
+    order: &[u32],
+    rows: usize,
+    tokens: usize,
+    p: usize,
+) -> Vec<f32> {
+    let samples = order.len() / rows.max(1);
+    let mut out = vec![0.0; samples * tokens * p];
+    for (i, &token) in order.iter().enumerate() {
+        let to = ((i / rows) * tokens + token as usize) * p;
+        out[to..to + p].copy_from_slice(&pred[i * p..(i + 1) * p]);
+    }
+    out
+}
+
 /// The encoder over every token, for probing: `cls` and `mean` are `[N, D]`.
 #[derive(Debug)]
 pub struct FeatureGraph {
@@ -161,6 +218,18 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    /// The geometry of a model of `spec` whose prediction rows each cover a `patch`-pixel
+    /// square of the (square) image.
+    pub fn new(spec: &ModelSpec, patch: usize) -> Geometry {
+        let image = spec.image();
+        Geometry {
+            image: image.height,
+            channels: image.channels,
+            patch,
+            target: spec.target(),
+        }
+    }
+
     pub fn grid(&self) -> usize {
         self.image / self.patch
     }
@@ -214,7 +283,9 @@ pub trait Model: Send + Sync {
     /// The spec the model was built from.
     fn spec(&self) -> ModelSpec;
     /// The image a sample holds (each frame of a clip).
-    fn image(&self) -> ImageSpec;
+    fn image(&self) -> ImageSpec {
+        self.spec().image()
+    }
     /// What one sample holds: an image unless the family says otherwise.
     fn sample(&self) -> SampleSpec {
         SampleSpec::Image(self.image())
@@ -259,5 +330,22 @@ pub fn build(spec: &ModelSpec) -> Result<Box<dyn Model>, ModelError> {
         ModelSpec::MixMim(s) => Ok(Box::new(crate::mixmim::MixMimModel::new(*s)?)),
         ModelSpec::VideoMae(s) => Ok(Box::new(crate::videomae::VideoMaeModel::new(*s)?)),
         ModelSpec::M3ae(s) => Ok(Box::new(crate::m3ae::M3aeModel::new(*s)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rows_to_raster;
+
+    #[test]
+    fn rows_land_on_their_tokens_and_uncovered_tokens_stay_zero() {
+        // Two samples of three tokens, two rows each, two values a row: sample 0's rows are
+        // tokens 2 and 0, sample 1's tokens 1 and 2.
+        let pred = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let out = rows_to_raster(&pred, &[2, 0, 1, 2], 2, 3, 2);
+        assert_eq!(
+            out,
+            [3.0, 4.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 5.0, 6.0, 7.0, 8.0]
+        );
     }
 }

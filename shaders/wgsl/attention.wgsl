@@ -96,6 +96,16 @@ var<workgroup> tile_ds: array<f32, BQ * (BKV + PAD)>;
 var<workgroup> row_lse: array<f32, BQ>;
 var<workgroup> row_d: array<f32, BQ>;
 
+// Index of column c of row r in a head tile (tile_q, tile_do, tile_k, tile_v) and of key
+// column j of query row r in a score tile (tile_s, tile_ds).
+fn head_slot(r: u32, c: u32) -> u32 {
+    return r * (DMAX + PAD) + c;
+}
+
+fn score_slot(r: u32, j: u32) -> u32 {
+    return r * (BKV + PAD) + j;
+}
+
 // Start of row `i` of group g's operand with layout `x`.
 fn row_at(x: vec4<u32>, g: u32, i: u32) -> u32 {
     return x.x + (g / p.heads) * x.y + (g % p.heads) * x.z + i * x.w;
@@ -130,54 +140,70 @@ fn row_delta(g: u32, i: u32) -> f32 {
     return s;
 }
 
-// Staging of `rows` rows from r0 of one operand of group g (`width` columns) into its tile,
-// by all `threads` threads; rows past `len` and columns past `width` are zero. One function
-// per operand: an entry point then only binds the operands it really reads.
-fn stage_q(g: u32, r0: u32, width: u32, t: u32, threads: u32) {
-    for (var e = t; e < BQ * DMAX; e += threads) {
+// Where a thread of a tiled entry point (a workgroup of TPR × `rows` threads over one tile of
+// `rows` rows of group g) stands: its lane within its row, its row of the tile, its index t
+// among the workgroup's `threads`, the group, the tile's first row and the group's bias offset.
+struct Place {
+    lane: u32,
+    row: u32,
+    t: u32,
+    threads: u32,
+    g: u32,
+    first: u32,
+    bias: u32,
+}
+
+fn place(lid: vec3<u32>, wid: vec3<u32>, rows: u32) -> Place {
+    let g = p.g0 + wid.y;
+    return Place(lid.x, lid.y, lid.y * TPR + lid.x, TPR * rows, g, wid.x * rows, bias_base(g));
+}
+
+// Staging of one operand's rows into its tile, by all `threads` threads of the workgroup:
+// rows past the operand's length and columns past its width are zero. One function per
+// tile: an entry point then only binds the operands it really reads. Q and dO tiles hold BQ
+// query rows from i0, the K and V tiles BKV key rows from j0 (K and V always go together).
+fn stage_q(here: Place, i0: u32) {
+    let g = here.g;
+    for (var e = here.t; e < BQ * DMAX; e += here.threads) {
         let r = e / DMAX;
         let c = e % DMAX;
         var x = 0.0;
-        if r0 + r < p.lq && c < width {
-            x = q_[row_at(p.q, g, r0 + r) + c];
+        if i0 + r < p.lq && c < p.d {
+            x = q_[row_at(p.q, g, i0 + r) + c];
         }
-        tile_q[r * (DMAX + PAD) + c] = x;
+        tile_q[head_slot(r, c)] = x;
     }
 }
 
-fn stage_do(g: u32, r0: u32, width: u32, t: u32, threads: u32) {
-    for (var e = t; e < BQ * DMAX; e += threads) {
+fn stage_kv(here: Place, j0: u32) {
+    let g = here.g;
+    for (var e = here.t; e < BKV * DMAX; e += here.threads) {
         let r = e / DMAX;
         let c = e % DMAX;
-        var x = 0.0;
-        if r0 + r < p.lq && c < width {
-            x = do_[row_at(p.o, g, r0 + r) + c];
+        let inside = j0 + r < p.lk;
+        var k = 0.0;
+        var v = 0.0;
+        if inside && c < p.d {
+            k = k_[row_at(p.k, g, j0 + r) + c];
         }
-        tile_do[r * (DMAX + PAD) + c] = x;
+        if inside && c < p.dv {
+            v = v_[row_at(p.v, g, j0 + r) + c];
+        }
+        tile_k[head_slot(r, c)] = k;
+        tile_v[head_slot(r, c)] = v;
     }
 }
 
-fn stage_k(g: u32, r0: u32, width: u32, t: u32, threads: u32) {
-    for (var e = t; e < BKV * DMAX; e += threads) {
+fn stage_do(here: Place, i0: u32) {
+    let g = here.g;
+    for (var e = here.t; e < BQ * DMAX; e += here.threads) {
         let r = e / DMAX;
         let c = e % DMAX;
         var x = 0.0;
-        if r0 + r < p.lk && c < width {
-            x = k_[row_at(p.k, g, r0 + r) + c];
+        if i0 + r < p.lq && c < p.dv {
+            x = do_[row_at(p.o, g, i0 + r) + c];
         }
-        tile_k[r * (DMAX + PAD) + c] = x;
-    }
-}
-
-fn stage_v(g: u32, r0: u32, width: u32, t: u32, threads: u32) {
-    for (var e = t; e < BKV * DMAX; e += threads) {
-        let r = e / DMAX;
-        let c = e % DMAX;
-        var x = 0.0;
-        if r0 + r < p.lk && c < width {
-            x = v_[row_at(p.v, g, r0 + r) + c];
-        }
-        tile_v[r * (DMAX + PAD) + c] = x;
+        tile_do[head_slot(r, c)] = x;
     }
 }
 
@@ -187,18 +213,14 @@ fn attention(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let lane = lid.x;
-    let r = lid.y;
-    let t = r * TPR + lane;
-    let threads = TPR * BQ;
-    let g = p.g0 + wid.y;
-    let i0 = wid.x * BQ;
+    let here = place(lid, wid, BQ);
+    let lane = here.lane;
+    let r = here.row;
+    let g = here.g;
+    let i0 = here.first;
     let i = i0 + r;
-    let stride = DMAX + PAD;
-    let sstride = BKV + PAD;
-    let bbase = bias_base(g);
 
-    stage_q(g, i0, p.d, t, threads);
+    stage_q(here, i0);
     var m = NEG;
     var l = 0.0;
     var acc: array<f32, MAX_COLS>;
@@ -206,18 +228,17 @@ fn attention(
     for (var j0 = 0u; j0 < p.lk; j0 += BKV) {
         // Everyone is done with the previous K, V and scores.
         workgroupBarrier();
-        stage_k(g, j0, p.d, t, threads);
-        stage_v(g, j0, p.dv, t, threads);
+        stage_kv(here, j0);
         workgroupBarrier();
         // Scores of this thread's keys jr = lane + u·TPR, register-blocked: each q value is
         // read once for all of them. Columns past d are zero in both tiles, so the constant
         // trip count DMAX is exact (and lets the driver unroll).
         var dots: array<f32, MAX_S>;
         for (var c = 0u; c < DMAX; c++) {
-            let qc = tile_q[r * stride + c];
+            let qc = tile_q[head_slot(r, c)];
             for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
                 let jr = min(lane + u * TPR, BKV - 1u);
-                dots[u] = fma(qc, tile_k[jr * stride + c], dots[u]);
+                dots[u] = fma(qc, tile_k[head_slot(jr, c)], dots[u]);
             }
         }
         for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
@@ -228,17 +249,17 @@ fn attention(
                 if j < p.lk {
                     s = p.scale * dots[u];
                     if has_bias() && i < p.lq {
-                        s += bias_at(bbase, i, j);
+                        s += bias_at(here.bias, i, j);
                     }
                 }
-                tile_s[r * sstride + jr] = s;
+                tile_s[score_slot(r, jr)] = s;
             }
         }
         workgroupBarrier();
         // Online softmax: every thread of the row computes the same maximum and sum.
         var mt = NEG;
         for (var jr = 0u; jr < BKV; jr++) {
-            mt = max(mt, tile_s[r * sstride + jr]);
+            mt = max(mt, tile_s[score_slot(r, jr)]);
         }
         let m_new = max(m, mt);
         // A row masked to -inf so far keeps a finite base, so exp gives 0 rather than NaN.
@@ -249,10 +270,10 @@ fn attention(
             acc[c] *= corr;
         }
         for (var jr = 0u; jr < BKV; jr++) {
-            let pj = exp(tile_s[r * sstride + jr] - base);
+            let pj = exp(tile_s[score_slot(r, jr)] - base);
             l += pj;
             for (var c = 0u; c < DMAX / TPR; c++) {
-                acc[c] = fma(pj, tile_v[jr * stride + lane + c * TPR], acc[c]);
+                acc[c] = fma(pj, tile_v[head_slot(jr, lane + c * TPR)], acc[c]);
             }
         }
         m = m_new;
@@ -283,27 +304,22 @@ fn attention_grad_kv(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let lane = lid.x;
-    let jr = lid.y;
-    let t = jr * TPR + lane;
-    let threads = TPR * BKV;
-    let g = p.g0 + wid.y;
-    let j0 = wid.x * BKV;
+    let here = place(lid, wid, BKV);
+    let lane = here.lane;
+    let jr = here.row;
+    let g = here.g;
+    let j0 = here.first;
     let j = j0 + jr;
-    let stride = DMAX + PAD;
-    let sstride = BKV + PAD;
-    let bbase = bias_base(g);
 
-    stage_k(g, j0, p.d, t, threads);
-    stage_v(g, j0, p.dv, t, threads);
+    stage_kv(here, j0);
     var dk: array<f32, MAX_COLS>;
     var dv: array<f32, MAX_COLS>;
 
     for (var i0 = 0u; i0 < p.lq; i0 += BQ) {
         workgroupBarrier();
-        stage_q(g, i0, p.d, t, threads);
-        stage_do(g, i0, p.dv, t, threads);
-        for (var ir = t; ir < BQ; ir += threads) {
+        stage_q(here, i0);
+        stage_do(here, i0);
+        for (var ir = here.t; ir < BQ; ir += here.threads) {
             let i = i0 + ir;
             var lse = 0.0;
             var dd = 0.0;
@@ -320,12 +336,12 @@ fn attention_grad_kv(
         var dots: array<f32, MAX_S>;
         var dps: array<f32, MAX_S>;
         for (var c = 0u; c < DMAX; c++) {
-            let kc = tile_k[jr * stride + c];
-            let vc = tile_v[jr * stride + c];
+            let kc = tile_k[head_slot(jr, c)];
+            let vc = tile_v[head_slot(jr, c)];
             for (var u = 0u; u < (BQ + TPR - 1u) / TPR; u++) {
                 let ir = min(lane + u * TPR, BQ - 1u);
-                dots[u] = fma(tile_q[ir * stride + c], kc, dots[u]);
-                dps[u] = fma(tile_do[ir * stride + c], vc, dps[u]);
+                dots[u] = fma(tile_q[head_slot(ir, c)], kc, dots[u]);
+                dps[u] = fma(tile_do[head_slot(ir, c)], vc, dps[u]);
             }
         }
         for (var u = 0u; u < (BQ + TPR - 1u) / TPR; u++) {
@@ -337,23 +353,23 @@ fn attention_grad_kv(
                 if i < p.lq && j < p.lk {
                     var s = p.scale * dots[u];
                     if has_bias() {
-                        s += bias_at(bbase, i, j);
+                        s += bias_at(here.bias, i, j);
                     }
                     pij = exp(s - row_lse[ir]);
                     ds = pij * (dps[u] - row_d[ir]);
                 }
-                tile_s[ir * sstride + jr] = pij;
-                tile_ds[ir * sstride + jr] = ds;
+                tile_s[score_slot(ir, jr)] = pij;
+                tile_ds[score_slot(ir, jr)] = ds;
             }
         }
         workgroupBarrier();
         for (var ir = 0u; ir < BQ; ir++) {
-            let pij = tile_s[ir * sstride + jr];
-            let ds = tile_ds[ir * sstride + jr];
+            let pij = tile_s[score_slot(ir, jr)];
+            let ds = tile_ds[score_slot(ir, jr)];
             for (var c = 0u; c < DMAX / TPR; c++) {
                 let col = lane + c * TPR;
-                dv[c] = fma(pij, tile_do[ir * stride + col], dv[c]);
-                dk[c] = fma(ds, tile_q[ir * stride + col], dk[c]);
+                dv[c] = fma(pij, tile_do[head_slot(ir, col)], dv[c]);
+                dk[c] = fma(ds, tile_q[head_slot(ir, col)], dk[c]);
             }
         }
     }
@@ -380,20 +396,16 @@ fn attention_grad_q(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let lane = lid.x;
-    let r = lid.y;
-    let t = r * TPR + lane;
-    let threads = TPR * BQ;
-    let g = p.g0 + wid.y;
-    let i0 = wid.x * BQ;
+    let here = place(lid, wid, BQ);
+    let lane = here.lane;
+    let r = here.row;
+    let g = here.g;
+    let i0 = here.first;
     let i = i0 + r;
-    let stride = DMAX + PAD;
-    let sstride = BKV + PAD;
-    let bbase = bias_base(g);
 
-    stage_q(g, i0, p.d, t, threads);
-    stage_do(g, i0, p.dv, t, threads);
-    for (var ir = t; ir < BQ; ir += threads) {
+    stage_q(here, i0);
+    stage_do(here, i0);
+    for (var ir = here.t; ir < BQ; ir += here.threads) {
         var lse = 0.0;
         var dd = 0.0;
         if i0 + ir < p.lq {
@@ -407,19 +419,18 @@ fn attention_grad_q(
 
     for (var j0 = 0u; j0 < p.lk; j0 += BKV) {
         workgroupBarrier();
-        stage_k(g, j0, p.d, t, threads);
-        stage_v(g, j0, p.dv, t, threads);
+        stage_kv(here, j0);
         workgroupBarrier();
         // dS for (this thread's query r, keys jr = lane + u·TPR), register-blocked.
         var dots: array<f32, MAX_S>;
         var dps: array<f32, MAX_S>;
         for (var c = 0u; c < DMAX; c++) {
-            let qc = tile_q[r * stride + c];
-            let doc = tile_do[r * stride + c];
+            let qc = tile_q[head_slot(r, c)];
+            let doc = tile_do[head_slot(r, c)];
             for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
                 let jr = min(lane + u * TPR, BKV - 1u);
-                dots[u] = fma(qc, tile_k[jr * stride + c], dots[u]);
-                dps[u] = fma(doc, tile_v[jr * stride + c], dps[u]);
+                dots[u] = fma(qc, tile_k[head_slot(jr, c)], dots[u]);
+                dps[u] = fma(doc, tile_v[head_slot(jr, c)], dps[u]);
             }
         }
         for (var u = 0u; u < (BKV + TPR - 1u) / TPR; u++) {
@@ -430,18 +441,18 @@ fn attention_grad_q(
                 if i < p.lq && j < p.lk {
                     var s = p.scale * dots[u];
                     if has_bias() {
-                        s += bias_at(bbase, i, j);
+                        s += bias_at(here.bias, i, j);
                     }
                     ds = exp(s - row_lse[r]) * (dps[u] - row_d[r]);
                 }
-                tile_s[r * sstride + jr] = ds;
+                tile_s[score_slot(r, jr)] = ds;
             }
         }
         workgroupBarrier();
         for (var jr = 0u; jr < BKV; jr++) {
-            let ds = tile_s[r * sstride + jr];
+            let ds = tile_s[score_slot(r, jr)];
             for (var c = 0u; c < DMAX / TPR; c++) {
-                dq[c] = fma(ds, tile_k[jr * stride + lane + c * TPR], dq[c]);
+                dq[c] = fma(ds, tile_k[head_slot(jr, lane + c * TPR)], dq[c]);
             }
         }
     }

@@ -70,6 +70,16 @@ struct Params {
 var<workgroup> as_: array<vec4<f32>, BK * WG_Y * TM / 4u>;
 var<workgroup> bs: array<vec4<f32>, BK * WG_X * TN / 4u>;
 
+// Where element e of a slab `width` wide and BK deep comes from: (index across the slab, kk).
+// The fastest-moving e walks the dimension that is contiguous in memory, so that the global
+// loads coalesce either way: kk when the operand is stored k-fastest, else the other one.
+fn slab_pos(e: u32, width: u32, k_fastest: bool) -> vec2<u32> {
+    if k_fastest {
+        return vec2<u32>(e / BK, e % BK);
+    }
+    return vec2<u32>(e % width, e / width);
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn matmul(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -98,40 +108,24 @@ fn matmul(
         // Stage op(a)[row0.., k0..] as as_[kk][mm]. The fastest-moving thread index walks the
         // dimension that is contiguous in memory, so the global loads coalesce either way.
         for (var e = tid; e < bm * BK; e += threads) {
-            var mm: u32;
-            var kk: u32;
-            if trans_a {
-                mm = e % bm;
-                kk = e / bm;
-            } else {
-                kk = e % BK;
-                mm = e / BK;
-            }
-            let gm = row0 + mm;
-            let gk = k0 + kk;
+            let at = slab_pos(e, bm, !trans_a);
+            let gm = row0 + at.x;
+            let gk = k0 + at.y;
             var v = 0.0;
             if gm < p.m && gk < k_last {
                 v = a[a0 + select(gm * p.k + gk, gk * p.m + gm, trans_a)];
             }
-            as_[(kk * bm + mm) / 4u][mm % 4u] = v;
+            as_[(at.y * bm + at.x) / 4u][at.x % 4u] = v;
         }
         for (var e = tid; e < bn * BK; e += threads) {
-            var nn: u32;
-            var kk: u32;
-            if trans_b {
-                kk = e % BK;
-                nn = e / BK;
-            } else {
-                nn = e % bn;
-                kk = e / bn;
-            }
-            let gn = col0 + nn;
-            let gk = k0 + kk;
+            let at = slab_pos(e, bn, trans_b);
+            let gn = col0 + at.x;
+            let gk = k0 + at.y;
             var v = 0.0;
             if gn < p.n && gk < k_last {
                 v = b[b0 + select(gk * p.n + gn, gn * p.k + gk, trans_b)];
             }
-            bs[(kk * bn + nn) / 4u][nn % 4u] = v;
+            bs[(at.y * bn + at.x) / 4u][at.x % 4u] = v;
         }
         workgroupBarrier();
 

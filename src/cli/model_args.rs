@@ -10,8 +10,8 @@
 //! - `--out`: what a command writes (a run folder for `pretrain` and `demo`, a file otherwise).
 //!
 //! A command states its own default for a shared flag with `mut_arg`, so `--help` shows every
-//! default the same way (`[default: ...]`). Families whose model is not built yet stop here
-//! with one line that says so.
+//! default the same way (`[default: ...]`). A spec that breaks a rule, or a variant not
+//! supported yet, stops here with one line that says so.
 use std::path::PathBuf;
 
 use tessera::spec_file;

@@ -2,12 +2,14 @@
 //! result is compared with them: loss, prediction and mask within 1e-4, every gradient within
 //! 1e-3, relative to the official numbers.
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tessera::models::checkpoint::{self, Checkpoint};
 use tessera::models::eval::{evaluate, EvalOutput};
 use tessera::models::model::StepInputs;
 use tessera::models::tensors::{Tensor, TensorFile};
 use tessera::runtime::backend::Device;
+use tessera::runtime::gpu::{require_gpu, GpuBackend};
 
 /// One family's fixture prefixes: the official one (`tests/fixtures/{official}`) first, then the
 /// extra configurations its generator script made from the official code
@@ -111,6 +113,18 @@ pub fn run(f: &Fixture, device: &mut Device) -> EvalOutput {
     let model = f.ckpt.model();
     evaluate(model.as_ref(), &f.ckpt.params, &f.inputs, true, device)
         .unwrap_or_else(|e| panic!("{} on {}: {e}", f.name, device.name()))
+}
+
+/// The fixture evaluated on `device` and [`check`]ed against the official numbers.
+pub fn matches_on(f: &Fixture, device: &mut Device) -> (f64, String) {
+    let out = run(f, device);
+    check(&f.name, &as_file(&f.name, out), &f.expected)
+}
+
+/// A wgpu device on the adapter the tests use, or `None` where there is none (and none is
+/// required): the wgpu tests then pass as skipped.
+pub fn wgpu_device() -> Option<Device> {
+    require_gpu().map(|ctx| Device::Wgpu(GpuBackend::with_context(Arc::new(ctx))))
 }
 
 /// An evaluation's results in the file layout of `tessera eval`.

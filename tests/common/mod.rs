@@ -44,4 +44,5 @@ pub fn repo_root() -> PathBuf {
     path_from_env(ROOT_VAR).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
+pub mod cli;
 pub mod fixtures;

@@ -107,16 +107,7 @@ impl MaskStrategy for Block {
 
     fn sample(&self, layout: &Layout, ratio: Ratio, rng: &mut Rng) -> Result<Mask, MaskError> {
         let grid = grid_of(self.name(), layout, IMAGE)?;
-        let cell = self.cell;
-        if cell == 0 || !grid.h.is_multiple_of(cell) || !grid.w.is_multiple_of(cell) {
-            return Err(MaskError::Window {
-                grid_h: grid.h,
-                grid_w: grid.w,
-                win_h: cell,
-                win_w: cell,
-            });
-        }
-        let coarse = Grid::new(grid.h / cell, grid.w / cell);
+        let coarse = grid.windows(Grid::new(self.cell, self.cell))?;
         let cells = block(coarse, ratio, BlockParams::for_grid(coarse), rng)?;
         Mask::from_binary(&upsample(cells.mask(), coarse, grid)?)
     }

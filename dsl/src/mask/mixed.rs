@@ -66,22 +66,9 @@ pub fn stage_grids(grid: Grid, stages: usize) -> Result<Vec<Grid>, MaskError> {
 /// Nearest-neighbour upsampling of `mask` on `from` to `to` (integer factors per axis), like
 /// `F.interpolate(mode="nearest")`.
 pub fn upsample(mask: &[u8], from: Grid, to: Grid) -> Result<Vec<u8>, MaskError> {
-    if mask.len() != from.len() {
-        return Err(MaskError::WrongLength {
-            what: "mask",
-            expected: from.len(),
-            got: mask.len(),
-        });
-    }
-    if from.is_empty() || !to.h.is_multiple_of(from.h) || !to.w.is_multiple_of(from.w) {
-        return Err(MaskError::Window {
-            grid_h: to.h,
-            grid_w: to.w,
-            win_h: from.h,
-            win_w: from.w,
-        });
-    }
-    let (fh, fw) = (to.h / from.h, to.w / from.w);
+    from.check_mask(mask)?;
+    // Each coarse token covers one window of `to`.
+    let Grid { h: fh, w: fw } = to.windows(from)?;
     Ok((0..to.len())
         .map(|i| mask[(i / to.w / fh) * from.w + (i % to.w) / fw])
         .collect())

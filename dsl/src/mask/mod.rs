@@ -70,6 +70,32 @@ impl Grid {
         self.h == 0 || self.w == 0
     }
 
+    /// `win` windows per side that tile the grid, or [`MaskError::Window`] when `win` is
+    /// empty or does not divide it.
+    pub fn windows(self, win: Grid) -> Result<Grid, MaskError> {
+        if win.is_empty() || !self.h.is_multiple_of(win.h) || !self.w.is_multiple_of(win.w) {
+            return Err(MaskError::Window {
+                grid_h: self.h,
+                grid_w: self.w,
+                win_h: win.h,
+                win_w: win.w,
+            });
+        }
+        Ok(Grid::new(self.h / win.h, self.w / win.w))
+    }
+
+    /// `Ok` when `mask` holds one value per token, else [`MaskError::WrongLength`].
+    pub fn check_mask(self, mask: &[u8]) -> Result<(), MaskError> {
+        if mask.len() != self.len() {
+            return Err(MaskError::WrongLength {
+                what: "mask",
+                expected: self.len(),
+                got: mask.len(),
+            });
+        }
+        Ok(())
+    }
+
     /// The grid itself, or [`MaskError::EmptyGrid`] when it has no tokens.
     pub fn non_empty(self) -> Result<Grid, MaskError> {
         if self.is_empty() {

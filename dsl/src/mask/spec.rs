@@ -19,15 +19,7 @@ pub fn sample(spec: &MaskSpec, grid: usize, rng: &mut Rng) -> Result<Mask, MaskE
     match *spec {
         MaskSpec::Random { ratio } => random(g.len(), ratio, rng),
         MaskSpec::Block { ratio, cell } => {
-            if cell == 0 || !grid.is_multiple_of(cell) {
-                return Err(MaskError::Window {
-                    grid_h: grid,
-                    grid_w: grid,
-                    win_h: cell,
-                    win_w: cell,
-                });
-            }
-            let coarse = Grid::new(grid / cell, grid / cell);
+            let coarse = g.windows(Grid::new(cell, cell))?;
             let cells = block(coarse, ratio, BlockParams::for_grid(coarse), rng)?;
             Mask::from_binary(&upsample(cells.mask(), coarse, g)?)
         }

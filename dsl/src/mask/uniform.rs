@@ -228,22 +228,8 @@ pub fn secondary(mask: &Mask, ratio: Ratio, rng: &mut Rng) -> Result<Secondary, 
 
 /// Visible (0) tokens in every `win` window tiling `grid`, windows in raster order.
 pub fn window_visible_counts(mask: &[u8], grid: Grid, win: Grid) -> Result<Vec<usize>, MaskError> {
-    if mask.len() != grid.len() {
-        return Err(MaskError::WrongLength {
-            what: "mask",
-            expected: grid.len(),
-            got: mask.len(),
-        });
-    }
-    if win.is_empty() || !grid.h.is_multiple_of(win.h) || !grid.w.is_multiple_of(win.w) {
-        return Err(MaskError::Window {
-            grid_h: grid.h,
-            grid_w: grid.w,
-            win_h: win.h,
-            win_w: win.w,
-        });
-    }
-    let (nh, nw) = (grid.h / win.h, grid.w / win.w);
+    grid.check_mask(mask)?;
+    let Grid { h: nh, w: nw } = grid.windows(win)?;
     let mut counts = alloc::vec![0usize; nh * nw];
     for (i, &v) in mask.iter().enumerate() {
         if v == 0 {
@@ -277,14 +263,7 @@ pub fn stage_windows(grid: Grid, stages: usize, window: usize) -> Result<Vec<Gri
         .map(|s| {
             let res = Grid::new(blocks.h >> s, blocks.w >> s);
             let win = Grid::new(window.min(res.h), window.min(res.w));
-            if win.is_empty() || !res.h.is_multiple_of(win.h) || !res.w.is_multiple_of(win.w) {
-                return Err(MaskError::Window {
-                    grid_h: res.h,
-                    grid_w: res.w,
-                    win_h: win.h,
-                    win_w: win.w,
-                });
-            }
+            res.windows(win)?;
             Ok(Grid::new(win.h << (s + 1), win.w << (s + 1)))
         })
         .collect()
@@ -294,13 +273,7 @@ pub fn stage_windows(grid: Grid, stages: usize, window: usize) -> Result<Vec<Gri
 /// index of its one visible token. An error names the first block that is not uniform.
 pub fn compact(mask: &[u8], grid: Grid) -> Result<Vec<usize>, MaskError> {
     let blocks = block_grid(grid, UNIFORM_RATIO)?;
-    if mask.len() != grid.len() {
-        return Err(MaskError::WrongLength {
-            what: "mask",
-            expected: grid.len(),
-            got: mask.len(),
-        });
-    }
+    grid.check_mask(mask)?;
     (0..blocks.len())
         .map(|b| {
             let visible: Vec<usize> = (0..4u8)

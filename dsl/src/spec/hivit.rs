@@ -10,7 +10,7 @@ use super::mae::eps_1e6;
 use super::mask::MaskSpec;
 use super::rules::{layer_norm_eps, mlp_hidden, patch_grid, size, tri, PosEmbed};
 use super::stages::{SizeList, MAX_STAGES};
-use super::table::{row, PerStage};
+use super::table::{decoder_rows, eps_row, image_row, row, PerStage};
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use core::fmt::{self, Display, Formatter};
@@ -204,11 +204,7 @@ impl Display for HiVitDims {
         let s = &self.spec;
         let n = self.mlp_stages;
         row(f, "family", "HiViT")?;
-        row(
-            f,
-            "image",
-            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
-        )?;
+        image_row(f, self.image, s.image.channels)?;
         row(f, "patch", s.patch)?;
         row(f, "inner patches", s.inner_patches)?;
         row(f, "patch-embed kernel", self.embed_kernel)?;
@@ -225,8 +221,7 @@ impl Display for HiVitDims {
         row(f, "main stage", self.main)?;
         row(f, "hifeat width", self.hifeat_dim)?;
         row(f, "encoder output", self.encoder_out_dim)?;
-        row(f, "decoder", self.decoder)?;
-        row(f, "decoder sequence", self.decoder_seq)?;
+        decoder_rows(f, self.decoder, self.decoder_seq)?;
         row(f, "prediction width", self.pred_dim)?;
         row(f, "target", s.target)?;
         row(
@@ -237,6 +232,6 @@ impl Display for HiVitDims {
                 s.qkv_bias, s.ape, s.rpe, s.patch_norm
             ),
         )?;
-        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
+        eps_row(f, s.layer_norm_eps)
     }
 }

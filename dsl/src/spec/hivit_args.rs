@@ -96,11 +96,7 @@ impl HiVitSpec {
                 .done());
         };
         Ok(HiVitSpec {
-            image: ImageSpec {
-                height: args.img_size,
-                width: args.img_size,
-                channels: args.in_chans,
-            },
+            image: ImageSpec::square(args.img_size, args.in_chans),
             patch: args.patch_size,
             inner_patches: OFFICIAL_INNER_PATCHES,
             mlp_depths: SizeList::new(&[d1, d2]),

@@ -18,6 +18,15 @@ pub struct ImageSpec {
 }
 
 impl ImageSpec {
+    /// A `side x side` image of `channels` channels: the official models' `img_size`.
+    pub const fn square(side: usize, channels: usize) -> ImageSpec {
+        ImageSpec {
+            height: side,
+            width: side,
+            channels,
+        }
+    }
+
     /// Checks the sizes and that the image is square; returns its side.
     pub const fn validate(&self, family: Family) -> Result<usize, ShapeError> {
         tri!(size(family, "image height", self.height));

@@ -8,7 +8,7 @@ use super::mae::eps_1e6;
 use super::rules::{
     keep_at_least_one, layer_norm_eps, patch_grid, size, size_within, tri, PosEmbed, MAX_VOCAB,
 };
-use super::table::row;
+use super::table::{decoder_rows, image_row, row};
 use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
 use core::fmt::{self, Display, Formatter};
@@ -132,11 +132,7 @@ impl Display for M3aeDims {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let s = &self.spec;
         row(f, "family", "M3AE (image + text)")?;
-        row(
-            f,
-            "image",
-            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
-        )?;
+        image_row(f, self.image, s.image.channels)?;
         row(f, "patch", s.patch)?;
         row(f, "grid", format_args!("{0}x{0}", self.grid))?;
         row(f, "image tokens", self.image_tokens)?;
@@ -154,8 +150,7 @@ impl Display for M3aeDims {
         row(f, "kept text tokens", self.text_keep)?;
         row(f, "encoder", self.encoder)?;
         row(f, "encoder sequence", self.encoder_seq)?;
-        row(f, "decoder", self.decoder)?;
-        row(f, "decoder sequence", self.decoder_seq)?;
+        decoder_rows(f, self.decoder, self.decoder_seq)?;
         row(f, "patch dim", self.patch_dim)?;
         row(f, "image prediction", self.patch_dim)?;
         row(f, "text prediction", self.text_pred_dim)?;

@@ -5,7 +5,7 @@ use super::error::{Family, ShapeError};
 use super::image::ImageSpec;
 use super::mask::MaskSpec;
 use super::rules::{layer_norm_eps, patch_grid, size, tri, PosEmbed};
-use super::table::row;
+use super::table::{decoder_rows, eps_row, image_row, row};
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use crate::mask::uniform::SecondaryRule;
@@ -121,11 +121,7 @@ impl Display for MaeDims {
             MaskSpec::Custom { .. } => "plain-ViT MIM, custom masking",
         };
         row(f, "family", family)?;
-        row(
-            f,
-            "image",
-            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
-        )?;
+        image_row(f, self.image, s.image.channels)?;
         row(f, "patch", s.patch)?;
         row(f, "grid", format_args!("{0}x{0}", self.grid))?;
         row(f, "tokens", self.tokens)?;
@@ -142,10 +138,9 @@ impl Display for MaeDims {
         row(f, "class token", s.class_token)?;
         row(f, "encoder", self.encoder)?;
         row(f, "encoder sequence", self.encoder_seq)?;
-        row(f, "decoder", self.decoder)?;
-        row(f, "decoder sequence", self.decoder_seq)?;
+        decoder_rows(f, self.decoder, self.decoder_seq)?;
         row(f, "prediction width", self.patch_dim)?;
         row(f, "target", s.target)?;
-        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
+        eps_row(f, s.layer_norm_eps)
     }
 }

@@ -63,11 +63,7 @@ impl MaeSpec {
     /// masking the forward pass is given.
     pub const fn from_official(args: &MaeArgs, layer_norm_eps: f64, mask: MaskSpec) -> MaeSpec {
         MaeSpec {
-            image: ImageSpec {
-                height: args.img_size,
-                width: args.img_size,
-                channels: args.in_chans,
-            },
+            image: ImageSpec::square(args.img_size, args.in_chans),
             patch: args.patch_size,
             class_token: true,
             encoder: VitSpec {
@@ -83,11 +79,7 @@ impl MaeSpec {
                 mlp_ratio: args.mlp_ratio,
             },
             mask,
-            target: if args.norm_pix_loss {
-                Target::NormPix
-            } else {
-                Target::Pix
-            },
+            target: Target::from_norm_pix_loss(args.norm_pix_loss),
             layer_norm_eps,
             secondary_rule: SecondaryRule::Smallest,
         }

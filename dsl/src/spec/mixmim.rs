@@ -9,7 +9,7 @@ use super::rules::{
     layer_norm_eps, mlp_hidden, patch_grid, pos_embed_width, ratio, size, tri, PosEmbed,
 };
 use super::stages::{merge_doubles, stage_heads, stage_window, Stages, MAX_STAGES};
-use super::table::{row, PerStage, PerStageGrid};
+use super::table::{decoder_rows, eps_row, image_row, row, PerStage, PerStageGrid};
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
@@ -190,14 +190,9 @@ impl Display for MixMimDims {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let s = &self.spec;
         let n = self.num_stages;
-        let depths: [usize; MAX_STAGES] = core::array::from_fn(|i| s.stages.items[i].depth);
-        let heads: [usize; MAX_STAGES] = core::array::from_fn(|i| s.stages.items[i].heads);
+        let (depths, heads) = (s.stages.depths(), s.stages.heads());
         row(f, "family", "MixMIM")?;
-        row(
-            f,
-            "image",
-            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
-        )?;
+        image_row(f, self.image, s.image.channels)?;
         row(f, "patch", s.patch)?;
         row(f, "stages", n)?;
         row(f, "stage grids", PerStageGrid(&self.stage_grids[..n]))?;
@@ -218,11 +213,10 @@ impl Display for MixMimDims {
         row(f, "mask tokens", self.mask_tokens)?;
         row(f, "from partner image", self.masked)?;
         row(f, "from own image", self.visible)?;
-        row(f, "decoder", self.decoder)?;
-        row(f, "decoder sequence", self.decoder_seq)?;
+        decoder_rows(f, self.decoder, self.decoder_seq)?;
         row(f, "prediction patch", self.pred_patch)?;
         row(f, "prediction width", self.pred_dim)?;
         row(f, "target", s.target)?;
-        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
+        eps_row(f, s.layer_norm_eps)
     }
 }

@@ -150,11 +150,7 @@ impl MixMimSpec {
             })
             .collect();
         Ok(MixMimSpec {
-            image: ImageSpec {
-                height: args.img_size,
-                width: args.img_size,
-                channels: args.in_chans,
-            },
+            image: ImageSpec::square(args.img_size, args.in_chans),
             patch: args.patch_size,
             stages: Stages::new(&stages),
             mlp_ratio: args.mlp_ratio,
@@ -165,11 +161,7 @@ impl MixMimSpec {
                 mlp_ratio: args.mlp_ratio,
             },
             ratio,
-            target: if args.norm_pix_loss {
-                Target::NormPix
-            } else {
-                Target::Pix
-            },
+            target: Target::from_norm_pix_loss(args.norm_pix_loss),
             layer_norm_eps: args.layer_norm_eps.unwrap_or(1e-5),
         })
     }

@@ -99,6 +99,30 @@ impl ModelSpec {
         }
     }
 
+    /// The image a sample holds (each frame of a clip).
+    pub const fn image(&self) -> ImageSpec {
+        match self {
+            ModelSpec::Mae(s) => s.image,
+            ModelSpec::UmSwin(s) => s.image,
+            ModelSpec::HiVit(s) => s.image,
+            ModelSpec::MixMim(s) => s.image,
+            ModelSpec::VideoMae(s) => s.image,
+            ModelSpec::M3ae(s) => s.image,
+        }
+    }
+
+    /// What the masked patches are reconstructed as (M3AE's image loss is on the pixels).
+    pub const fn target(&self) -> Target {
+        match self {
+            ModelSpec::Mae(s) => s.target,
+            ModelSpec::UmSwin(s) => s.target,
+            ModelSpec::HiVit(s) => s.target,
+            ModelSpec::MixMim(s) => s.target,
+            ModelSpec::VideoMae(s) => s.target,
+            ModelSpec::M3ae(_) => Target::Pix,
+        }
+    }
+
     /// Runs the family's rules.
     pub const fn validate(&self) -> Result<ModelDims, ShapeError> {
         Ok(match self {

@@ -201,19 +201,7 @@ pub const fn keep_at_least_one(
     r: Ratio,
     len: usize,
 ) -> Result<usize, ShapeError> {
-    let r = tri!(ratio(family, what, r));
-    let keep = r.keep_of(len);
-    if keep == 0 {
-        return Err(ShapeError::new(family, Rule::KeepAtLeastOne)
-            .s(what)
-            .s(" ratio ")
-            .ratio(r)
-            .s(" keeps 0 of ")
-            .n(len)
-            .s(" tokens; at least one must stay visible")
-            .done());
-    }
-    Ok(keep)
+    count_at_least_one(family, what, r, len, Count::Kept)
 }
 
 /// Masks `floor(len * r)` tokens (VideoMAE/MixMIM's count) and fails unless one is masked
@@ -224,19 +212,51 @@ pub const fn masked_within(
     r: Ratio,
     len: usize,
 ) -> Result<usize, ShapeError> {
+    count_at_least_one(family, what, r, len, Count::Masked)
+}
+
+/// Which tokens a ratio counts: those it keeps (MAE) or those it masks (VideoMAE, MixMIM).
+#[derive(Clone, Copy)]
+enum Count {
+    Kept,
+    Masked,
+}
+
+/// The tokens `r` counts of `len`, after checking the ratio; none counted is an error, as the
+/// encoder then sees nothing (kept) or the loss averages over nothing (masked).
+const fn count_at_least_one(
+    family: Family,
+    what: &str,
+    r: Ratio,
+    len: usize,
+    count: Count,
+) -> Result<usize, ShapeError> {
     let r = tri!(ratio(family, what, r));
-    let masked = r.masked_of(len);
-    if masked == 0 {
-        return Err(ShapeError::new(family, Rule::MaskAtLeastOne)
+    let (counted, rule, verb, why) = match count {
+        Count::Kept => (
+            r.keep_of(len),
+            Rule::KeepAtLeastOne,
+            " keeps 0 of ",
+            " tokens; at least one must stay visible",
+        ),
+        Count::Masked => (
+            r.masked_of(len),
+            Rule::MaskAtLeastOne,
+            " masks 0 of ",
+            " tokens; at least one must be masked, or the loss has nothing to average",
+        ),
+    };
+    if counted == 0 {
+        return Err(ShapeError::new(family, rule)
             .s(what)
             .s(" ratio ")
             .ratio(r)
-            .s(" masks 0 of ")
+            .s(verb)
             .n(len)
-            .s(" tokens; at least one must be masked, or the loss has nothing to average")
+            .s(why)
             .done());
     }
-    Ok(masked)
+    Ok(counted)
 }
 
 #[cfg(test)]

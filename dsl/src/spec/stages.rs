@@ -40,6 +40,16 @@ pub struct Stages {
 }
 
 impl Stages {
+    /// Each stage's depth (zero past the stages given), as the size tables list them.
+    pub fn depths(&self) -> [usize; MAX_STAGES] {
+        core::array::from_fn(|i| self.items[i].depth)
+    }
+
+    /// Each stage's head count (zero past the stages given).
+    pub fn heads(&self) -> [usize; MAX_STAGES] {
+        core::array::from_fn(|i| self.items[i].heads)
+    }
+
     /// Copies `stages` (at most [`MAX_STAGES`]; the count is kept so validation can reject more).
     pub const fn new(stages: &[Stage]) -> Stages {
         let mut items = [EMPTY; MAX_STAGES];

@@ -16,6 +16,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// The target an official `norm_pix_loss` (VideoMAE: `normlize_target`) switch selects.
+    pub const fn from_norm_pix_loss(norm_pix_loss: bool) -> Target {
+        if norm_pix_loss {
+            Target::NormPix
+        } else {
+            Target::Pix
+        }
+    }
+
     pub const fn is_norm_pix(self) -> bool {
         matches!(self, Target::NormPix)
     }

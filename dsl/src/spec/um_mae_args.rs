@@ -43,7 +43,14 @@ pub struct UmMaeArgs {
 
 impl Default for UmMaeArgs {
     fn default() -> Self {
-        let mae = MaeArgs::default();
+        UmMaeArgs::from_mae(MaeArgs::default(), 0.0)
+    }
+}
+
+impl UmMaeArgs {
+    /// UM-MAE's constructor arguments: MAE's `mae`, the symmetric decoder and 3/4 uniform
+    /// sampling UM-MAE always uses, and `vis_mask_ratio` of the visible tokens replaced.
+    const fn from_mae(mae: MaeArgs, vis_mask_ratio: f64) -> UmMaeArgs {
         UmMaeArgs {
             img_size: mae.img_size,
             patch_size: mae.patch_size,
@@ -58,12 +65,10 @@ impl Default for UmMaeArgs {
             norm_pix_loss: mae.norm_pix_loss,
             asymmetric_decoder: false,
             mask_ratio: 0.75,
-            vis_mask_ratio: 0.0,
+            vis_mask_ratio,
         }
     }
-}
 
-impl UmMaeArgs {
     /// The architecture arguments MAE's constructor shares.
     pub fn mae(&self) -> MaeArgs {
         MaeArgs {
@@ -142,23 +147,10 @@ impl MaeSpec {
             },
             ..*self
         };
-        let mae = plain.to_official()?;
-        Ok(UmMaeArgs {
-            img_size: mae.img_size,
-            patch_size: mae.patch_size,
-            in_chans: mae.in_chans,
-            embed_dim: mae.embed_dim,
-            depth: mae.depth,
-            num_heads: mae.num_heads,
-            decoder_embed_dim: mae.decoder_embed_dim,
-            decoder_depth: mae.decoder_depth,
-            decoder_num_heads: mae.decoder_num_heads,
-            mlp_ratio: mae.mlp_ratio,
-            norm_pix_loss: mae.norm_pix_loss,
-            asymmetric_decoder: false,
-            mask_ratio: 0.75,
-            vis_mask_ratio: secondary.map_or(0.0, Ratio::to_f64),
-        })
+        Ok(UmMaeArgs::from_mae(
+            plain.to_official()?,
+            secondary.map_or(0.0, Ratio::to_f64),
+        ))
     }
 }
 

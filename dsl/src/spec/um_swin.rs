@@ -10,7 +10,7 @@ use super::mask::MaskSpec;
 use super::name::stage_name;
 use super::rules::{layer_norm_eps, mlp_hidden, size, tri, PosEmbed};
 use super::stages::{merge_doubles, stage_heads, stage_window, Stages, MAX_STAGES};
-use super::table::{row, PerStage, PerStageGrid};
+use super::table::{decoder_rows, eps_row, image_row, row, PerStage, PerStageGrid};
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use core::fmt::{self, Display, Formatter};
@@ -260,14 +260,9 @@ impl Display for UmSwinDims {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let s = &self.spec;
         let n = self.num_stages;
-        let depths: [usize; MAX_STAGES] = core::array::from_fn(|i| s.stages.items[i].depth);
-        let heads: [usize; MAX_STAGES] = core::array::from_fn(|i| s.stages.items[i].heads);
+        let (depths, heads) = (s.stages.depths(), s.stages.heads());
         row(f, "family", "UM-Swin (Swin + Uniform Masking)")?;
-        row(
-            f,
-            "image",
-            format_args!("{0}x{0}x{1}", self.image, s.image.channels),
-        )?;
+        image_row(f, self.image, s.image.channels)?;
         row(f, "patch", s.patch)?;
         row(f, "mask cell", s.mask_cell)?;
         row(f, "mask grid", format_args!("{0}x{0}", self.mask_grid))?;
@@ -296,8 +291,7 @@ impl Display for UmSwinDims {
         row(f, "finetune grids", PerStageGrid(&self.finetune_grids[..n]))?;
         row(f, "finetune windows", PerStage(&self.finetune_windows[..n]))?;
         row(f, "decoder visible", self.decoder_visible)?;
-        row(f, "decoder", self.decoder)?;
-        row(f, "decoder sequence", self.decoder_seq)?;
+        decoder_rows(f, self.decoder, self.decoder_seq)?;
         let positions = match s.decoder_positions {
             DecoderPositions::Cells => "each visible token its own cell's",
             DecoderPositions::OfficialRaster => {
@@ -308,7 +302,7 @@ impl Display for UmSwinDims {
         row(f, "relative pos MLP", s.posmlp_dim)?;
         row(f, "prediction width", self.pred_dim)?;
         row(f, "target", s.target)?;
-        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
+        eps_row(f, s.layer_norm_eps)
     }
 }
 

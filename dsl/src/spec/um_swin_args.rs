@@ -100,11 +100,7 @@ impl UmSwinSpec {
             None
         };
         Ok(UmSwinSpec {
-            image: ImageSpec {
-                height: args.img_size,
-                width: args.img_size,
-                channels: args.in_chans,
-            },
+            image: ImageSpec::square(args.img_size, args.in_chans),
             patch: args.patch_size,
             mask_cell: args.stride,
             stages: Stages::new(&stages),
@@ -121,11 +117,7 @@ impl UmSwinSpec {
                 mlp_ratio: args.mlp_ratio,
             },
             decoder_positions: DecoderPositions::OfficialRaster,
-            target: if args.norm_pix_loss {
-                Target::NormPix
-            } else {
-                Target::Pix
-            },
+            target: Target::from_norm_pix_loss(args.norm_pix_loss),
             layer_norm_eps: args.layer_norm_eps.unwrap_or(1e-5),
         })
     }

@@ -8,7 +8,7 @@ use super::image::ImageSpec;
 #[cfg(feature = "serde")]
 use super::mae::eps_1e6;
 use super::rules::{layer_norm_eps, masked_within, patch_grid, size, tri, PosEmbed};
-use super::table::row;
+use super::table::{decoder_rows, eps_row, row};
 use super::target::Target;
 use super::vit::{VitDims, VitSpec};
 use crate::Ratio;
@@ -147,10 +147,9 @@ impl Display for VideoMaeDims {
         row(f, "masked tokens", self.masked)?;
         row(f, "encoder", self.encoder)?;
         row(f, "encoder sequence", self.visible)?;
-        row(f, "decoder", self.decoder)?;
-        row(f, "decoder sequence", self.decoder_seq)?;
+        decoder_rows(f, self.decoder, self.decoder_seq)?;
         row(f, "prediction width", self.pred_dim)?;
         row(f, "target", s.target)?;
-        row(f, "layer norm eps", format_args!("{:e}", s.layer_norm_eps))
+        eps_row(f, s.layer_norm_eps)
     }
 }

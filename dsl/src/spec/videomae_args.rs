@@ -154,11 +154,7 @@ impl VideoMaeSpec {
             Ratio::parse_any(&text).map_err(|_| official("mask_ratio is not a decimal ratio"))?;
         Ok(VideoMaeSpec {
             frames: args.num_frames,
-            image: ImageSpec {
-                height: args.img_size,
-                width: args.img_size,
-                channels: args.encoder_in_chans,
-            },
+            image: ImageSpec::square(args.img_size, args.encoder_in_chans),
             patch: args.patch_size,
             tubelet: args.tubelet_size,
             encoder: VitSpec {
@@ -174,11 +170,7 @@ impl VideoMaeSpec {
                 mlp_ratio: args.mlp_ratio,
             },
             ratio,
-            target: if args.normlize_target {
-                Target::NormPix
-            } else {
-                Target::Pix
-            },
+            target: Target::from_norm_pix_loss(args.normlize_target),
             layer_norm_eps: args.layer_norm_eps.unwrap_or(1e-5),
         })
     }

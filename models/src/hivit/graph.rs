@@ -220,11 +220,7 @@ pub fn build(
     let g = s.g();
     let target = pixel_target(g, imgs, spec.patch, spec.target)?;
     let loss = g.masked_mse(pred, target, mask)?;
-    let built = b.finish();
-    Ok((
-        StepGraph::from_built(&built, shape, loss, pred, extras)?,
-        built,
-    ))
+    StepGraph::finish(b, shape, loss, pred, extras)
 }
 
 /// The encoder over every patch of `batch` images, with the mean of the main stage's tokens as

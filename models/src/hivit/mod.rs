@@ -9,11 +9,12 @@ mod graph;
 use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::spec::sample_batch;
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{HiVitDims, HiVitSpec, ImageSpec, MaskSpec, ModelSpec};
+use tessera_dsl::spec::{HiVitDims, HiVitSpec, MaskSpec, ModelSpec};
 
 use crate::mae::batch;
 use crate::model::{
-    Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph, StepInputs, StepShape,
+    official_json, Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph, StepInputs,
+    StepShape,
 };
 use crate::params::ParamSpec;
 use crate::sample::Samples;
@@ -48,20 +49,13 @@ impl HiVitModel {
                     .into(),
             ));
         }
-        let shape = StepShape {
-            batch: 1,
-            keep: dims.keep,
-        };
+        let shape = StepShape::new(1, dims.keep);
         let (_, built) = graph::build(&spec, &dims, shape, &Extras::None)?;
         Ok(HiVitModel {
             spec,
             dims,
             params: built.params,
         })
-    }
-
-    pub fn dims(&self) -> &HiVitDims {
-        &self.dims
     }
 }
 
@@ -70,19 +64,12 @@ impl Model for HiVitModel {
         ModelSpec::HiVit(self.spec)
     }
 
-    fn image(&self) -> ImageSpec {
-        self.spec.image
-    }
-
     fn params(&self) -> &[ParamSpec] {
         &self.params
     }
 
     fn step_shape(&self, batch: usize) -> StepShape {
-        StepShape {
-            batch,
-            keep: self.dims.keep,
-        }
+        StepShape::new(batch, self.dims.keep)
     }
 
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph> {
@@ -113,16 +100,10 @@ impl Model for HiVitModel {
     }
 
     fn geometry(&self) -> Geometry {
-        Geometry {
-            image: self.dims.image,
-            channels: self.spec.image.channels,
-            patch: self.spec.patch,
-            target: self.spec.target,
-        }
+        Geometry::new(&self.spec(), self.spec.patch)
     }
 
     fn official_config(&self) -> Option<String> {
-        let args = self.spec.to_official().ok()?;
-        Some(serde_json::to_string(&args).expect("plain struct serializes"))
+        Some(official_json(&self.spec.to_official().ok()?))
     }
 }

@@ -94,10 +94,7 @@ pub fn inputs(spec: &M3aeSpec, d: &M3aeDims, batch: Batch) -> StepInputs {
         f(inputs::TEXT_LOSS_SCALE, vec![scale]),
     ];
     StepInputs {
-        shape: StepShape {
-            batch: n,
-            keep: image.len_keep(),
-        },
+        shape: StepShape::new(n, image.len_keep()),
         tensors,
         mask: image_mask,
     }

@@ -21,10 +21,11 @@ pub use official::M3aeConfig;
 
 use tessera_dsl::graph::GResult;
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{ImageSpec, M3aeDims, M3aeSpec, ModelSpec, Target};
+use tessera_dsl::spec::{M3aeDims, M3aeSpec, ModelSpec};
 
 use crate::model::{
-    Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph, StepInputs, StepShape,
+    official_json, Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph, StepInputs,
+    StepShape,
 };
 use crate::params::ParamSpec;
 use crate::sample::{SampleSpec, Samples};
@@ -52,10 +53,7 @@ impl M3aeModel {
                 )));
             }
         }
-        let shape = StepShape {
-            batch: 1,
-            keep: dims.image_keep,
-        };
+        let shape = StepShape::new(1, dims.image_keep);
         let (_, _, built) = graph::build(&spec, &dims, shape, &Extras::None)?;
         Ok(M3aeModel {
             spec,
@@ -93,10 +91,6 @@ impl Model for M3aeModel {
         ModelSpec::M3ae(self.spec)
     }
 
-    fn image(&self) -> ImageSpec {
-        self.spec.image
-    }
-
     fn sample(&self) -> SampleSpec {
         SampleSpec::ImageText {
             image: self.spec.image,
@@ -110,10 +104,7 @@ impl Model for M3aeModel {
     }
 
     fn step_shape(&self, batch: usize) -> StepShape {
-        StepShape {
-            batch,
-            keep: self.dims.image_keep,
-        }
+        StepShape::new(batch, self.dims.image_keep)
     }
 
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph> {
@@ -135,16 +126,10 @@ impl Model for M3aeModel {
     }
 
     fn geometry(&self) -> Geometry {
-        Geometry {
-            image: self.dims.image,
-            channels: self.spec.image.channels,
-            patch: self.spec.patch,
-            target: Target::Pix,
-        }
+        Geometry::new(&self.spec(), self.spec.patch)
     }
 
     fn official_config(&self) -> Option<String> {
-        let c = M3aeConfig::of(&self.spec)?;
-        Some(serde_json::to_string(&c).expect("plain struct serializes"))
+        Some(official_json(&M3aeConfig::of(&self.spec)?))
     }
 }

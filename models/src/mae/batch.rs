@@ -18,10 +18,7 @@ use crate::tensors::TensorFile;
 
 /// The inputs of a step over `images` with `masks`.
 pub fn inputs(images: Vec<f32>, masks: MaskBatch) -> StepInputs {
-    let shape = StepShape {
-        batch: masks.batch,
-        keep: masks.len_keep,
-    };
+    let shape = StepShape::new(masks.batch, masks.len_keep);
     let mut tensors = vec![(inputs::IMGS.to_string(), InputValues::F32(images))];
     tensors.push((inputs::MASK.into(), InputValues::F32(masks.mask.clone())));
     if masks.len_keep > 0 {
@@ -52,10 +49,7 @@ pub fn visible_first(
         .map(|m| Mask::from_binary(m.mask()))
         .collect::<Result<_, _>>()?;
     let batch = MaskBatch::from_masks(&masks)?;
-    let shape = StepShape {
-        batch: batch.batch,
-        keep: batch.len_keep,
-    };
+    let shape = StepShape::new(batch.batch, batch.len_keep);
     let ids_shuffle: Vec<u32> = masks
         .iter()
         .flat_map(|m| m.ids_shuffle().iter().map(|&i| i as u32))
@@ -108,6 +102,20 @@ pub fn official(file: &TensorFile, spec: &MaeSpec, d: &MaeDims) -> Result<StepIn
     }
 }
 
+/// The `mask_ratio [1]` an official batch gives the forward pass (MAE, HiViT, MixMIM).
+pub fn official_mask_ratio(file: &TensorFile) -> Result<f32, ModelError> {
+    let ratio = file.require("mask_ratio")?;
+    match ratio.data[..] {
+        [mask_ratio] => Ok(mask_ratio),
+        _ => Err(ModelError::BatchShape {
+            path: file.path.display().to_string(),
+            name: "mask_ratio",
+            expected: "[1]".into(),
+            found: ratio.shape.clone(),
+        }),
+    }
+}
+
 /// An official MAE-format batch (`imgs`, `noise`, `mask_ratio`) over `tokens` patches of
 /// `side`-pixel images with `channels` channels (HiViT reads the same format).
 pub fn official_noise(
@@ -129,15 +137,7 @@ pub fn official_noise(
             found: noise.shape.clone(),
         });
     }
-    let ratio = file.require("mask_ratio")?;
-    let [mask_ratio] = ratio.data[..] else {
-        return Err(ModelError::BatchShape {
-            path,
-            name: "mask_ratio",
-            expected: "[1]".into(),
-            found: ratio.shape.clone(),
-        });
-    };
+    let mask_ratio = official_mask_ratio(file)?;
     let keep = float_keep_count(l, mask_ratio).ok_or_else(|| {
         ModelError::Batch(format!(
             "{path}: mask_ratio {mask_ratio} must be a number in [0, 1]"

@@ -294,11 +294,7 @@ pub fn build(
     };
     let g = s.g();
     let loss = g.masked_mse(pred, target, loss_mask)?;
-    let built = b.finish();
-    Ok((
-        StepGraph::from_built(&built, shape, loss, pred, extras)?,
-        built,
-    ))
+    StepGraph::finish(b, shape, loss, pred, extras)
 }
 
 /// The encoder over every token of `batch` images, with the [CLS] row and the mean of the

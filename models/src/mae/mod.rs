@@ -12,11 +12,11 @@ use tessera_dsl::mask::spec::sample_masks;
 use tessera_dsl::mask::uniform::{secondary_from_noise, Secondary};
 use tessera_dsl::mask::Mask;
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{ImageSpec, MaeDims, MaeSpec, MaskSpec, ModelSpec};
+use tessera_dsl::spec::{MaeDims, MaeSpec, MaskSpec, ModelSpec};
 
 use crate::model::{
-    Extras, FeatureGraph, Geometry, InputValues, Model, ModelError, StepGraph, StepInputs,
-    StepShape,
+    official_json, rows_to_raster, Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph,
+    StepInputs, StepShape,
 };
 use crate::params::ParamSpec;
 use crate::sample::Samples;
@@ -34,20 +34,13 @@ impl MaeModel {
     /// The model of `spec`, or the broken rule / what is not supported yet.
     pub fn new(spec: MaeSpec) -> Result<MaeModel, ModelError> {
         let dims = spec.validate()?;
-        let shape = StepShape {
-            batch: 1,
-            keep: dims.keep,
-        };
+        let shape = StepShape::new(1, dims.keep);
         let (_, built) = graph::build(&spec, &dims, shape, &Extras::None)?;
         Ok(MaeModel {
             spec,
             dims,
             params: built.params,
         })
-    }
-
-    pub fn dims(&self) -> &MaeDims {
-        &self.dims
     }
 }
 
@@ -56,19 +49,12 @@ impl Model for MaeModel {
         ModelSpec::Mae(self.spec)
     }
 
-    fn image(&self) -> ImageSpec {
-        self.spec.image
-    }
-
     fn params(&self) -> &[ParamSpec] {
         &self.params
     }
 
     fn step_shape(&self, batch: usize) -> StepShape {
-        StepShape {
-            batch,
-            keep: self.dims.keep,
-        }
+        StepShape::new(batch, self.dims.keep)
     }
 
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph> {
@@ -113,23 +99,17 @@ impl Model for MaeModel {
     }
 
     fn geometry(&self) -> Geometry {
-        Geometry {
-            image: self.dims.image,
-            channels: self.spec.image.channels,
-            patch: self.spec.patch,
-            target: self.spec.target,
-        }
+        Geometry::new(&self.spec(), self.spec.patch)
     }
 
     fn official_config(&self) -> Option<String> {
-        let json = match self.spec.mask {
+        Some(match self.spec.mask {
             // UM-MAE's constructor: MAE's arguments plus its masking ones.
-            MaskSpec::Uniform { .. } => serde_json::to_string(&self.spec.to_um_official().ok()?),
+            MaskSpec::Uniform { .. } => official_json(&self.spec.to_um_official().ok()?),
             MaskSpec::Random { .. } | MaskSpec::Block { .. } | MaskSpec::Custom { .. } => {
-                serde_json::to_string(&self.spec.to_official().ok()?)
+                official_json(&self.spec.to_official().ok()?)
             }
-        };
-        Some(json.expect("plain struct serializes"))
+        })
     }
 
     fn pred_in_raster_order(&self, inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
@@ -137,22 +117,10 @@ impl Model for MaeModel {
             return pred.to_vec();
         }
         // Row r of sample b holds patch ids_shuffle[b, r].
-        let Some(ids) = inputs.tensors.iter().find_map(|(name, v)| match v {
-            InputValues::U32(ids) if name == graph::inputs::IDS_SHUFFLE => Some(ids),
-            _ => None,
-        }) else {
+        let Some(ids) = inputs.u32_input(graph::inputs::IDS_SHUFFLE) else {
             return pred.to_vec();
         };
         let (n, l) = (inputs.shape.batch, self.dims.tokens);
-        let p = pred.len() / (n * l).max(1);
-        let mut out = vec![0.0; pred.len()];
-        for b in 0..n {
-            for r in 0..l {
-                let patch = ids[b * l + r] as usize;
-                let (src, dst) = ((b * l + r) * p, (b * l + patch) * p);
-                out[dst..dst + p].copy_from_slice(&pred[src..src + p]);
-            }
-        }
-        out
+        rows_to_raster(pred, ids, l, l, pred.len() / (n * l).max(1))
     }
 }

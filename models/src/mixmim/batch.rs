@@ -11,6 +11,7 @@ use tessera_dsl::mask::{stable_argsort, Grid};
 use tessera_dsl::spec::MixMimDims;
 
 use super::graph::inputs;
+use crate::mae::batch::official_mask_ratio;
 use crate::model::{InputValues, ModelError, StepInputs, StepShape};
 use crate::tensors::TensorFile;
 
@@ -182,10 +183,7 @@ pub fn inputs(
 
 /// Every stage-1 token goes through the encoder (MixMIM masks nothing out).
 pub fn step_shape(d: &MixMimDims, batch: usize) -> StepShape {
-    StepShape {
-        batch,
-        keep: d.stage_grids[0] * d.stage_grids[0],
-    }
+    StepShape::new(batch, d.stage_grids[0] * d.stage_grids[0])
 }
 
 /// An evaluation batch in the official format, checked against the model's sizes.
@@ -213,15 +211,7 @@ pub fn official(file: &TensorFile, d: &MixMimDims) -> Result<StepInputs, ModelEr
             found: noise.shape.clone(),
         });
     }
-    let ratio = file.require("mask_ratio")?;
-    let [mask_ratio] = ratio.data[..] else {
-        return Err(ModelError::BatchShape {
-            path,
-            name: "mask_ratio",
-            expected: "[1]".into(),
-            found: ratio.shape.clone(),
-        });
-    };
+    let mask_ratio = official_mask_ratio(file)?;
     let masked = float_masked_count(l, mask_ratio).ok_or_else(|| {
         ModelError::Batch(format!(
             "{path}: mask_ratio {mask_ratio} must be a number in [0, 1]"

@@ -12,10 +12,10 @@ pub use graph::{inputs, CROSS_IMAGE_LOGIT};
 use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::{mixed::mixed, Grid};
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{ImageSpec, MixMimDims, MixMimSpec, ModelSpec};
+use tessera_dsl::spec::{MixMimDims, MixMimSpec, ModelSpec};
 
 use crate::model::{
-    Extras, FeatureGraph, Geometry, InputValues, Model, ModelError, StepGraph, StepInputs,
+    official_json, Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph, StepInputs,
     StepShape,
 };
 use crate::params::ParamSpec;
@@ -41,17 +41,10 @@ impl MixMimModel {
         })
     }
 
-    pub fn dims(&self) -> &MixMimDims {
-        &self.dims
-    }
-
     /// The un-mixed reconstruction `[N, L4, P]` from a step's prediction `[2N, L4, P]` (both
     /// branches), each image's cells taken from the branch that predicted them.
     pub fn unmix(&self, inputs: &StepInputs, pred: &[f32]) -> Option<Vec<f32>> {
-        let rows = inputs.tensors.iter().find_map(|(name, v)| match v {
-            InputValues::U32(r) if name == inputs::UNMIX_ROWS => Some(r),
-            _ => None,
-        })?;
+        let rows = inputs.u32_input(inputs::UNMIX_ROWS)?;
         let p = self.dims.pred_dim;
         if pred.len() != 2 * rows.len() * p {
             return None;
@@ -68,10 +61,6 @@ impl MixMimModel {
 impl Model for MixMimModel {
     fn spec(&self) -> ModelSpec {
         ModelSpec::MixMim(self.spec)
-    }
-
-    fn image(&self) -> ImageSpec {
-        self.spec.image
     }
 
     fn params(&self) -> &[ParamSpec] {
@@ -105,17 +94,11 @@ impl Model for MixMimModel {
     }
 
     fn geometry(&self) -> Geometry {
-        Geometry {
-            image: self.dims.image,
-            channels: self.spec.image.channels,
-            patch: self.dims.pred_patch,
-            target: self.spec.target,
-        }
+        Geometry::new(&self.spec(), self.dims.pred_patch)
     }
 
     fn official_config(&self) -> Option<String> {
-        let args = self.spec.to_official().ok()?;
-        Some(serde_json::to_string(&args).expect("plain struct serializes"))
+        Some(official_json(&self.spec.to_official().ok()?))
     }
 
     /// The step's prediction holds both branches of every mixed sample (`[2N, L4, P]`, as the

@@ -90,10 +90,7 @@ pub fn inputs(
         }
     }
     Ok(StepInputs {
-        shape: StepShape {
-            batch: n,
-            keep: d.compact_grid * d.compact_grid,
-        },
+        shape: StepShape::new(n, d.compact_grid * d.compact_grid),
         tensors,
         mask: masks.concat(),
     })

@@ -290,11 +290,7 @@ pub fn build(
     let target = pixel_target(g, imgs, spec.mask_cell, spec.target)?;
     let target = g.gather_rows(target, rows)?;
     let loss = g.masked_mse(pred, target, loss_rows)?;
-    let built = b.finish();
-    Ok((
-        StepGraph::from_built(&built, shape, loss, pred, extras)?,
-        built,
-    ))
+    StepGraph::finish(b, shape, loss, pred, extras)
 }
 
 /// The encoder over the whole map (every token at its true position, windows as fine-tuning

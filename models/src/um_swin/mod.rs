@@ -15,11 +15,11 @@ pub use simmim::SimMimSwin;
 use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::spec::sample;
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{ImageSpec, MaskSpec, ModelSpec, UmSwinDims, UmSwinSpec};
+use tessera_dsl::spec::{MaskSpec, ModelSpec, UmSwinDims, UmSwinSpec};
 
 use crate::model::{
-    Extras, FeatureGraph, Geometry, InputValues, Model, ModelError, StepGraph, StepInputs,
-    StepShape,
+    official_json, rows_to_raster, Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph,
+    StepInputs, StepShape,
 };
 use crate::params::ParamSpec;
 use crate::sample::Samples;
@@ -36,20 +36,13 @@ pub struct UmSwinModel {
 impl UmSwinModel {
     pub fn new(spec: UmSwinSpec) -> Result<UmSwinModel, ModelError> {
         let dims = spec.validate()?;
-        let shape = StepShape {
-            batch: 1,
-            keep: dims.compact_grid * dims.compact_grid,
-        };
+        let shape = StepShape::new(1, dims.compact_grid * dims.compact_grid);
         let (_, built) = graph::build(&spec, &dims, shape, &Extras::None)?;
         Ok(UmSwinModel {
             spec,
             dims,
             params: built.params,
         })
-    }
-
-    pub fn dims(&self) -> &UmSwinDims {
-        &self.dims
     }
 
     /// Visible cells that keep their tokens, `floor(V · (1 − secondary))`.
@@ -68,19 +61,12 @@ impl Model for UmSwinModel {
         ModelSpec::UmSwin(self.spec)
     }
 
-    fn image(&self) -> ImageSpec {
-        self.spec.image
-    }
-
     fn params(&self) -> &[ParamSpec] {
         &self.params
     }
 
     fn step_shape(&self, batch: usize) -> StepShape {
-        StepShape {
-            batch,
-            keep: self.dims.compact_grid * self.dims.compact_grid,
-        }
+        StepShape::new(batch, self.dims.compact_grid * self.dims.compact_grid)
     }
 
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph> {
@@ -159,35 +145,18 @@ impl Model for UmSwinModel {
     }
 
     fn geometry(&self) -> Geometry {
-        Geometry {
-            image: self.dims.image,
-            channels: self.spec.image.channels,
-            patch: self.spec.mask_cell,
-            target: self.spec.target,
-        }
+        Geometry::new(&self.spec(), self.spec.mask_cell)
     }
 
     fn official_config(&self) -> Option<String> {
-        let args = self.spec.to_official().ok()?;
-        Some(serde_json::to_string(&args).expect("plain struct serializes"))
+        Some(official_json(&self.spec.to_official().ok()?))
     }
 
     fn pred_in_raster_order(&self, inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
-        let rows = inputs.tensors.iter().find_map(|(name, v)| match v {
-            InputValues::U32(r) if name == inputs::ROWS => Some(r),
-            _ => None,
-        });
-        let Some(rows) = rows else {
+        let Some(rows) = inputs.u32_input(inputs::ROWS) else {
             return pred.to_vec();
         };
         let (cells, p) = (self.dims.mask_cells, self.dims.pred_dim);
-        let mut out = vec![0.0; pred.len()];
-        for (i, &cell) in rows.iter().enumerate() {
-            let (sample, row) = (i / cells, i % cells);
-            let from = (sample * cells + row) * p;
-            let to = (sample * cells + cell as usize) * p;
-            out[to..to + p].copy_from_slice(&pred[from..from + p]);
-        }
-        out
+        rows_to_raster(pred, rows, cells, cells, p)
     }
 }

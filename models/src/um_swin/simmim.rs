@@ -13,7 +13,7 @@
 use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::{uniform::uniform, Grid};
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{ImageSpec, ModelSpec, UmSwinDims, UmSwinSpec};
+use tessera_dsl::spec::{ModelSpec, UmSwinDims, UmSwinSpec};
 
 use super::graph::{embed, full_map_coords, stages, Stages};
 use crate::blocks::{linear, pixel_target, Builder, Built, Linear, LinearInit};
@@ -43,10 +43,7 @@ pub struct SimMimSwin {
 impl SimMimSwin {
     pub fn new(spec: UmSwinSpec) -> Result<SimMimSwin, ModelError> {
         let dims = spec.validate()?;
-        let shape = StepShape {
-            batch: 1,
-            keep: dims.token_grid * dims.token_grid,
-        };
+        let shape = StepShape::new(1, dims.token_grid * dims.token_grid);
         let (_, built) = build(&spec, &dims, shape, &Extras::None)?;
         Ok(SimMimSwin {
             spec,
@@ -99,11 +96,7 @@ fn build(
     let pred = g.reshape(y, &[n, cells, p])?;
     let target = pixel_target(g, imgs, spec.mask_cell, spec.target)?;
     let loss = g.masked_mse(pred, target, loss_rows)?;
-    let built = b.finish();
-    Ok((
-        StepGraph::from_built(&built, shape, loss, pred, extras)?,
-        built,
-    ))
+    StepGraph::finish(b, shape, loss, pred, extras)
 }
 
 impl Model for SimMimSwin {
@@ -112,19 +105,12 @@ impl Model for SimMimSwin {
         ModelSpec::UmSwin(self.spec)
     }
 
-    fn image(&self) -> ImageSpec {
-        self.spec.image
-    }
-
     fn params(&self) -> &[ParamSpec] {
         &self.params
     }
 
     fn step_shape(&self, batch: usize) -> StepShape {
-        StepShape {
-            batch,
-            keep: self.dims.token_grid * self.dims.token_grid,
-        }
+        StepShape::new(batch, self.dims.token_grid * self.dims.token_grid)
     }
 
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph> {
@@ -169,12 +155,7 @@ impl Model for SimMimSwin {
     }
 
     fn geometry(&self) -> Geometry {
-        Geometry {
-            image: self.dims.image,
-            channels: self.spec.image.channels,
-            patch: self.spec.mask_cell,
-            target: self.spec.target,
-        }
+        Geometry::new(&self.spec(), self.spec.mask_cell)
     }
 
     fn official_config(&self) -> Option<String> {

@@ -18,10 +18,7 @@ pub fn inputs(videos: Vec<f32>, masks: &[Mask]) -> Result<StepInputs, ModelError
         .flat_map(|m| m.ids_masked().iter().map(|&i| i as u32))
         .collect();
     Ok(StepInputs {
-        shape: StepShape {
-            batch: batch.batch,
-            keep: batch.len_keep,
-        },
+        shape: StepShape::new(batch.batch, batch.len_keep),
         tensors: vec![
             (inputs::VIDEOS.to_string(), InputValues::F32(videos)),
             (inputs::IDS_KEEP.into(), InputValues::U32(batch.ids_keep)),

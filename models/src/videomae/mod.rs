@@ -17,11 +17,11 @@ use tessera_dsl::graph::GResult;
 use tessera_dsl::mask::tube::tube;
 use tessera_dsl::mask::Grid;
 use tessera_dsl::rng::Rng;
-use tessera_dsl::spec::{ImageSpec, ModelSpec, VideoMaeDims, VideoMaeSpec};
+use tessera_dsl::spec::{ModelSpec, VideoMaeDims, VideoMaeSpec};
 
 use crate::model::{
-    Extras, FeatureGraph, Geometry, InputValues, Model, ModelError, StepGraph, StepInputs,
-    StepShape,
+    official_json, rows_to_raster, Extras, FeatureGraph, Geometry, Model, ModelError, StepGraph,
+    StepInputs, StepShape,
 };
 use crate::params::ParamSpec;
 use crate::sample::{SampleSpec, Samples};
@@ -53,10 +53,7 @@ fn official_rank(name: &str) -> u8 {
 impl VideoMaeModel {
     pub fn new(spec: VideoMaeSpec) -> Result<VideoMaeModel, ModelError> {
         let dims = spec.validate()?;
-        let shape = StepShape {
-            batch: 1,
-            keep: dims.visible,
-        };
+        let shape = StepShape::new(1, dims.visible);
         let (_, built) = graph::build(&spec, &dims, shape, &Extras::None)?;
         let mut params = built.params;
         params.sort_by_key(|p| official_rank(&p.name));
@@ -73,10 +70,6 @@ impl Model for VideoMaeModel {
         ModelSpec::VideoMae(self.spec)
     }
 
-    fn image(&self) -> ImageSpec {
-        self.spec.image
-    }
-
     fn sample(&self) -> SampleSpec {
         SampleSpec::Clip {
             frames: self.spec.frames,
@@ -89,10 +82,7 @@ impl Model for VideoMaeModel {
     }
 
     fn step_shape(&self, batch: usize) -> StepShape {
-        StepShape {
-            batch,
-            keep: self.dims.visible,
-        }
+        StepShape::new(batch, self.dims.visible)
     }
 
     fn step_graph(&self, shape: StepShape, extras: &Extras) -> GResult<StepGraph> {
@@ -127,39 +117,21 @@ impl Model for VideoMaeModel {
     /// Each frame's spatial patch grid; a prediction row holds `tubelet · patch² · C` values
     /// (tubelet frame, row, column, channel; channel fastest).
     fn geometry(&self) -> Geometry {
-        Geometry {
-            image: self.dims.image,
-            channels: self.spec.image.channels,
-            patch: self.spec.patch,
-            target: self.spec.target,
-        }
+        Geometry::new(&self.spec(), self.spec.patch)
     }
 
     fn official_config(&self) -> Option<String> {
-        let args = self.spec.to_official().ok()?;
-        Some(serde_json::to_string(&args).expect("plain struct serializes"))
+        Some(official_json(&self.spec.to_official().ok()?))
     }
 
     /// The official prediction covers the masked tokens only (`[N, M, P]`, raster order of the
     /// masked tokens); here it is spread to `[N, L, P]` with zero rows for the visible tokens,
     /// which the pictures paste from the clip.
     fn pred_in_raster_order(&self, inputs: &StepInputs, pred: &[f32]) -> Vec<f32> {
-        let masked = inputs.tensors.iter().find_map(|(name, v)| match v {
-            InputValues::U32(r) if name == inputs::IDS_MASKED => Some(r),
-            _ => None,
-        });
-        let Some(masked) = masked else {
+        let Some(masked) = inputs.u32_input(inputs::IDS_MASKED) else {
             return pred.to_vec();
         };
-        let (n, l, p) = (inputs.shape.batch, self.dims.tokens, self.dims.pred_dim);
-        let m = l - inputs.shape.keep;
-        let mut out = vec![0.0; n * l * p];
-        for (i, &tok) in masked.iter().enumerate() {
-            let (sample, row) = (i / m, i % m);
-            let from = (sample * m + row) * p;
-            let to = (sample * l + tok as usize) * p;
-            out[to..to + p].copy_from_slice(&pred[from..from + p]);
-        }
-        out
+        let (l, p) = (self.dims.tokens, self.dims.pred_dim);
+        rows_to_raster(pred, masked, l - inputs.shape.keep, l, p)
     }
 }

@@ -193,16 +193,7 @@ fn a_training_step_masks_the_same_positions_in_every_slice() {
         assert_eq!(first, second, "a tube runs through every slice");
         assert_eq!(first.iter().filter(|&&m| m == 1.0).count(), 2);
     }
-    let ids = |name: &str| -> Vec<u32> {
-        inputs
-            .tensors
-            .iter()
-            .find_map(|(n, v)| match v {
-                InputValues::U32(v) if n == name => Some(v.clone()),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let ids = |name: &str| -> Vec<u32> { inputs.u32_input(name).unwrap().to_vec() };
     // Visible and masked tokens each in raster order, as x[~mask] and x[mask] take them.
     for (keep, masked) in ids(inputs::IDS_KEEP)
         .chunks(d.visible)

@@ -5,6 +5,8 @@
 //! is per channel `(x − mean) / (std + 1e-6)`, so each masked tubelet gets its mean and std
 //! back from the ORIGINAL clip (ground-truth statistics: a picture made so must say so).
 
+use super::token_layout::TokenLayout;
+
 /// Sizes of a clip and its tubes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TubeLayout {
@@ -30,9 +32,33 @@ impl TubeLayout {
         self.tubelet * self.patch * self.patch * self.channels
     }
 
+    /// The `[L, tube_dim]` tubes of a `[C, T, H, W]` clip.
+    pub fn tubes(&self, clip: &[f32]) -> Vec<f32> {
+        self.rows_of(clip)
+    }
+
+    /// The `[C, T, H, W]` clip of `[L, tube_dim]` tubes.
+    pub fn untubes(&self, tubes: &[f32]) -> Vec<f32> {
+        self.picture_of(tubes)
+    }
+}
+
+impl TokenLayout for TubeLayout {
+    fn token_count(&self) -> usize {
+        self.tokens()
+    }
+
+    fn token_dim(&self) -> usize {
+        self.tube_dim()
+    }
+
+    fn picture_len(&self) -> usize {
+        self.channels * self.frames * self.size * self.size
+    }
+
     /// Index into a `[C, T, H, W]` clip of value `k` of token `tok`; values are ordered
     /// `(frame in tubelet, row, column, channel)`, channel fastest, as the official target.
-    pub fn pixel_index(&self, tok: usize, k: usize) -> usize {
+    fn pixel_index(&self, tok: usize, k: usize) -> usize {
         let (p, c, g) = (self.patch, self.channels, self.grid());
         let (ch, q) = (k % c, k / c);
         let (dt, u, v) = (q / (p * p), q / p % p, q % p);
@@ -40,30 +66,6 @@ impl TubeLayout {
         let (gi, gj) = (cell / g, cell % g);
         let frame = slice * self.tubelet + dt;
         ((ch * self.frames + frame) * self.size + gi * p + u) * self.size + gj * p + v
-    }
-
-    /// The `[L, tube_dim]` tubes of a `[C, T, H, W]` clip.
-    pub fn tubes(&self, clip: &[f32]) -> Vec<f32> {
-        let (l, d) = (self.tokens(), self.tube_dim());
-        let mut out = vec![0.0; l * d];
-        for tok in 0..l {
-            for k in 0..d {
-                out[tok * d + k] = clip[self.pixel_index(tok, k)];
-            }
-        }
-        out
-    }
-
-    /// The `[C, T, H, W]` clip of `[L, tube_dim]` tubes.
-    pub fn untubes(&self, tubes: &[f32]) -> Vec<f32> {
-        let (l, d) = (self.tokens(), self.tube_dim());
-        let mut out = vec![0.0; self.channels * self.frames * self.size * self.size];
-        for tok in 0..l {
-            for k in 0..d {
-                out[self.pixel_index(tok, k)] = tubes[tok * d + k];
-            }
-        }
-        out
     }
 }
 

@@ -4,6 +4,8 @@
 //! each patch's mean and variance are taken from the original image and re-injected (which
 //! leaks ground-truth statistics: a picture made so must say so).
 
+use super::token_layout::TokenLayout;
+
 /// Sizes of the images and patches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PatchLayout {
@@ -25,6 +27,30 @@ impl PatchLayout {
         self.patch * self.patch * self.channels
     }
 
+    /// `patchify` of one `[C, H, W]` image: `[L, p·p·C]`.
+    pub fn patchify(&self, img: &[f32]) -> Vec<f32> {
+        self.rows_of(img)
+    }
+
+    /// `unpatchify` of one `[L, p·p·C]` prediction: `[C, H, W]`.
+    pub fn unpatchify(&self, patches: &[f32]) -> Vec<f32> {
+        self.picture_of(patches)
+    }
+}
+
+impl TokenLayout for PatchLayout {
+    fn token_count(&self) -> usize {
+        self.tokens()
+    }
+
+    fn token_dim(&self) -> usize {
+        self.patch_dim()
+    }
+
+    fn picture_len(&self) -> usize {
+        self.channels * self.img * self.img
+    }
+
     /// Index into a `[C, H, W]` image of value `k` (official `(pi·p + qj)·C + c` order) of
     /// token `t`.
     fn pixel_index(&self, t: usize, k: usize) -> usize {
@@ -33,30 +59,6 @@ impl PatchLayout {
         let (pi, qj) = (q / p, q % p);
         let (gi, gj) = (t / self.grid(), t % self.grid());
         (ch * self.img + gi * p + pi) * self.img + gj * p + qj
-    }
-
-    /// `patchify` of one `[C, H, W]` image: `[L, p·p·C]`.
-    pub fn patchify(&self, img: &[f32]) -> Vec<f32> {
-        let (l, d) = (self.tokens(), self.patch_dim());
-        let mut out = vec![0.0; l * d];
-        for t in 0..l {
-            for k in 0..d {
-                out[t * d + k] = img[self.pixel_index(t, k)];
-            }
-        }
-        out
-    }
-
-    /// `unpatchify` of one `[L, p·p·C]` prediction: `[C, H, W]`.
-    pub fn unpatchify(&self, patches: &[f32]) -> Vec<f32> {
-        let (l, d) = (self.tokens(), self.patch_dim());
-        let mut out = vec![0.0; self.channels * self.img * self.img];
-        for t in 0..l {
-            for k in 0..d {
-                out[self.pixel_index(t, k)] = patches[t * d + k];
-            }
-        }
-        out
     }
 }
 
