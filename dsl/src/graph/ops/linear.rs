@@ -2,9 +2,9 @@
 //! matmul and its elementwise neighbour: `LinearAct` (bias + activation forward),
 //! `LinearResidual` (bias + residual add), `LinearActGrad` (the activation's gradient and
 //! the bias gradient backward) and `LinearInputSums` (a backward product with the column
-//! sums of its input, the bias gradient of the layer before). Each is one GEMM whose epilogue finishes a panel of rows while
-//! it is still in cache. They have no gradient rule (fusion runs after `grad`) and no GPU
-//! kernel: plans for wgpu keep the unfused ops.
+//! sums of its input, the bias gradient of the layer before). Each is one GEMM whose
+//! epilogue finishes a panel of rows while it is still in cache. They have no gradient rule
+//! (fusion runs after `grad`) and no GPU kernel: plans for wgpu keep the unfused ops.
 use crate::graph::autodiff::VjpRule;
 
 /// Fused ops are made after differentiation: none has a rule.

@@ -1,6 +1,6 @@
 //! Graph passes run by [`compile`](super::compile): dead-node removal, elementwise fusion,
-//! the CPU backend's own fusions and the liveness-based buffer plan. Each rewriting pass returns a new graph and a map from old
-//! to new node ids.
+//! the CPU backend's own fusions and the liveness-based buffer plan. Each rewriting pass
+//! returns a new graph and a map from old to new node ids.
 pub mod cpu_fusion;
 pub mod dce;
 pub mod fusion;
