@@ -1,6 +1,8 @@
 //! The run-time twin of `tests/compile_fail`: each broken spec there is rebuilt here as a plain
 //! value, validated at run time, and must give the same rule and the very message that the
 //! compiler printed (read from the checked-in `.stderr`). One rule, two moments.
+mod common;
+
 use tessera_dsl::presets::{
     HiVitBase, M3aeBase, MaeVitBasePatch16, MixMimBase, UmSwinTiny256, VideoMaeBase,
 };
@@ -449,27 +451,9 @@ fn cases() -> Vec<(&'static str, ModelSpec, Rule)> {
 
 #[test]
 fn run_time_errors_repeat_the_compile_errors() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compile_fail");
     let cases = cases();
     for (case, spec, rule) in &cases {
-        let err = spec.validate().expect_err(case);
-        assert_eq!(err.rule(), *rule, "{case}: {err}");
-        assert!(
-            err.as_str().contains(&format!("(rule {}, ", rule.name())),
-            "{case}: {err}"
-        );
-        assert!(
-            err.as_str().starts_with(spec.family().name()),
-            "{case}: {err}"
-        );
-        let stderr = std::fs::read_to_string(dir.join(format!("{case}.stderr")))
-            .unwrap_or_else(|e| panic!("{case}.stderr: {e}"));
-        let first = stderr.lines().next().unwrap_or_default();
-        assert_eq!(
-            first,
-            format!("error[E0080]: evaluation panicked: {err}"),
-            "{case}"
-        );
+        common::assert_twin(case, spec, *rule);
     }
     // Every compile-time rule has a case (OfficialArgs only exists at run time).
     let covered: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.2.name()).collect();
