@@ -60,7 +60,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    args.batch.get_or(64)?;
+    let batch = args.batch.get_or(64)?;
     if args.iters == 0 || args.rounds == 0 {
         return Err(bad_input("--iters and --rounds must be at least 1"));
     }
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .clone()
         .or(args.model.config.as_ref().map(|p| p.display().to_string()))
         .unwrap_or_else(|| "mae_tiny_32".into());
-    let mut subject = Timed::new(label, model, &args, &mut device)?;
+    let mut subject = Timed::new(label, model, batch, &args, &mut device)?;
     let Some(which) = args.baseline else {
         subject.run(args.warmup, args.iters)?;
         let profile = if args.profile {
@@ -90,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return report(&args, &device, &spec, &subject, profile);
     };
     let baseline = which.model(&spec)?;
-    let mut base = Timed::new(which.label(), baseline, &args, &mut device)?;
+    let mut base = Timed::new(which.label(), baseline, batch, &args, &mut device)?;
     // Alternate the two so that load on the shared machine hits both alike; each round's
     // ratio compares medians taken minutes apart at most.
     let mut ratios = Vec::with_capacity(args.rounds);
@@ -188,13 +188,14 @@ struct Timed {
 const STEPS_PER_EPOCH: usize = 100;
 
 impl Timed {
+    /// Plans `model`'s step for `n` images a step, on `device`.
     fn new(
         label: String,
         model: Box<dyn Model>,
+        n: usize,
         args: &Args,
         device: &mut Device,
     ) -> anyhow::Result<Timed> {
-        let n = args.batch.get_or(64)?;
         let params = init_params(model.params(), args.seed);
         // The recipe of main_pretrain.py: AdamW betas (0.9, 0.95), wd 0.05, lr = blr·batch/256
         // with blr 1.5e-4 under a 40-epoch warm-up of an 800-epoch cosine schedule.
