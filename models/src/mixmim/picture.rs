@@ -5,7 +5,7 @@
 use crate::viz::canvas::{Canvas, Rgb, WHITE};
 use crate::viz::font::{text_width, ADVANCE, GLYPH_H};
 use crate::viz::recon::PatchLayout;
-use crate::viz::recon_grid::{wrap, Denormalize};
+use crate::viz::recon_grid::{blit, wrap, Denormalize};
 
 const TEXT: Rgb = [30, 30, 30];
 /// Outline of a cell that came from the partner image.
@@ -96,11 +96,11 @@ pub fn draw_pairs(
         ];
         for (k, img) in pictures.iter().enumerate() {
             let x = MARGIN + k * (col_w + GAP) + (col_w - panel) / 2;
-            c.blit_scaled(
+            blit(
+                &mut c,
                 x as i64,
                 y as i64,
-                &denorm.to_rgb_filled(img, size),
-                size,
+                &denorm.to_rgb(img, size),
                 size,
                 scale,
             );

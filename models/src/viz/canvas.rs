@@ -106,22 +106,6 @@ impl Canvas {
         }
     }
 
-    /// Copies `src` (`w x h` RGB) enlarged `scale` times to (`x`, `y`).
-    pub fn blit_scaled(&mut self, x: i64, y: i64, src: &[Rgb], w: usize, h: usize, scale: usize) {
-        for sy in 0..h {
-            for sx in 0..w {
-                let c = src[sy * w + sx];
-                self.fill_rect(
-                    x + (sx * scale) as i64,
-                    y + (sy * scale) as i64,
-                    scale,
-                    scale,
-                    c,
-                );
-            }
-        }
-    }
-
     /// Encodes the picture as PNG bytes.
     pub fn to_png(&self) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();

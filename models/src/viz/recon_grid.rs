@@ -54,15 +54,6 @@ impl Denormalize {
             })
             .collect()
     }
-
-    /// [`Denormalize::to_rgb`] for pictures without removed patches; a NaN pixel, if any,
-    /// shows in the hatch's light colour.
-    pub fn to_rgb_filled(&self, img: &[f32], size: usize) -> Vec<Rgb> {
-        self.to_rgb(img, size)
-            .into_iter()
-            .map(|p| p.unwrap_or(HATCH[1]))
-            .collect()
-    }
 }
 
 /// The hatch colour at picture pixel (`x`, `y`).
