@@ -140,8 +140,7 @@ fn presets_print_the_reference_sizes() {
 
 #[test]
 fn bad_input_exits_2_and_names_the_problem() {
-    let dir = std::env::temp_dir().join(format!("tessera-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::Scratch::dir("check", "specs");
     let good = std::fs::read_to_string(
         common::repo_root().join("examples/specs/videomae_vit_base_16x224.toml"),
     )

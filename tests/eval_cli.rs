@@ -13,10 +13,8 @@ fn fixture(prefix: &str, kind: &str) -> PathBuf {
         .join(format!("{prefix}.{kind}.safetensors"))
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-eval-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("eval-cli", name)
 }
 
 fn eval(args: &[&str]) -> Output {

@@ -49,10 +49,7 @@ fn tessera_eval_backend_wgpu_reproduces_the_official_numbers() {
 
 fn eval_on_wgpu_from_the_cli(prefix: &std::path::Path) {
     let name = prefix.file_name().unwrap().to_string_lossy().into_owned();
-    let out = std::env::temp_dir().join(format!(
-        "tessera-eval-wgpu-{}-{name}.safetensors",
-        std::process::id()
-    ));
+    let out = common::Scratch::path("eval-wgpu", &format!("{name}.safetensors"));
     let o = common::tessera()
         .arg("eval")
         .arg("--checkpoint")

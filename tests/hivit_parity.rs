@@ -4,7 +4,6 @@
 //!
 //! Fixtures: `tests/fixtures/hivit/` (the official reference) and `tests/fixtures/hivit-extra/`
 //! (made by `scripts/make_hivit_fixture.py` from the official code).
-use std::path::PathBuf;
 
 use tessera::dsl::spec::{HiVitSpec, MaskSpec, ModelSpec};
 use tessera::dsl::Ratio;
@@ -64,10 +63,8 @@ fn the_official_config_is_read_as_the_official_constructor_builds_it() {
     assert!(!plain.hifeat && !plain.qkv_bias && !plain.patch_norm);
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-hivit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("hivit", name)
 }
 
 #[test]

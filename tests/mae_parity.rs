@@ -5,7 +5,6 @@
 //! Fixtures: `tests/fixtures/mae-official/` (a copy of the shared official fixture) and
 //! `tests/fixtures/mae-extra/` (made by `scripts/make_mae_fixture.py` from the official code).
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use tessera::dsl::spec::{MaeSpec, ModelSpec};
 use tessera::models::checkpoint::{self, CheckpointError};
@@ -53,14 +52,12 @@ fn fixture_checkpoints_carry_the_expected_layer_norm_eps() {
 
 // ---------------------------------------------------------------- checkpoint contract
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-parity-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("parity", name)
 }
 
 /// The shared fixture's checkpoint tensors, with `edit` applied, written to a scratch file.
-fn edited_checkpoint(file: &str, edit: impl FnOnce(&mut Vec<(String, Tensor)>)) -> PathBuf {
+fn edited_checkpoint(file: &str, edit: impl FnOnce(&mut Vec<(String, Tensor)>)) -> common::Scratch {
     let src = with_suffix(&fixtures()[0], ".ckpt.safetensors");
     let f = TensorFile::read(&src).unwrap();
     let mut tensors = f.tensors.clone();

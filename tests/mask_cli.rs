@@ -2,16 +2,14 @@
 //! every invariant from the raw tensors, without the masking library.
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use safetensors::tensor::{Dtype, SafeTensors};
 use tessera::mask_png::{cell_px_for, colour, tile_origin, Cell};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-mask-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("mask-cli", name)
 }
 
 fn tessera(args: &[&str]) -> Output {

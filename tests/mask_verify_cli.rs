@@ -8,10 +8,8 @@ use std::process::Output;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-mask-verify-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("mask-verify", name)
 }
 
 fn tessera(args: &[&str]) -> Output {

@@ -195,10 +195,8 @@ fn each_image_is_reconstructed_from_the_branch_that_predicted_it() {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-mixmim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("mixmim", name)
 }
 
 fn rewrite(from: &Path, to: &Path, edit: impl Fn(&str, &mut Tensor)) {

@@ -31,10 +31,8 @@ fn official(kind: &str) -> PathBuf {
     fixtures().join(format!("mae-extra/mae_c3_p4_r06.{kind}.safetensors"))
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-official-weights-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("official-weights", name)
 }
 
 fn tessera(args: &[&str]) -> Output {

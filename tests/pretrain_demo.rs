@@ -7,8 +7,7 @@ mod common;
 
 #[test]
 fn the_demo_writes_its_pictures_and_checkpoint_and_reruns() {
-    let dir = std::env::temp_dir().join(format!("tessera-demo-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::path("demo-test", "run");
     let run = || {
         common::tessera()
             .args(["demo", "--epochs", "1", "--limit", "128", "--out"])

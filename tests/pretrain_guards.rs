@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -17,12 +17,8 @@ use tessera::models::train::{
     load_run, Outcome, RunCheckpointError, RunConfig, RunError, Silent, Trainer, Warmup,
 };
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("tessera-pretrain-guards-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("pretrain-guards", name)
 }
 
 /// 64 images of the embedded slice, batch 32: 2 steps an epoch, 3 epochs.

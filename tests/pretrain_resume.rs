@@ -6,19 +6,15 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use tessera::models::checkpoint;
 use tessera::models::tensors::TensorFile;
 use tessera::models::train::checkpoint::{state_of, MODEL_FILE, OPTIM_FILE};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("tessera-pretrain-resume-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("pretrain-resume", name)
 }
 
 fn tessera(args: &[&str]) -> Output {

@@ -5,7 +5,6 @@
 //!
 //! Fixtures: `tests/fixtures/um-mae-vit/` (the official reference) and
 //! `tests/fixtures/um-mae-vit-extra/` (made by `scripts/make_um_vit_fixture.py`).
-use std::path::PathBuf;
 
 use tessera::dsl::rng::Rng;
 use tessera::dsl::spec::{MaeSpec, ModelSpec, SecondaryRule};
@@ -237,10 +236,8 @@ fn training_masks_are_uniform_with_the_spec_s_secondary_count() {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-um-vit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::path("um-vit", name)
 }
 
 #[test]

@@ -77,8 +77,7 @@ fn the_spec_file_names_the_strategy_and_only_a_registering_program_reads_it() {
 
 #[test]
 fn the_composed_variant_pretrains_and_its_checkpoint_names_the_strategy() {
-    let dir = std::env::temp_dir().join(format!("tessera-window-blocks-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::path("window-blocks", "run");
     // 64 images at batch 32: 2 steps.
     let losses = pretrain(&dir, recipe(64, 32, 1)).unwrap();
     assert_eq!(losses.len(), 2);
@@ -88,5 +87,4 @@ fn the_composed_variant_pretrains_and_its_checkpoint_names_the_strategy() {
     );
     let ckpt = tessera::models::checkpoint::load(&dir.join("last.safetensors"), None).unwrap();
     assert_eq!(ckpt.spec, ModelSpec::Mae(WindowBlockMae::SPEC));
-    let _ = std::fs::remove_dir_all(&dir);
 }

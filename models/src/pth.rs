@@ -180,8 +180,8 @@ mod tests {
 
     #[test]
     fn safetensors_headers_are_not_taken_for_pickles() {
-        let dir = std::env::temp_dir().join(format!("tessera-pth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path();
         // A safetensors header length of 0x280 starts with 0x80 0x02, like a pickle.
         let st = dir.join("a.safetensors");
         std::fs::write(&st, [0x80, 0x02, 0, 0, 0, 0, 0, 0, b'{']).unwrap();
@@ -192,7 +192,6 @@ mod tests {
         let zip = dir.join("c.pth");
         std::fs::write(&zip, b"PK\x03\x04 and more").unwrap();
         assert!(looks_like_pth(&zip));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

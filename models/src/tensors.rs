@@ -256,15 +256,16 @@ fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), TensorFileError> 
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tessera-tensors-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
+    /// `name` in a fresh folder, with the guard that removes the folder when dropped.
+    fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::tempdir().unwrap();
+        let path = guard.path().join(name);
+        (guard, path)
     }
 
     #[test]
     fn round_trip_keeps_order_values_shapes_and_metadata() {
-        let path = scratch("rt.safetensors");
+        let (_guard, path) = scratch("rt.safetensors");
         let a = Tensor::new(vec![2, 3], vec![1.5, -2.0, 3.25, 1e-30, -0.0, 7e8]).unwrap();
         let b = Tensor::scalar(f32::MIN_POSITIVE);
         let tensors = vec![("z.first".to_string(), a), ("a.second".to_string(), b)];
@@ -282,7 +283,7 @@ mod tests {
 
     #[test]
     fn integer_tensors_read_as_exact_floats_or_not_at_all() {
-        let path = scratch("ints.safetensors");
+        let (_guard, path) = scratch("ints.safetensors");
         let write = |values: &[i64]| {
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             let view = TensorView::new(Dtype::I64, vec![values.len()], &bytes).unwrap();
@@ -302,7 +303,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_the_tensor() {
-        let path = scratch("err.safetensors");
+        let (_guard, path) = scratch("err.safetensors");
         let t = vec![("imgs".to_string(), Tensor::scalar(1.0))];
         write_atomic(&path, &t, &HashMap::new()).unwrap();
         let f = TensorFile::read(&path).unwrap();
@@ -318,7 +319,7 @@ mod tests {
             TensorFile::read(&path),
             Err(TensorFileError::Format { .. })
         ));
-        let missing = scratch("does-not-exist.safetensors");
+        let (_guard, missing) = scratch("does-not-exist.safetensors");
         assert!(matches!(
             TensorFile::read(&missing),
             Err(TensorFileError::Read { .. })

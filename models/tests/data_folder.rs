@@ -11,11 +11,15 @@ use tessera_models::data::{
     Transform,
 };
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder tagged `tag` in the temporary folder, with the guard that removes it when
+/// the test drops it.
+fn temp_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("tessera-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
 }
 
 /// Pixel (x, y) = (5x, 7y, 100 + label): orientation and channel order are visible.
@@ -51,7 +55,7 @@ fn make_tree(root: &Path) {
 
 #[test]
 fn scans_classes_skips_corrupt_files_and_decodes_the_rest() {
-    let root = temp_dir("folder-scan");
+    let (_root_guard, root) = temp_dir("folder-scan");
     make_tree(&root);
     let set = FolderDataset::open(&root, 2).unwrap();
     assert_eq!(set.classes(), ["cat", "dog"]);
@@ -106,7 +110,7 @@ fn scans_classes_skips_corrupt_files_and_decodes_the_rest() {
 
 #[test]
 fn loader_fills_the_place_of_an_unreadable_file_and_counts_it() {
-    let root = temp_dir("folder-loader");
+    let (_root_guard, root) = temp_dir("folder-loader");
     make_tree(&root);
     let set: Arc<dyn Dataset> = Arc::new(FolderDataset::open(&root, 2).unwrap());
     let t = Transform::new(Augment::mae_pretrain(16), Normalize::imagenet()).unwrap();
@@ -135,7 +139,7 @@ fn loader_fills_the_place_of_an_unreadable_file_and_counts_it() {
 
 #[test]
 fn without_resizing_a_wrong_size_is_an_error_naming_the_file() {
-    let root = temp_dir("folder-size");
+    let (_root_guard, root) = temp_dir("folder-size");
     make_tree(&root);
     let set: Arc<dyn Dataset> = Arc::new(FolderDataset::open(&root, 1).unwrap());
     let t = Transform::new(
@@ -158,7 +162,7 @@ fn without_resizing_a_wrong_size_is_an_error_naming_the_file() {
 
 #[test]
 fn a_folder_with_nothing_readable_is_an_error() {
-    let root = temp_dir("folder-empty");
+    let (_root_guard, root) = temp_dir("folder-empty");
     std::fs::create_dir_all(root.join("x")).unwrap();
     std::fs::write(root.join("x").join("bad.jpg"), b"\xff\xd8 garbage").unwrap();
     let err = FolderDataset::open(&root, 1).unwrap_err();
@@ -190,7 +194,7 @@ fn a_folder_with_nothing_readable_is_an_error() {
 
 #[test]
 fn source_uses_train_and_val_splits() {
-    let root = temp_dir("folder-splits");
+    let (_root_guard, root) = temp_dir("folder-splits");
     make_tree(&root.join("train"));
     std::fs::create_dir_all(root.join("val/cat")).unwrap();
     std::fs::create_dir_all(root.join("val/dog")).unwrap();

@@ -15,11 +15,15 @@ use tessera_models::data::{
     LabeledImages, Source, Split,
 };
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder tagged `tag` in the temporary folder, with the guard that removes it when
+/// the test drops it.
+fn temp_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("tessera-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
 }
 
 fn histogram(set: &LabeledImages) -> [usize; 10] {
@@ -92,7 +96,7 @@ fn copy_slice_plain(dir: &Path) {
 
 #[test]
 fn gzipped_and_plain_directories_read_the_same() {
-    let plain = temp_dir("idx-plain");
+    let (_plain_guard, plain) = temp_dir("idx-plain");
     copy_slice_plain(&plain);
     let from_plain = load_fashion_mnist(&plain).unwrap();
     let slice_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fashion-mnist-slice");
@@ -109,7 +113,7 @@ fn gzipped_and_plain_directories_read_the_same() {
 
 #[test]
 fn broken_files_are_errors_naming_the_file() {
-    let dir = temp_dir("idx-broken");
+    let (_dir_guard, dir) = temp_dir("idx-broken");
     copy_slice_plain(&dir);
     let images = dir.join("train-images-idx3-ubyte");
     let labels = dir.join("train-labels-idx1-ubyte");
@@ -155,7 +159,7 @@ fn broken_files_are_errors_naming_the_file() {
     assert!(matches!(err, DataError::Gzip { .. }), "{err}");
 
     // Missing files.
-    let empty = temp_dir("idx-empty");
+    let (_empty_guard, empty) = temp_dir("idx-empty");
     let err = load_fashion_mnist_split(&empty, Split::Test).unwrap_err();
     assert!(
         err.to_string().contains("t10k-images-idx3-ubyte.gz"),

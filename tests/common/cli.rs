@@ -1,5 +1,5 @@
 //! Running the `tessera` binary as a user would, and reading what it prints.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 /// `tessera ARGS`, run from the repository root so that paths like `examples/...` resolve.
@@ -56,13 +56,7 @@ pub fn pretrain_on_the_slice(config: &str, epochs: &str, out: &Path) -> String {
     ]))
 }
 
-/// An empty folder `name` of this test process's `tessera-{tag}-{pid}` scratch folder,
-/// emptied first: a former process with the same id may have left files there.
-pub fn scratch_dir(tag: &str, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("tessera-{tag}-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// An empty folder `name`, removed with everything in it when the returned value is dropped.
+pub fn scratch_dir(tag: &str, name: &str) -> super::Scratch {
+    super::Scratch::dir(tag, name)
 }

@@ -46,3 +46,6 @@ pub fn repo_root() -> PathBuf {
 
 pub mod cli;
 pub mod fixtures;
+pub mod scratch;
+
+pub use scratch::Scratch;

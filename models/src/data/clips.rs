@@ -271,13 +271,13 @@ mod tests {
 
     #[test]
     fn clips_are_cut_into_consecutive_frames_and_stacked() {
-        let root = std::env::temp_dir().join(format!("tessera-clips-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let guard = tempfile::tempdir().unwrap();
+        let root = guard.path();
         write_clip(&root.join("a"), 9, 12, 8); // 2 samples of 4, 1 frame unused
         write_clip(&root.join("b"), 4, 8, 8); // 1 sample
         write_clip(&root.join("c"), 3, 8, 8); // too short
         std::fs::write(root.join("a/notes.txt"), "not a frame").unwrap();
-        let set = ClipFolder::open(&root, 4, 4).unwrap();
+        let set = ClipFolder::open(root, 4, 4).unwrap();
         assert_eq!(set.len(), 3);
         assert_eq!(set.classes(), ["a", "b"]);
         assert_eq!((set.label(1), set.label(2)), (0, 1));
@@ -297,15 +297,14 @@ mod tests {
             set.describe(1)
         );
         // A clip folder set with no long enough clip is an error that says what is expected.
-        let e = ClipFolder::open(&root, 10, 4).unwrap_err().to_string();
+        let e = ClipFolder::open(root, 10, 4).unwrap_err().to_string();
         assert!(e.contains("at least 10 frames"), "{e}");
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn frames_keep_their_central_square() {
-        let root = std::env::temp_dir().join(format!("tessera-clips-c-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let guard = tempfile::tempdir().unwrap();
+        let root = guard.path();
         let dir = root.join("wide");
         std::fs::create_dir_all(&dir).unwrap();
         // 12 x 4 frames: black left and right thirds, white centre.
@@ -316,9 +315,8 @@ mod tests {
             });
             img.save(dir.join(format!("{k}.png"))).unwrap();
         }
-        let set = ClipFolder::open(&root, 2, 4).unwrap();
+        let set = ClipFolder::open(root, 2, 4).unwrap();
         let strip = set.load(0).unwrap();
         assert!(strip.pixels.iter().all(|&v| v == 255));
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

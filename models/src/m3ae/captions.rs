@@ -163,15 +163,16 @@ pub fn load_image(path: &Path, spec: ImageSpec) -> Result<Vec<f32>, CaptionError
 mod tests {
     use super::*;
 
-    fn scratch() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("tessera-captions-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A fresh folder, with the guard that removes it when dropped.
+    fn scratch() -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path().to_path_buf();
+        (guard, dir)
     }
 
     #[test]
     fn lines_name_their_problems() {
-        let d = scratch();
+        let (_guard, d) = scratch();
         std::fs::write(
             d.join(CAPTIONS_FILE),
             "{\"image\": \"a.png\", \"caption\": \"A red square\"}\n\n{\"image\": \"b.png\"}\n",
@@ -193,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_transparent_wide_image_is_padded_on_white_and_resized() {
-        let d = scratch();
+        let (_guard, d) = scratch();
         // 4x2: left half opaque red, right half fully transparent.
         let mut img = image::RgbaImage::new(4, 2);
         for (x, _, p) in img.enumerate_pixels_mut() {

@@ -170,15 +170,14 @@ mod tests {
         assert!(ids[..5].iter().all(|&i| i != PAD));
         // Truncation keeps the first pieces.
         assert_eq!(t.encode("The CAT. Coffee.", 2).unwrap(), &ids[..2]);
-        let dir = std::env::temp_dir().join(format!("tessera-tok-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path();
         let path = dir.join(TOKENIZER_FILE);
         t.save(&path).unwrap();
         let back = CaptionTokenizer::load(&path).unwrap();
         assert_eq!(back.encode("The CAT. Coffee.", 8).unwrap(), ids);
         assert!(t.fits(1000).is_ok());
         assert!(matches!(t.fits(3), Err(TokenizerError::TooLarge { .. })));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -111,8 +111,8 @@ mod tests {
 
     #[test]
     fn writes_parses_and_truncates_on_resume() {
-        let dir = std::env::temp_dir().join(format!("tessera-metrics-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path();
         let path = dir.join("metrics.csv");
         let mut log = MetricsLog::new(&path);
         for step in 1..=5u64 {
@@ -141,6 +141,5 @@ mod tests {
         assert!(MetricsLog::resume(&dir.join("none.csv"), 3)
             .rows()
             .is_empty());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }
