@@ -33,6 +33,34 @@ fn data(root: &Path) -> PathBuf {
     root.to_path_buf()
 }
 
+/// Without `--batch`, the batch is sized by the clips' samples, not their frame files: 5
+/// samples give batch 1 (at least 8 steps an epoch where the data allows), 5 steps an epoch;
+/// counting the 21 frame files gave batch 2 and 2 steps.
+#[test]
+fn the_default_batch_counts_clip_samples_not_frames() {
+    let tmp = scratch_dir("videomae-cli", "default-batch");
+    let root = data(&tmp.join("clips"));
+    let run = tmp.join("run");
+    let o = tessera(&[
+        "pretrain",
+        "--model",
+        "videomae_tiny_4x32",
+        "--data",
+        &format!("folder:{}", root.display()),
+        "--epochs",
+        "1",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    let stdout = ok(&o);
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["steps"], 5, "{stdout}");
+    assert!(
+        stdout.contains("steps of 1 clips (chosen for 5 clips"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn videomae_pretrains_on_clip_folders_and_reconstructs_held_out_clips() {
     let tmp = scratch_dir("videomae-cli", "pretrain");

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tessera_dsl::graph::LrSchedule;
 use tessera_dsl::spec::{ModelSpec, Target};
 use tessera_models::checkpoint;
-use tessera_models::data::{Fit, Source, Split};
+use tessera_models::data::{open_clips, Fit, Source, Split};
 use tessera_models::train::checkpoint::MODEL_FILE;
 use tessera_models::train::log_txt::LOG_FILE;
 use tessera_models::train::run::{LOSS_PLOT_FILE, METRICS_FILE};
@@ -248,6 +248,25 @@ pub fn default_batch(images: usize) -> usize {
     batch
 }
 
+/// The samples an epoch of `model` on `source` has: images, or for a clip model the clips'
+/// samples of its frame count (a folder of 3 clips of 32 frames is 6 samples of 16 frames, not
+/// 96 images). Counted from file names, without reading the files.
+fn training_samples(
+    source: &Source,
+    model: &ModelSpec,
+) -> Result<usize, tessera_models::data::DataError> {
+    match model {
+        ModelSpec::VideoMae(spec) => {
+            Ok(
+                open_clips(source, Split::Train, spec.frames, spec.image.height)?
+                    .0
+                    .len(),
+            )
+        }
+        _ => source.count_images(Split::Train),
+    }
+}
+
 /// The peak learning rate of a base rate at `batch`: scaled linearly for batches of 256 and
 /// more (the official rule), kept at `blr` below.
 pub fn scaled_lr(blr: f64, batch: usize) -> f64 {
@@ -291,10 +310,9 @@ fn recipe(
             let source: Source = data
                 .parse()
                 .map_err(|e: tessera_models::data::DataError| bad_input(e.to_string()))?;
-            let images = source
-                .count_images(Split::Train)
-                .map_err(|e| bad_input(e.to_string()))?;
-            default_batch(limit.map_or(images, |n| n.min(images)))
+            let samples =
+                training_samples(&source, &model).map_err(|e| bad_input(e.to_string()))?;
+            default_batch(limit.map_or(samples, |n| n.min(samples)))
         }
     };
     let lr = match (args.lr, args.blr, saved) {
@@ -378,12 +396,17 @@ fn print_start(trainer: &Trainer, args: &Args) {
             }
         }
     };
+    // A clip model's sample is a clip of its frame count.
+    let unit = match c.model {
+        ModelSpec::VideoMae(_) => "clips",
+        _ => "images",
+    };
     let batch_rule = match args.batch.batch {
-        None if !args.resume => format!(" (chosen for {} images; --batch sets it)", s.data_len),
+        None if !args.resume => format!(" (chosen for {} {unit}; --batch sets it)", s.data_len),
         _ => String::new(),
     };
     println!(
-        "  {} epoch{} x {} steps of {} images{batch_rule}, lr {:e}{lr_rule} ({}), wd {}, seed \
+        "  {} epoch{} x {} steps of {} {unit}{batch_rule}, lr {:e}{lr_rule} ({}), wd {}, seed \
          {}{}",
         c.epochs,
         if c.epochs == 1 { "" } else { "s" },
