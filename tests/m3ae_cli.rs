@@ -79,6 +79,111 @@ fn pretraining_on_captions_lowers_the_held_out_loss_and_reconstruct_shows_the_wo
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `tessera pretrain` of the tiny M3AE on the committed pairs into `run` with `extra` flags.
+fn pretrain_tiny(run: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let data = captions();
+    let mut args = vec![
+        "pretrain",
+        "--model",
+        "m3ae_tiny_32",
+        "--data",
+        &data,
+        "--batch",
+        "8",
+        "--lr",
+        "2e-3",
+        "--out",
+        run.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    tessera(&args)
+}
+
+/// The tensors of a checkpoint file, by name.
+fn tensors(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
+    let file = tessera::models::tensors::TensorFile::read(path).unwrap();
+    file.tensors
+        .iter()
+        .map(|(name, t)| (name.clone(), t.data.clone()))
+        .collect()
+}
+
+/// metrics.csv without its last column (seconds).
+fn metrics_without_times(run: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn a_stopped_run_resumes_bit_for_bit_and_trains_longer() {
+    let dir = scratch_dir("m3ae-cli", "resume");
+    let (straight, stopped) = (dir.join("straight"), dir.join("stopped"));
+    // 22 training pairs at batch 8: 2 steps an epoch, 6 in 3 epochs.
+    let s = last_json(&pretrain_tiny(&straight, &["--epochs", "3"]));
+    assert_eq!(
+        (s["finished"].as_bool(), s["steps"].as_u64()),
+        (Some(true), Some(6))
+    );
+    // Stopped mid-epoch (step 3 of 6), then resumed with only --resume and --out.
+    let s = last_json(&pretrain_tiny(
+        &stopped,
+        &["--epochs", "3", "--stop-after", "3"],
+    ));
+    assert_eq!(
+        (s["finished"].as_bool(), s["steps"].as_u64()),
+        (Some(false), Some(3))
+    );
+    // A different recipe is refused by name.
+    let refused = tessera(&[
+        "pretrain",
+        "--resume",
+        "--batch",
+        "4",
+        "--out",
+        stopped.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--batch differs"), "{err}");
+    let s = last_json(&tessera(&[
+        "pretrain",
+        "--resume",
+        "--out",
+        stopped.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        (s["finished"].as_bool(), s["steps"].as_u64()),
+        (Some(true), Some(6))
+    );
+    for file in ["model.safetensors", "model.optim.safetensors"] {
+        assert!(
+            tensors(&straight.join(file)) == tensors(&stopped.join(file)),
+            "{file} differs between the straight and the resumed run"
+        );
+    }
+    assert_eq!(
+        metrics_without_times(&straight),
+        metrics_without_times(&stopped)
+    );
+
+    // A finished run has nothing to do; more epochs continue it.
+    let again = tessera(&["pretrain", "--resume", "--out", stopped.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already finished"));
+    let longer = last_json(&tessera(&[
+        "pretrain",
+        "--resume",
+        "--epochs",
+        "4",
+        "--out",
+        stopped.to_str().unwrap(),
+    ]));
+    assert_eq!(longer["steps"].as_u64(), Some(8));
+    assert_eq!(metrics_without_times(&stopped).len(), 1 + 1 + 4);
+}
+
 #[test]
 fn image_only_data_is_refused_by_name() {
     let dir = scratch_dir("m3ae-cli", "refused");

@@ -9,8 +9,8 @@ use tessera_dsl::spec::M3aeSpec;
 use tessera_models::checkpoint::Checkpoint;
 use tessera_models::m3ae::captions::CaptionSet;
 use tessera_models::m3ae::pretrain::{
-    default_held_out, pretrain as run_pretrain, EpochRow, PretrainConfig, PretrainError, RunInfo,
-    CHECKPOINT_FILE, METRICS_FILE, RUN_FILE,
+    default_held_out, pretrain as run_pretrain, saved_state, Control, EpochRow, PretrainConfig,
+    PretrainError, RunInfo, CHECKPOINT_FILE, METRICS_FILE, OPTIM_FILE, RUN_FILE,
 };
 use tessera_models::m3ae::reconstruct::reconstruct as draw_reconstruction;
 use tessera_models::m3ae::tokenizer::{CaptionTokenizer, TOKENIZER_FILE};
@@ -38,24 +38,58 @@ fn pretrain_error(e: PretrainError) -> anyhow::Error {
         PretrainError::Data(_)
         | PretrainError::Tokenizer(_)
         | PretrainError::Setup(_)
+        | PretrainError::Resume { .. }
         | PretrainError::NonFinite { .. } => bad_input(e.to_string()),
         other => anyhow::Error::new(other),
     }
 }
 
+/// The model of the M3AE run saved in `out`, if `out` holds one (for `--resume` without
+/// `--model`).
+pub fn saved_spec(out: &Path) -> anyhow::Result<Option<M3aeSpec>> {
+    Ok(saved_state(out)
+        .map_err(|e| bad_input(e.to_string()))?
+        .map(|(spec, _)| spec))
+}
+
 /// `tessera pretrain` of an M3AE: the official recipe's defaults (peak lr 1.5e-4 · batch / 256,
-/// warm-up a twentieth of the epochs, weight decay 0.05), a tenth of the pairs held out.
+/// warm-up a twentieth of the epochs, weight decay 0.05), a tenth of the pairs held out. With
+/// `--resume`, flags left out take the saved run's values, and `--epochs` may raise its length.
 pub fn pretrain(args: &PretrainArgs, spec: M3aeSpec) -> anyhow::Result<()> {
-    if args.resume || args.stop_after.is_some() || args.augment || args.mask_ratio.is_some() {
+    if args.augment || args.mask_ratio.is_some() {
         return Err(bad_input(
-            "M3AE pre-training takes no --resume, --stop-after, --augment or --mask-ratio \
-             (its ratios are the spec's image and text ratios)",
+            "M3AE pre-training takes no --augment or --mask-ratio (its ratios are the spec's \
+             image and text ratios)",
         ));
     }
-    let data = args.data.data.as_deref().ok_or_else(|| {
-        bad_input("M3AE pre-training needs --data captions:DIR (a folder with captions.jsonl)")
-    })?;
-    let dir = captions_dir(data)?;
+    let saved = if args.resume {
+        let found = saved_state(&args.out).map_err(|e| bad_input(e.to_string()))?;
+        let Some((saved_spec, state)) = found else {
+            return Err(bad_input(format!(
+                "{} holds no M3AE run to resume ({CHECKPOINT_FILE} and {OPTIM_FILE})",
+                args.out.display()
+            )));
+        };
+        if saved_spec != spec {
+            return Err(bad_input(format!(
+                "--model differs from the run saved in {}; leave it out to resume",
+                args.out.display()
+            )));
+        }
+        Some(state)
+    } else {
+        None
+    };
+    let recipe = saved.as_ref().map(|s| &s.recipe);
+    let dir = match (args.data.data.as_deref(), recipe) {
+        (Some(data), _) => captions_dir(data)?,
+        (None, Some(r)) => r.data.clone(),
+        (None, None) => {
+            return Err(bad_input(
+                "M3AE pre-training needs --data captions:DIR (a folder with captions.jsonl)",
+            ))
+        }
+    };
     let pairs = CaptionSet::open(&dir)
         .map_err(|e| {
             bad_input(format!(
@@ -65,12 +99,22 @@ pub fn pretrain(args: &PretrainArgs, spec: M3aeSpec) -> anyhow::Result<()> {
         })?
         .pairs
         .len();
-    let pairs = args.data.limit.map_or(pairs, |l| l.min(pairs));
-    let epochs = args.epochs.unwrap_or(4) as usize;
-    let batch = args.batch.get_or(64)?;
-    let lr = match (args.lr, args.blr) {
-        (Some(lr), _) => lr,
-        (None, blr) => LrSchedule::scaled_base(blr.unwrap_or(1.5e-4), batch),
+    let limit = args.data.limit.or(recipe.and_then(|r| r.limit));
+    let pairs = limit.map_or(pairs, |l| l.min(pairs));
+    let epochs = match (args.epochs, &saved) {
+        (Some(e), _) => e as usize,
+        (None, Some(s)) => s.epochs,
+        (None, None) => 4,
+    };
+    let batch = match (args.batch.batch, recipe) {
+        (Some(_), _) | (None, None) => args.batch.get_or(64)?,
+        (None, Some(r)) => r.batch,
+    };
+    let lr = match (args.lr, args.blr, recipe) {
+        (Some(lr), _, _) => lr,
+        (None, Some(blr), _) => LrSchedule::scaled_base(blr, batch),
+        (None, None, Some(r)) => r.lr,
+        (None, None, None) => LrSchedule::scaled_base(1.5e-4, batch),
     };
     let tokenizer = dir.join(TOKENIZER_FILE);
     let cfg = PretrainConfig {
@@ -80,30 +124,57 @@ pub fn pretrain(args: &PretrainArgs, spec: M3aeSpec) -> anyhow::Result<()> {
         epochs,
         batch,
         lr,
-        warmup_epochs: args.warmup_epochs.unwrap_or(epochs as f64 / 20.0),
-        weight_decay: args.weight_decay.unwrap_or(0.05),
-        seed: args.seed.unwrap_or(0),
-        held_out: default_held_out(pairs),
-        limit: args.data.limit,
+        warmup_epochs: args
+            .warmup_epochs
+            .or(recipe.map(|r| r.warmup_epochs))
+            .unwrap_or(epochs as f64 / 20.0),
+        weight_decay: args
+            .weight_decay
+            .or(recipe.map(|r| r.weight_decay))
+            .unwrap_or(0.05),
+        seed: args.seed.or(recipe.map(|r| r.seed)).unwrap_or(0),
+        held_out: recipe.map_or(default_held_out(pairs), |r| r.held_out),
+        limit,
         tokenizer: tokenizer.exists().then_some(tokenizer),
     };
-    if cfg.out.join(CHECKPOINT_FILE).exists() {
+    if saved.is_none() && cfg.out.join(CHECKPOINT_FILE).exists() {
         return Err(bad_input(format!(
-            "{} already holds a run ({CHECKPOINT_FILE}); choose another --out",
+            "{} already holds a run ({CHECKPOINT_FILE}); continue it with --resume, or choose \
+             another --out",
             cfg.out.display()
         )));
     }
+    if let Some(state) = &saved {
+        if state.epoch >= epochs {
+            println!(
+                "{} is already finished ({} steps of {} epochs); nothing to do. Train it \
+                 longer with --resume --epochs N",
+                cfg.out.display(),
+                state.global_step,
+                state.epochs
+            );
+            return Ok(());
+        }
+    }
     let mut device = args.device.open()?;
-    println!(
-        "pre-training M3AE ({}x{} px, {} text tokens, vocabulary {}) on {} ({pairs} pairs, {} \
-         held out)",
-        spec.image.height,
-        spec.image.width,
-        spec.text_len,
-        spec.vocab,
-        cfg.data.display(),
-        cfg.held_out
-    );
+    match &saved {
+        Some(state) => println!(
+            "resuming M3AE in {} at step {} (epoch {} of {epochs})",
+            cfg.out.display(),
+            state.global_step,
+            state.epoch + 1
+        ),
+        None => println!(
+            "pre-training M3AE ({}x{} px, {} text tokens, vocabulary {}) on {} ({pairs} pairs, \
+             {} held out)",
+            spec.image.height,
+            spec.image.width,
+            spec.text_len,
+            spec.vocab,
+            cfg.data.display(),
+            cfg.held_out
+        ),
+    }
     println!(
         "  {epochs} epochs of batches of {batch}, lr {lr:e}, warm-up {} epochs, wd {}, seed {}",
         cfg.warmup_epochs, cfg.weight_decay, cfg.seed
@@ -122,11 +193,28 @@ pub fn pretrain(args: &PretrainArgs, spec: M3aeSpec) -> anyhow::Result<()> {
             r.seconds
         );
     };
-    let summary = run_pretrain(&cfg, &mut device, &mut report).map_err(pretrain_error)?;
+    let stop = super::interrupt::stop_on_ctrl_c();
+    let control = Control {
+        stop: &stop,
+        stop_after: args.stop_after,
+    };
+    let summary = run_pretrain(&cfg, saved.is_some(), &control, &mut device, &mut report)
+        .map_err(pretrain_error)?;
+    if !summary.finished {
+        println!(
+            "stopped at step {}; the position is saved in {}: continue with `tessera pretrain \
+             --resume --out {}`",
+            summary.global_step,
+            cfg.out.display(),
+            cfg.out.display()
+        );
+    }
     let last = summary.epochs.last().map(|r| r.held_out);
     println!(
         "{}",
         serde_json::json!({
+            "finished": summary.finished,
+            "steps": summary.global_step,
             "train_pairs": summary.train_pairs,
             "held_out_pairs": summary.held_out_pairs,
             "vocab_used": summary.vocab_used,
@@ -138,6 +226,10 @@ pub fn pretrain(args: &PretrainArgs, spec: M3aeSpec) -> anyhow::Result<()> {
             "metrics": cfg.out.join(METRICS_FILE),
         })
     );
+    if !summary.finished && args.stop_after.is_none() {
+        // Interrupted by the user: the conventional status of SIGINT.
+        std::process::exit(130);
+    }
     Ok(())
 }
 

@@ -135,6 +135,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(ModelSpec::M3ae(spec)) = args.model.spec()? {
         return super::m3ae::pretrain(&args, spec);
     }
+    if args.resume {
+        if let Some(spec) = super::m3ae::saved_spec(&args.out)? {
+            return super::m3ae::pretrain(&args, spec);
+        }
+    }
     let summary = pretrain(&args, &super::interrupt::stop_on_ctrl_c())?;
     if summary.outcome == Outcome::Stopped && args.stop_after.is_none() {
         // Interrupted by the user: the conventional status of SIGINT.

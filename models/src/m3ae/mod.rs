@@ -13,6 +13,7 @@ mod official;
 pub mod picture;
 pub mod pretrain;
 pub mod reconstruct;
+pub mod run_state;
 pub mod tokenizer;
 
 pub use batch::{official as official_batch, text_loss_weights, train as train_batch, Batch};

@@ -1,11 +1,15 @@
 //! M3AE pre-training on image–caption pairs: the official recipe (AdamW β (0.9, 0.95), weight
 //! decay 0.05 with M3AE's decay mask, linear warm-up then cosine) on a folder of pairs, with a
 //! held-out part whose loss is measured with fixed masks before training and after every
-//! epoch. The run folder gets the checkpoint, the tokenizer its ids mean, and `metrics.csv`.
+//! epoch. The run folder gets the checkpoint (after every epoch and when stopped), the tokenizer
+//! its ids mean, and `metrics.csv`.
 //!
-//! This loop is M3AE's own (the image-only trainer knows no captions); it has no resume.
+//! This loop is M3AE's own (the image-only trainer knows no captions). A stop (Ctrl-C or a step
+//! budget) saves the position, and a resume continues bit for bit on the CPU backend
+//! (see [`super::run_state`]).
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tessera_dsl::graph::{AdamWConfig, LrSchedule};
@@ -15,17 +19,21 @@ use tessera_runtime::backend::Device;
 
 use super::captions::{load_image, CaptionError, CaptionSet};
 use super::eval::{evaluate, M3aeEval};
+use super::run_state::{Recipe, RunState, FORMAT};
 use super::tokenizer::{CaptionTokenizer, TokenizerError, TOKENIZER_FILE};
 use super::M3aeModel;
-use crate::checkpoint::{save, CheckpointError};
+use crate::checkpoint::CheckpointError;
 use crate::eval::EvalError;
 use crate::model::{Model, ModelError, StepInputs};
 use crate::params::{init_params, ParamSet};
 use crate::sample::Samples;
 use crate::step::{TrainError, TrainStep};
+use crate::train::checkpoint::{load_pair, save_pair, RealDisk, RunCheckpointError};
 
 /// The checkpoint's file name in a run folder.
 pub const CHECKPOINT_FILE: &str = "model.safetensors";
+/// AdamW's moments beside it (what `--resume` needs besides the parameters).
+pub const OPTIM_FILE: &str = "model.optim.safetensors";
 /// Per-epoch metrics in a run folder.
 pub const METRICS_FILE: &str = "metrics.csv";
 /// Where the run's data and split are recorded, so pictures can show held-out pairs.
@@ -114,11 +122,15 @@ pub enum PretrainError {
         error: std::io::Error,
     },
     #[error("the loss is {loss} at step {step}; the run stops without saving. Lower --lr")]
-    NonFinite { step: usize, loss: f32 },
+    NonFinite { step: u64, loss: f32 },
+    #[error(transparent)]
+    RunCheckpoint(#[from] RunCheckpointError),
+    #[error("cannot resume {path}: {why}")]
+    Resume { path: PathBuf, why: String },
 }
 
 /// The held-out numbers at one moment.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HeldOut {
     pub loss: f32,
     pub image_loss: f32,
@@ -138,7 +150,7 @@ impl From<&M3aeEval> for HeldOut {
 }
 
 /// One epoch's record.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRow {
     pub epoch: usize,
     pub steps: usize,
@@ -148,9 +160,13 @@ pub struct EpochRow {
     pub seconds: f64,
 }
 
-/// A finished run.
+/// A finished (or stopped) run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PretrainSummary {
+    /// False when a stop came first; the position is saved for `--resume`.
+    pub finished: bool,
+    /// Optimizer steps done, over every call of the run.
+    pub global_step: u64,
     pub train_pairs: usize,
     pub held_out_pairs: usize,
     pub vocab_used: usize,
@@ -196,9 +212,24 @@ fn held_out_eval(
     )?))
 }
 
-/// Runs pre-training as `cfg` says; `progress` hears about every epoch.
+/// What stops a run before its last epoch: Ctrl-C's flag and a budget of global steps. The
+/// position is then saved.
+pub struct Control<'a> {
+    pub stop: &'a AtomicBool,
+    pub stop_after: Option<u64>,
+}
+
+/// The checkpoint pair of a run folder.
+fn checkpoint_files(out: &Path) -> [PathBuf; 2] {
+    [out.join(CHECKPOINT_FILE), out.join(OPTIM_FILE)]
+}
+
+/// Runs pre-training as `cfg` says, or with `resume` continues the run saved in `cfg.out`;
+/// `progress` hears about every epoch.
 pub fn pretrain(
     cfg: &PretrainConfig,
+    resume: bool,
+    control: &Control,
     device: &mut Device,
     progress: &mut dyn FnMut(&EpochRow),
 ) -> Result<PretrainSummary, PretrainError> {
@@ -218,31 +249,50 @@ pub fn pretrain(
     }
     let (held_idx, train_idx) = split(set.pairs.len(), cfg.seed, cfg.held_out);
     let (held_idx, train_idx) = (&held_idx[..], &train_idx[..]);
-    let tok = match &cfg.tokenizer {
-        Some(path) => CaptionTokenizer::load(path)?,
-        None => CaptionTokenizer::train(
+    let recipe = Recipe {
+        data: std::path::absolute(&cfg.data).unwrap_or_else(|_| cfg.data.clone()),
+        limit: cfg.limit,
+        held_out: cfg.held_out,
+        batch: cfg.batch,
+        lr: cfg.lr,
+        warmup_epochs: cfg.warmup_epochs,
+        weight_decay: cfg.weight_decay,
+        seed: cfg.seed,
+    };
+    let files = checkpoint_files(&cfg.out);
+    let saved = if resume {
+        Some(saved_run(&files, spec, &recipe, cfg.epochs)?)
+    } else {
+        None
+    };
+    let tok = match (&saved, &cfg.tokenizer) {
+        (Some(_), _) => CaptionTokenizer::load(&cfg.out.join(TOKENIZER_FILE))?,
+        (None, Some(path)) => CaptionTokenizer::load(path)?,
+        (None, None) => CaptionTokenizer::train(
             train_idx.iter().map(|&i| set.pairs[i].caption.as_str()),
             spec.vocab,
         )?,
     };
     tok.fits(spec.vocab)?;
-    std::fs::create_dir_all(&cfg.out).map_err(|error| PretrainError::Write {
-        path: cfg.out.clone(),
-        error,
-    })?;
-    tok.save(&cfg.out.join(TOKENIZER_FILE))?;
-    let info = RunInfo {
-        data: std::path::absolute(&cfg.data).unwrap_or_else(|_| cfg.data.clone()),
-        seed: cfg.seed,
-        held_out: cfg.held_out,
-        limit: cfg.limit,
-    };
-    let run_path = cfg.out.join(RUN_FILE);
-    let json = serde_json::to_string_pretty(&info).expect("plain struct serializes");
-    std::fs::write(&run_path, json).map_err(|error| PretrainError::Write {
-        path: run_path,
-        error,
-    })?;
+    if saved.is_none() {
+        std::fs::create_dir_all(&cfg.out).map_err(|error| PretrainError::Write {
+            path: cfg.out.clone(),
+            error,
+        })?;
+        tok.save(&cfg.out.join(TOKENIZER_FILE))?;
+        let info = RunInfo {
+            data: recipe.data.clone(),
+            seed: cfg.seed,
+            held_out: cfg.held_out,
+            limit: cfg.limit,
+        };
+        let run_path = cfg.out.join(RUN_FILE);
+        let json = serde_json::to_string_pretty(&info).expect("plain struct serializes");
+        std::fs::write(&run_path, json).map_err(|error| PretrainError::Write {
+            path: run_path,
+            error,
+        })?;
+    }
     let train = tensors(&set, train_idx, spec, &tok)?;
     let held = tensors(&set, held_idx, spec, &tok)?;
 
@@ -254,10 +304,33 @@ pub fn pretrain(
     };
     let held_inputs = model.step_inputs(&held_samples, &mut rng)?;
 
-    let mut params = init_params(model.params(), cfg.seed);
-    let before = held_out_eval(&model, &params, &held_inputs, device)?;
     let adam = AdamWConfig::mae_pretrain(cfg.weight_decay);
+    let (mut params, moments, mut state) = match saved {
+        Some((params, moments, mut state)) => {
+            state.epochs = cfg.epochs;
+            (params, Some(moments), state)
+        }
+        None => {
+            let params = init_params(model.params(), cfg.seed);
+            let before = held_out_eval(&model, &params, &held_inputs, device)?;
+            let state = RunState {
+                format: FORMAT.into(),
+                recipe,
+                epochs: cfg.epochs,
+                global_step: 0,
+                epoch: 0,
+                step_in_epoch: 0,
+                epoch_loss_sum: 0.0,
+                before,
+                rows: Vec::new(),
+            };
+            (params, None, state)
+        }
+    };
     let mut step = TrainStep::new(&model, cfg.batch, &params, adam, device)?;
+    if let Some(moments) = &moments {
+        step.restore(moments, state.global_step as usize)?;
+    }
     let steps_per_epoch = train.n / cfg.batch;
     let schedule = LrSchedule {
         base_lr: cfg.lr,
@@ -266,18 +339,36 @@ pub fn pretrain(
         epochs: cfg.epochs as f64,
     };
     let (per_image, t) = (spec.image.numel(), spec.text_len);
-    let mut mask_rng = Rng::for_stream(cfg.seed, &[MASK_STREAM]);
-    let mut rows = Vec::new();
-    let mut done = 0usize;
-    for epoch in 0..cfg.epochs {
-        let started = Instant::now();
+    let save = |step: &TrainStep, params: &ParamSet, state: &RunState| {
+        save_pair(
+            &files,
+            &model,
+            params,
+            &step.moments()?,
+            &state.to_json(),
+            &RealDisk,
+        )?;
+        write_metrics(&cfg.out.join(METRICS_FILE), &state.before, &state.rows)
+    };
+    let mut epoch_started = Instant::now();
+    while !state.finished() {
+        let epoch = state.epoch;
         let mut idx: Vec<usize> = (0..train.n).collect();
         Rng::for_stream(cfg.seed, &[ORDER_STREAM, epoch as u64]).shuffle(&mut idx);
-        let (mut sum, mut lr) = (0.0f64, 0.0);
-        for (it, chunk) in idx.chunks_exact(cfg.batch).enumerate() {
+        let chunks: Vec<&[usize]> = idx.chunks_exact(cfg.batch).collect();
+        let mut lr = 0.0;
+        while state.step_in_epoch < steps_per_epoch {
+            let stop = control.stop.load(Ordering::SeqCst)
+                || control.stop_after.is_some_and(|n| state.global_step >= n);
+            if stop {
+                params = step.params()?;
+                save(&step, &params, &state)?;
+                return Ok(summary(false, &state, &train, &held, &tok));
+            }
+            let it = state.step_in_epoch;
             let mut pixels = Vec::with_capacity(cfg.batch * per_image);
             let mut text = Vec::with_capacity(cfg.batch * t);
-            for &i in chunk {
+            for &i in chunks[it] {
                 pixels.extend_from_slice(&train.images[i * per_image..][..per_image]);
                 text.extend_from_slice(&train.text[i * t..][..t]);
             }
@@ -285,36 +376,107 @@ pub fn pretrain(
                 pixels: &pixels,
                 text: &text,
             };
+            let mut mask_rng = Rng::for_stream(cfg.seed, &[MASK_STREAM, state.global_step]);
             let inputs = model.step_inputs(&samples, &mut mask_rng)?;
             lr = schedule.lr_at_step(epoch, it, steps_per_epoch);
             let loss = step.step(&inputs, lr)?;
-            done += 1;
+            state.global_step += 1;
             if !loss.is_finite() {
-                return Err(PretrainError::NonFinite { step: done, loss });
+                return Err(PretrainError::NonFinite {
+                    step: state.global_step,
+                    loss,
+                });
             }
-            sum += loss as f64;
+            state.epoch_loss_sum += loss as f64;
+            state.step_in_epoch += 1;
         }
         params = step.params()?;
         let row = EpochRow {
             epoch: epoch + 1,
-            steps: done,
+            steps: state.global_step as usize,
             lr,
-            train_loss: sum / steps_per_epoch as f64,
+            train_loss: state.epoch_loss_sum / steps_per_epoch as f64,
             held_out: held_out_eval(&model, &params, &held_inputs, device)?,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: epoch_started.elapsed().as_secs_f64(),
         };
         progress(&row);
-        rows.push(row);
+        state.rows.push(row);
+        state.epoch += 1;
+        state.step_in_epoch = 0;
+        state.epoch_loss_sum = 0.0;
+        save(&step, &params, &state)?;
+        epoch_started = Instant::now();
     }
-    save(&cfg.out.join(CHECKPOINT_FILE), &model, &params)?;
-    write_metrics(&cfg.out.join(METRICS_FILE), &before, &rows)?;
-    Ok(PretrainSummary {
+    Ok(summary(true, &state, &train, &held, &tok))
+}
+
+fn summary(
+    finished: bool,
+    state: &RunState,
+    train: &Tensors,
+    held: &Tensors,
+    tok: &CaptionTokenizer,
+) -> PretrainSummary {
+    PretrainSummary {
+        finished,
+        global_step: state.global_step,
         train_pairs: train.n,
         held_out_pairs: held.n,
         vocab_used: tok.vocab_size(),
-        before,
-        epochs: rows,
-    })
+        before: state.before,
+        epochs: state.rows.clone(),
+    }
+}
+
+/// The parameters, moments and state saved in `files`, checked against what the resuming
+/// call asks for: the same model, recipe and data, and at least the epochs already done.
+fn saved_run(
+    files: &[PathBuf; 2],
+    spec: &M3aeSpec,
+    recipe: &Recipe,
+    epochs: usize,
+) -> Result<(ParamSet, Vec<crate::step::Moments>, RunState), PretrainError> {
+    let refuse = |why: String| PretrainError::Resume {
+        path: files[0].clone(),
+        why,
+    };
+    let pair = load_pair(files)?;
+    if pair.states[0] != pair.states[1] {
+        return Err(refuse(format!(
+            "it and {} are not from the same save (interrupted while renaming?)",
+            files[1].display()
+        )));
+    }
+    let state = RunState::from_json(&pair.states[0]).map_err(refuse)?;
+    if pair.model.spec != tessera_dsl::spec::ModelSpec::M3ae(*spec) {
+        return Err(refuse("the model differs from the saved run's".into()));
+    }
+    let saved = &state.recipe;
+    let differs = [
+        ("--data", saved.data != recipe.data),
+        ("--limit", saved.limit != recipe.limit),
+        ("the held-out share", saved.held_out != recipe.held_out),
+        ("--batch", saved.batch != recipe.batch),
+        ("--lr", saved.lr != recipe.lr),
+        (
+            "--warmup-epochs",
+            saved.warmup_epochs != recipe.warmup_epochs,
+        ),
+        ("--weight-decay", saved.weight_decay != recipe.weight_decay),
+        ("--seed", saved.seed != recipe.seed),
+    ];
+    if let Some((flag, _)) = differs.iter().find(|(_, d)| *d) {
+        return Err(refuse(format!(
+            "{flag} differs from the saved run's; leave it out to continue the run as it was"
+        )));
+    }
+    if epochs < state.epoch {
+        return Err(refuse(format!(
+            "--epochs {epochs} is fewer than the {} already done",
+            state.epoch
+        )));
+    }
+    Ok((pair.model.params, pair.moments, state))
 }
 
 fn write_metrics(path: &Path, before: &HeldOut, rows: &[EpochRow]) -> Result<(), PretrainError> {
@@ -347,4 +509,22 @@ fn write_metrics(path: &Path, before: &HeldOut, rows: &[EpochRow]) -> Result<(),
         path: path.to_path_buf(),
         error,
     })
+}
+
+/// The model and state of the M3AE run saved in `out`, or `None` when `out` holds no M3AE
+/// run (no optimizer file beside the checkpoint).
+pub fn saved_state(out: &Path) -> Result<Option<(M3aeSpec, RunState)>, PretrainError> {
+    let files = checkpoint_files(out);
+    if !files[1].exists() {
+        return Ok(None);
+    }
+    let pair = load_pair(&files)?;
+    let tessera_dsl::spec::ModelSpec::M3ae(spec) = pair.model.spec else {
+        return Ok(None);
+    };
+    let state = RunState::from_json(&pair.states[0]).map_err(|why| PretrainError::Resume {
+        path: files[0].clone(),
+        why,
+    })?;
+    Ok(Some((spec, state)))
 }

@@ -14,7 +14,10 @@ use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainerBuilder};
 use tokenizers::models::TrainerWrapper;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-use tokenizers::{AddedToken, Tokenizer};
+use tokenizers::{
+    AddedToken, NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString,
+    PreTokenizer, Tokenizer,
+};
 
 use crate::sample::PAD;
 
@@ -54,6 +57,25 @@ fn bert_pipeline(model: WordPiece) -> Tokenizer {
     t
 }
 
+/// `##c` for every character `c` that follows another within a word of `captions`, as BERT's
+/// normalizer and pre-tokenizer cut them; sorted.
+fn continuation_pieces<S: AsRef<str>>(captions: &[S]) -> Result<Vec<String>, TokenizerError> {
+    let fail = |e: tokenizers::Error| TokenizerError::Train(e.to_string());
+    let mut pieces = std::collections::BTreeSet::new();
+    for caption in captions {
+        let mut normalized = NormalizedString::from(caption.as_ref());
+        BertNormalizer::default()
+            .normalize(&mut normalized)
+            .map_err(fail)?;
+        let mut words = PreTokenizedString::from(normalized);
+        BertPreTokenizer.pre_tokenize(&mut words).map_err(fail)?;
+        for (word, _, _) in words.get_splits(OffsetReferential::Original, OffsetType::Byte) {
+            pieces.extend(word.chars().skip(1).map(|c| format!("##{c}")));
+        }
+    }
+    Ok(pieces.into_iter().collect())
+}
+
 impl CaptionTokenizer {
     /// Learns a WordPiece vocabulary of at most `vocab` pieces (`[PAD]` 0 and `[UNK]` 1
     /// included) from `captions`.
@@ -61,21 +83,46 @@ impl CaptionTokenizer {
         captions: impl Iterator<Item = S> + Send,
         vocab: usize,
     ) -> Result<CaptionTokenizer, TokenizerError> {
-        let specials = vec![
+        let captions: Vec<String> = captions.map(|c| c.as_ref().to_string()).collect();
+        // The trainer (tokenizers 0.22) gives `##` continuation pieces their ids in hash-map
+        // order, and ids break ties between equally frequent merges, so the same captions
+        // gave different vocabularies from run to run (huggingface/tokenizers#1794). Declared
+        // up front, in sorted order, every continuation has a fixed id and training is
+        // repeatable; they stay in the vocabulary as ordinary pieces.
+        let mut specials = vec![
             AddedToken::from(PAD_TOKEN, true),
             AddedToken::from(UNK_TOKEN, true),
         ];
+        let continuations = continuation_pieces(&captions)?;
+        specials.extend(
+            continuations
+                .iter()
+                .map(|p| AddedToken::from(p.as_str(), true)),
+        );
         let mut trainer: TrainerWrapper = WordPieceTrainerBuilder::new()
-            .vocab_size(vocab)
+            .vocab_size(vocab.max(specials.len()))
             .min_frequency(1)
             .special_tokens(specials)
             .show_progress(false)
             .build()
             .into();
-        let mut inner = bert_pipeline(WordPiece::default());
-        inner
-            .train(&mut trainer, captions)
+        let mut trained = bert_pipeline(WordPiece::default());
+        trained
+            .train(&mut trainer, captions.iter())
             .map_err(|e| TokenizerError::Train(e.to_string()))?;
+        // The learned pieces with only [PAD] and [UNK] special: the continuations declared
+        // above must split words as ordinary pieces, not be matched as added tokens.
+        let fail = |e: String| TokenizerError::Train(e);
+        let mut json: serde_json::Value =
+            serde_json::from_str(&trained.to_string(false).map_err(|e| fail(e.to_string()))?)
+                .map_err(|e| fail(e.to_string()))?;
+        if let Some(added) = json["added_tokens"].as_array_mut() {
+            added.retain(|t| [PAD_TOKEN, UNK_TOKEN].contains(&t["content"].as_str().unwrap_or("")));
+        }
+        let inner: Tokenizer = json
+            .to_string()
+            .parse()
+            .map_err(|e: tokenizers::Error| fail(e.to_string()))?;
         let t = CaptionTokenizer { inner };
         t.check_pad().map_err(TokenizerError::Train)?;
         Ok(t)
@@ -178,6 +225,33 @@ mod tests {
         assert_eq!(back.encode("The CAT. Coffee.", 8).unwrap(), ids);
         assert!(t.fits(1000).is_ok());
         assert!(matches!(t.fits(3), Err(TokenizerError::TooLarge { .. })));
+    }
+
+    /// The same captions give the same vocabulary, run after run (the crate's trainer alone
+    /// gave a different one in most runs on these 24 captions).
+    #[test]
+    fn training_is_repeatable() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/m3ae/captions"
+        );
+        let set = crate::m3ae::captions::CaptionSet::open(Path::new(dir)).unwrap();
+        let train = || {
+            let t = CaptionTokenizer::train(set.pairs.iter().map(|p| p.caption.as_str()), 1000);
+            t.unwrap().inner.to_string(false).unwrap()
+        };
+        let first = train();
+        for _ in 0..5 {
+            assert!(
+                train() == first,
+                "a second training gave another vocabulary"
+            );
+        }
+        // The declared continuations split words as ordinary pieces.
+        let t = CaptionTokenizer::train(CAPTIONS.iter(), 200).unwrap();
+        let ids = t.encode("cats", 4).unwrap();
+        assert_eq!(t.piece(ids[0]), "cat");
+        assert_eq!(t.piece(ids[1]), "##s");
     }
 
     #[test]

@@ -140,9 +140,24 @@ pub fn save_run(
     state: &TrainState,
     disk: &dyn Disk,
 ) -> Result<(), RunCheckpointError> {
-    let model_path = dir.join(MODEL_FILE);
-    let optim_path = dir.join(OPTIM_FILE);
-    let state_json = state.to_json();
+    let files = [dir.join(MODEL_FILE), dir.join(OPTIM_FILE)];
+    save_pair(&files, model, params, moments, &state.to_json(), disk)
+}
+
+/// Writes a model file and its optimizer file (`files`), both carrying `state_json` as their
+/// `train_state` metadata, staged and renamed as the module doc says. A training loop with a
+/// state of its own (M3AE's) saves through this too.
+pub fn save_pair(
+    files: &[PathBuf; 2],
+    model: &dyn Model,
+    params: &ParamSet,
+    moments: &[Moments],
+    state_json: &str,
+    disk: &dyn Disk,
+) -> Result<(), RunCheckpointError> {
+    let [model_path, optim_path] = files.clone();
+    let dir = model_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let state_json = state_json.to_string();
     let model_tensors = params
         .specs
         .iter()
@@ -213,22 +228,57 @@ pub fn state_of(file: &TensorFile) -> Result<TrainState, RunCheckpointError> {
 
 /// Reads the checkpoint of the run in `dir`.
 pub fn load_run(dir: &Path) -> Result<RunCheckpoint, RunCheckpointError> {
-    let model_path = dir.join(MODEL_FILE);
-    let optim_path = dir.join(OPTIM_FILE);
-    let model = model_ckpt::load(&model_path, None)?;
-    let model_state = state_of(&TensorFile::read(&model_path).map_err(CheckpointError::from)?)?;
-    let optim = TensorFile::read(&optim_path).map_err(CheckpointError::from)?;
-    let optim_state = state_of(&optim)?;
+    let files = [dir.join(MODEL_FILE), dir.join(OPTIM_FILE)];
+    let pair = load_pair(&files)?;
+    let parse = |path: &Path, text: &str| {
+        TrainState::from_json(text).map_err(|reason| RunCheckpointError::BadState {
+            path: path.to_path_buf(),
+            reason,
+        })
+    };
+    let model_state = parse(&files[0], &pair.states[0])?;
+    let optim_state = parse(&files[1], &pair.states[1])?;
     if optim_state.save_id != model_state.save_id
         || optim_state.global_step != model_state.global_step
     {
+        let [model, optim] = files;
         return Err(RunCheckpointError::Mismatch {
-            model: model_path,
-            optim: optim_path,
+            model,
+            optim,
             model_step: model_state.global_step,
             optim_step: optim_state.global_step,
         });
     }
+    Ok(RunCheckpoint {
+        model: pair.model,
+        moments: pair.moments,
+        state: model_state,
+    })
+}
+
+/// A model file and its optimizer file as read back, with the `train_state` text of each
+/// (equal when both come from one save).
+pub struct SavedPair {
+    pub model: Checkpoint,
+    pub moments: Vec<Moments>,
+    pub states: [String; 2],
+}
+
+/// Reads what [`save_pair`] wrote to `files`.
+pub fn load_pair(files: &[PathBuf; 2]) -> Result<SavedPair, RunCheckpointError> {
+    let [model_path, optim_path] = files;
+    let model = model_ckpt::load(model_path, None)?;
+    let text_of = |file: &TensorFile| {
+        file.metadata
+            .get(STATE_KEY)
+            .cloned()
+            .ok_or_else(|| RunCheckpointError::NoState {
+                path: file.path.clone(),
+            })
+    };
+    let model_state = text_of(&TensorFile::read(model_path).map_err(CheckpointError::from)?)?;
+    let optim = TensorFile::read(optim_path).map_err(CheckpointError::from)?;
+    let optim_state = text_of(&optim)?;
     let bad = |reason: String| RunCheckpointError::Optim {
         path: optim_path.clone(),
         reason,
@@ -274,9 +324,9 @@ pub fn load_run(dir: &Path) -> Result<RunCheckpoint, RunCheckpointError> {
             "unexpected tensor `{extra}` (not a moment of this model)"
         )));
     }
-    Ok(RunCheckpoint {
+    Ok(SavedPair {
         model,
         moments,
-        state: model_state,
+        states: [model_state, optim_state],
     })
 }
