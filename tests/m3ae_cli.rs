@@ -99,6 +99,17 @@ fn pretrain_tiny(run: &std::path::Path, extra: &[&str]) -> std::process::Output 
     tessera(&args)
 }
 
+/// A copy of the committed pairs (captions.jsonl and images/) at `to`.
+fn copy_pairs(to: &std::path::Path) {
+    let from = common::repo_root().join("tests/fixtures/m3ae/captions");
+    std::fs::create_dir_all(to.join("images")).unwrap();
+    std::fs::copy(from.join("captions.jsonl"), to.join("captions.jsonl")).unwrap();
+    for entry in std::fs::read_dir(from.join("images")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join("images").join(path.file_name().unwrap())).unwrap();
+    }
+}
+
 /// The tensors of a checkpoint file, by name.
 fn tensors(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
     let file = tessera::models::tensors::TensorFile::read(path).unwrap();
@@ -127,11 +138,27 @@ fn a_stopped_run_resumes_bit_for_bit_and_trains_longer() {
         (s["finished"].as_bool(), s["steps"].as_u64()),
         (Some(true), Some(6))
     );
-    // Stopped mid-epoch (step 3 of 6), then resumed with only --resume and --out.
-    let s = last_json(&pretrain_tiny(
-        &stopped,
-        &["--epochs", "3", "--stop-after", "3"],
-    ));
+    // Stopped mid-epoch (step 3 of 6) on a copy of the pairs, which then moves; resumed with
+    // only --resume, --out and the pairs' new place.
+    let copy = dir.join("pairs");
+    copy_pairs(&copy);
+    let s = last_json(&tessera(&[
+        "pretrain",
+        "--model",
+        "m3ae_tiny_32",
+        "--data",
+        &format!("captions:{}", copy.display()),
+        "--batch",
+        "8",
+        "--lr",
+        "2e-3",
+        "--epochs",
+        "3",
+        "--stop-after",
+        "3",
+        "--out",
+        stopped.to_str().unwrap(),
+    ]));
     assert_eq!(
         (s["finished"].as_bool(), s["steps"].as_u64()),
         (Some(false), Some(3))
@@ -148,9 +175,13 @@ fn a_stopped_run_resumes_bit_for_bit_and_trains_longer() {
     assert_eq!(refused.status.code(), Some(2));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--batch differs"), "{err}");
+    let moved = dir.join("moved");
+    std::fs::rename(&copy, &moved).unwrap();
     let s = last_json(&tessera(&[
         "pretrain",
         "--resume",
+        "--data",
+        &format!("captions:{}", moved.display()),
         "--out",
         stopped.to_str().unwrap(),
     ]));

@@ -251,6 +251,7 @@ pub fn pretrain(
     let (held_idx, train_idx) = (&held_idx[..], &train_idx[..]);
     let recipe = Recipe {
         data: std::path::absolute(&cfg.data).unwrap_or_else(|_| cfg.data.clone()),
+        pairs: set.pairs.len(),
         limit: cfg.limit,
         held_out: cfg.held_out,
         batch: cfg.batch,
@@ -280,19 +281,20 @@ pub fn pretrain(
             error,
         })?;
         tok.save(&cfg.out.join(TOKENIZER_FILE))?;
-        let info = RunInfo {
-            data: recipe.data.clone(),
-            seed: cfg.seed,
-            held_out: cfg.held_out,
-            limit: cfg.limit,
-        };
-        let run_path = cfg.out.join(RUN_FILE);
-        let json = serde_json::to_string_pretty(&info).expect("plain struct serializes");
-        std::fs::write(&run_path, json).map_err(|error| PretrainError::Write {
-            path: run_path,
-            error,
-        })?;
     }
+    // Written again on a resume: the data folder may have moved.
+    let info = RunInfo {
+        data: recipe.data.clone(),
+        seed: cfg.seed,
+        held_out: cfg.held_out,
+        limit: cfg.limit,
+    };
+    let run_path = cfg.out.join(RUN_FILE);
+    let json = serde_json::to_string_pretty(&info).expect("plain struct serializes");
+    std::fs::write(&run_path, json).map_err(|error| PretrainError::Write {
+        path: run_path,
+        error,
+    })?;
     let train = tensors(&set, train_idx, spec, &tok)?;
     let held = tensors(&set, held_idx, spec, &tok)?;
 
@@ -308,6 +310,7 @@ pub fn pretrain(
     let (mut params, moments, mut state) = match saved {
         Some((params, moments, mut state)) => {
             state.epochs = cfg.epochs;
+            state.recipe.data = recipe.data;
             (params, Some(moments), state)
         }
         None => {
@@ -429,7 +432,8 @@ fn summary(
 }
 
 /// The parameters, moments and state saved in `files`, checked against what the resuming
-/// call asks for: the same model, recipe and data, and at least the epochs already done.
+/// call asks for: the same model, recipe and number of pairs (the folder may have moved), and
+/// at least the epochs already done.
 fn saved_run(
     files: &[PathBuf; 2],
     spec: &M3aeSpec,
@@ -453,7 +457,7 @@ fn saved_run(
     }
     let saved = &state.recipe;
     let differs = [
-        ("--data", saved.data != recipe.data),
+        ("the number of pairs in --data", saved.pairs != recipe.pairs),
         ("--limit", saved.limit != recipe.limit),
         ("the held-out share", saved.held_out != recipe.held_out),
         ("--batch", saved.batch != recipe.batch),

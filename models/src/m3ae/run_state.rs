@@ -15,12 +15,14 @@ use super::pretrain::{EpochRow, HeldOut};
 pub const FORMAT: &str = "tessera-m3ae-run/1";
 
 /// The settings a resumed run must share with the saved one (all but the epoch count, which a
-/// resume may raise to train longer).
+/// resume may raise to train longer, and the data folder's place, which may have moved).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
     /// The data folder (absolute).
     pub data: PathBuf,
+    /// Image–caption pairs in it (after `limit`): a moved folder must still hold as many.
+    pub pairs: usize,
     pub limit: Option<usize>,
     pub held_out: usize,
     pub batch: usize,
