@@ -200,9 +200,20 @@ fn a_stopped_run_resumes_bit_for_bit_and_trains_longer() {
         metrics_without_times(&stopped)
     );
 
-    // A finished run has nothing to do; more epochs continue it.
+    // A finished run has nothing to do (a changed recipe is still refused); more epochs
+    // continue it.
     let again = tessera(&["pretrain", "--resume", "--out", stopped.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already finished"));
+    let changed = tessera(&[
+        "pretrain",
+        "--resume",
+        "--seed",
+        "7",
+        "--out",
+        stopped.to_str().unwrap(),
+    ]);
+    assert_eq!(changed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&changed.stderr).contains("--seed differs"));
     let longer = last_json(&tessera(&[
         "pretrain",
         "--resume",

@@ -455,21 +455,7 @@ fn saved_run(
     if pair.model.spec != tessera_dsl::spec::ModelSpec::M3ae(*spec) {
         return Err(refuse("the model differs from the saved run's".into()));
     }
-    let saved = &state.recipe;
-    let differs = [
-        ("the number of pairs in --data", saved.pairs != recipe.pairs),
-        ("--limit", saved.limit != recipe.limit),
-        ("the held-out share", saved.held_out != recipe.held_out),
-        ("--batch", saved.batch != recipe.batch),
-        ("--lr", saved.lr != recipe.lr),
-        (
-            "--warmup-epochs",
-            saved.warmup_epochs != recipe.warmup_epochs,
-        ),
-        ("--weight-decay", saved.weight_decay != recipe.weight_decay),
-        ("--seed", saved.seed != recipe.seed),
-    ];
-    if let Some((flag, _)) = differs.iter().find(|(_, d)| *d) {
+    if let Some(flag) = state.recipe.first_difference(recipe) {
         return Err(refuse(format!(
             "{flag} differs from the saved run's; leave it out to continue the run as it was"
         )));

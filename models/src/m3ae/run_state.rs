@@ -32,6 +32,29 @@ pub struct Recipe {
     pub seed: u64,
 }
 
+impl Recipe {
+    /// The first setting of `wanted` that differs from this saved recipe, named as the flag
+    /// that sets it (the data folder's place is not compared).
+    pub fn first_difference(&self, wanted: &Recipe) -> Option<&'static str> {
+        [
+            ("the number of pairs in --data", self.pairs != wanted.pairs),
+            ("--limit", self.limit != wanted.limit),
+            ("the held-out share", self.held_out != wanted.held_out),
+            ("--batch", self.batch != wanted.batch),
+            ("--lr", self.lr != wanted.lr),
+            (
+                "--warmup-epochs",
+                self.warmup_epochs != wanted.warmup_epochs,
+            ),
+            ("--weight-decay", self.weight_decay != wanted.weight_decay),
+            ("--seed", self.seed != wanted.seed),
+        ]
+        .into_iter()
+        .find(|(_, differs)| *differs)
+        .map(|(flag, _)| flag)
+    }
+}
+
 /// The position and history of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
