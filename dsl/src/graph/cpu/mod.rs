@@ -5,6 +5,7 @@ mod element;
 mod error;
 pub mod gemm;
 mod kernel;
+pub(crate) mod ordered_sum;
 mod raw_gemm;
 pub mod simd;
 mod step;

@@ -69,6 +69,7 @@ pub(crate) const CROSS_ENTROPY_VJP: VjpRule = VjpRule {
 pub(crate) mod cpu {
     use rayon::prelude::*;
 
+    use crate::graph::cpu::ordered_sum::sum_in_order;
     use crate::graph::cpu::{check_indices, CpuKernel, Element, KernelArgs, KernelError};
 
     pub(crate) const MASKED_MSE: CpuKernel = CpuKernel::new(masked_mse::<f32>, masked_mse::<f64>);
@@ -83,18 +84,18 @@ pub(crate) mod cpu {
     fn masked_mse<E: Element>(a: KernelArgs<'_, E>) -> Result<(), KernelError> {
         let p = *a.in_shape(0).last().unwrap_or(&1);
         let ([pred, t, mask, ..], [out, ..]) = (a.ins, a.outs);
-        let num: E = pred
-            .par_chunks(p)
-            .zip(t.par_chunks(p))
-            .zip(mask.par_iter())
-            .map(|((a, b), &m)| {
-                if m == E::zero() {
-                    return E::zero();
-                }
-                let s: E = a.iter().zip(b).map(|(&x, &y)| (x - y) * (x - y)).sum();
-                m * s / E::from_f64(p as f64)
-            })
-            .sum();
+        let num: E = sum_in_order(
+            pred.par_chunks(p)
+                .zip(t.par_chunks(p))
+                .zip(mask.par_iter())
+                .map(|((a, b), &m)| {
+                    if m == E::zero() {
+                        return E::zero();
+                    }
+                    let s: E = a.iter().zip(b).map(|(&x, &y)| (x - y) * (x - y)).sum();
+                    m * s / E::from_f64(p as f64)
+                }),
+        );
         out[0] = num / mask.iter().copied().sum::<E>();
         Ok(())
     }
@@ -126,11 +127,12 @@ pub(crate) mod cpu {
         let v = a.in_shape(0)[1];
         let ([logits, _, w, ..], [out, ..], labels) = (a.ins, a.outs, a.idx[1]);
         check_indices("cross_entropy", labels, v)?;
-        let num: E = logits
-            .par_chunks(v)
-            .zip(labels.par_iter().zip(w.par_iter()))
-            .map(|(row, (&l, &wi))| wi * (lse(row) - row[l as usize]))
-            .sum();
+        let num: E = sum_in_order(
+            logits
+                .par_chunks(v)
+                .zip(labels.par_iter().zip(w.par_iter()))
+                .map(|(row, (&l, &wi))| wi * (lse(row) - row[l as usize])),
+        );
         out[0] = num / w.iter().copied().sum::<E>();
         Ok(())
     }

@@ -81,6 +81,7 @@ pub(crate) const SUM_TO_VJP: VjpRule = VjpRule {
 pub(crate) mod cpu {
     use rayon::prelude::*;
 
+    use crate::graph::cpu::ordered_sum::sum_slice;
     use crate::graph::cpu::{CpuKernel, Element, KernelArgs, KernelError};
     use crate::graph::MAX_RANK;
 
@@ -112,7 +113,7 @@ pub(crate) mod cpu {
         }
         match (n, &keep[..n]) {
             (0, _) => out.copy_from_slice(&x[..out.len()]),
-            (1, [false]) => out[0] = x.par_iter().copied().sum(),
+            (1, [false]) => out[0] = sum_slice(x),
             (1, [true]) => out.copy_from_slice(x),
             (2, [false, true]) => column_sums(x, dims[0], dims[1], out),
             (2, [true, false]) => {
