@@ -184,7 +184,6 @@ fn bad_input_exits_2_and_names_the_problem() {
         "{}",
         stderr(&out)
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 // The facade re-exports the spec macros: a spec declared here through `tessera::mae!` prints the

@@ -80,7 +80,6 @@ fn eval_on_wgpu_from_the_cli(prefix: &std::path::Path) {
     let got = TensorFile::read(&out).unwrap();
     let expected = TensorFile::read(&with_suffix(prefix, ".expected.safetensors")).unwrap();
     check(&format!("{name} (CLI)"), &got, &expected);
-    let _ = std::fs::remove_file(&out);
 }
 
 #[test]

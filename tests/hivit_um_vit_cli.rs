@@ -55,7 +55,6 @@ fn the_uniform_hivit_variant_is_its_toml_twin_and_trains_from_the_cli() {
     let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(summary["steps"], 6);
     assert!(summary["last_loss"].as_f64().unwrap().is_finite());
-    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// Two training steps of `preset` on the embedded Fashion-MNIST slice.
@@ -127,7 +126,6 @@ fn pretrain_reconstruct_probe_and_bench_run_for_both_families() {
         assert_eq!(bench["model"], preset);
         assert!(bench["ms_per_step"].as_f64().unwrap() > 0.0, "{bench}");
         assert!(bench["final_loss"].as_f64().unwrap().is_finite(), "{bench}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -185,7 +183,5 @@ fn an_interrupted_run_resumes_exactly_for_both_families() {
         assert_eq!(resumed["steps"], 4, "{resumed}");
         // Masks (secondary masking included) come from the step's stream: the same run.
         assert_eq!(resumed["last_loss"], whole["last_loss"], "{preset}");
-        let _ = std::fs::remove_dir_all(&straight);
-        let _ = std::fs::remove_dir_all(&stopped);
     }
 }

@@ -76,7 +76,6 @@ fn pretraining_on_captions_lowers_the_held_out_loss_and_reconstruct_shows_the_wo
     ]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `tessera pretrain` of the tiny M3AE on the committed pairs into `run` with `extra` flags.
@@ -291,5 +290,4 @@ fn eval_reproduces_the_official_fixture() {
     let f = tessera::models::tensors::TensorFile::read(&out_file).unwrap();
     assert_eq!(f.get("text_output").unwrap().shape, [2, 12, 100]);
     assert_eq!(f.get("pred").unwrap().shape, [2, 16, 192]);
-    let _ = std::fs::remove_dir_all(&dir);
 }

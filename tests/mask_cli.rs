@@ -455,7 +455,6 @@ fn decode(path: &Path) -> (usize, usize, Vec<u8>) {
 #[test]
 fn a_picture_alone_needs_no_out_and_mixed_cells_show_their_image() {
     let png_path = scratch("mixed-alone.png");
-    let _ = std::fs::remove_file(&png_path);
     let o = tessera(&[
         "mask",
         "--strategy",
@@ -483,7 +482,6 @@ fn a_picture_alone_needs_no_out_and_mixed_cells_show_their_image() {
 /// file was written.
 fn refused(name: &str, args: &[&str]) -> String {
     let out = scratch(name);
-    let _ = std::fs::remove_file(&out);
     let mut all = vec!["mask"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--out", out.to_str().unwrap()]);

@@ -100,5 +100,4 @@ fn mixmim_pretrains_on_fashion_mnist_and_reconstructs_held_out_pairs() {
         "{}",
         text(&o.stderr)
     );
-    let _ = std::fs::remove_dir_all(&out);
 }

@@ -156,7 +156,6 @@ fn the_encoder_only_file_probes_and_initializes_but_cannot_reconstruct() {
     // Pre-training from it: the encoder starts from the file, the decoder fresh, and with a
     // learning rate of 1e-12 one step leaves the encoder where the file put it.
     let run = scratch("init-run");
-    let _ = std::fs::remove_dir_all(&run);
     let text = ok(&tessera(&[
         "pretrain",
         "--init",
