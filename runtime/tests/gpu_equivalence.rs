@@ -240,13 +240,24 @@ fn check_with_grads_scaled(
     outs.extend(params.iter().map(|&p| grads.get(p).expect("gradient")));
     let feed = feed.complete(g, &mut Rng(seed ^ 0xfeed));
     let inputs = Inputs(&feed);
-    let known: Vec<(NodeId, f64)> = known(&inputs)
+    let mut known: Vec<(NodeId, f64)> = known(&inputs)
         .into_iter()
         .map(|(name, m)| {
             let (_, p) = g.leaves().find(|(n, _)| *n == name).expect("a leaf");
             (grads.get(p).expect("gradient"), m)
         })
         .collect();
+    // The loss is a signed sum of y ∘ r, which the absolute-value run does not make
+    // cancellation-free when y itself subtracts (y = h − t with h ≈ t): its magnitude is
+    // Σ |y| |r|, from y's f64 values.
+    let y_plan = compile(g, &[y], &PlanOptions::default()).expect("compile");
+    let y_values = &run_cpu(&y_plan, &[y], &feed, as_f32)[0];
+    let loss_scale: f64 = y_values
+        .iter()
+        .zip(inputs.get("__r"))
+        .map(|(a, b)| (a * b).abs())
+        .sum();
+    known.push((loss, loss_scale));
     check_scaled(g, &outs, &feed, 1e-5, &known)
 }
 
