@@ -55,7 +55,7 @@ fn the_default_batch_counts_clip_samples_not_frames() {
     let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(summary["steps"], 5, "{stdout}");
     assert!(
-        stdout.contains("steps of 1 clips (chosen for 5 clips"),
+        stdout.contains("steps of 1 clip (chosen for 5 clips"),
         "{stdout}"
     );
 }

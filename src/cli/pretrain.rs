@@ -403,20 +403,21 @@ fn print_start(trainer: &Trainer, args: &Args) {
     };
     // A clip model's sample is a clip of its frame count.
     let unit = match c.model {
-        ModelSpec::VideoMae(_) => "clips",
-        _ => "images",
+        ModelSpec::VideoMae(_) => "clip",
+        _ => "image",
     };
+    let count = |n: usize| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     let batch_rule = match args.batch.batch {
-        None if !args.resume => format!(" (chosen for {} {unit}; --batch sets it)", s.data_len),
+        None if !args.resume => format!(" (chosen for {}; --batch sets it)", count(s.data_len)),
         _ => String::new(),
     };
     println!(
-        "  {} epoch{} x {} steps of {} {unit}{batch_rule}, lr {:e}{lr_rule} ({}), wd {}, seed \
+        "  {} epoch{} x {} steps of {}{batch_rule}, lr {:e}{lr_rule} ({}), wd {}, seed \
          {}{}",
         c.epochs,
         if c.epochs == 1 { "" } else { "s" },
         s.steps_per_epoch,
-        c.batch,
+        count(c.batch),
         c.lr,
         match c.warmup {
             Warmup::Steps(n) => format!("{n} warm-up steps then cosine"),
