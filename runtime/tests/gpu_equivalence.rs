@@ -492,7 +492,16 @@ proptest! {
                 q: &fq, k: &fk, v: &fv, bias: &fb, d_o: &fr,
             });
             // dqkv holds dq and dk (and dv, which does not cancel) in disjoint places.
-            vec![("qkv", norm(&m.dq).hypot(norm(&m.dk)))]
+            let mut known = vec![("qkv", norm(&m.dq).hypot(norm(&m.dk)))];
+            if bias {
+                // The bias [1, H, L, L] gets dS summed over the batch.
+                let mut db = vec![0.0; heads * l * l];
+                for (n, s) in m.ds.iter().enumerate() {
+                    db[n % (heads * l * l)] += s;
+                }
+                known.push(("bias", norm(&db)));
+            }
+            known
         });
         if let Some(plan) = plan {
             prop_assert!(has_op(&plan, |op| matches!(op, Op::SelfAttentionGrad { .. })), "no grad");
