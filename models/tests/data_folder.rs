@@ -2,7 +2,9 @@
 //! corrupt file (skipped when scanning), a PNG whose body is cut (skipped when decoding), and
 //! files that are not images (ignored).
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::temp_dir;
+use std::path::Path;
 use std::sync::Arc;
 
 use image::{Rgb, RgbImage};
@@ -10,17 +12,6 @@ use tessera_models::data::{
     Augment, DataError, Dataset, FolderDataset, Loader, LoaderConfig, Normalize, Source, Split,
     Transform,
 };
-
-/// A fresh folder tagged `tag` in the temporary folder, with the guard that removes it when
-/// the test drops it.
-fn temp_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
-    let guard = tempfile::Builder::new()
-        .prefix(&format!("tessera-{tag}-"))
-        .tempdir()
-        .unwrap();
-    let dir = guard.path().to_path_buf();
-    (guard, dir)
-}
 
 /// Pixel (x, y) = (5x, 7y, 100 + label): orientation and channel order are visible.
 fn pattern(w: u32, h: u32, label: u8) -> RgbImage {

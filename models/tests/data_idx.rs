@@ -7,24 +7,15 @@
 //!     lb = gzip.open("train-labels-idx1-ubyte.gz").read()[8:]
 //!     sum(im); sum((i % 251 + 1) * p for i, p in enumerate(im)); [list(lb).count(k) ...]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::temp_dir;
+use std::path::Path;
 
 use tessera_models::data::idx::{encode_idx_u8, read_idx_u8_file};
 use tessera_models::data::{
     embedded_fashion_mnist, load_fashion_mnist, load_fashion_mnist_split, DataError, Dataset,
     LabeledImages, Source, Split,
 };
-
-/// A fresh folder tagged `tag` in the temporary folder, with the guard that removes it when
-/// the test drops it.
-fn temp_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
-    let guard = tempfile::Builder::new()
-        .prefix(&format!("tessera-{tag}-"))
-        .tempdir()
-        .unwrap();
-    let dir = guard.path().to_path_buf();
-    (guard, dir)
-}
 
 fn histogram(set: &LabeledImages) -> [usize; 10] {
     let mut h = [0; 10];

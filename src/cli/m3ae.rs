@@ -13,7 +13,6 @@ use tessera_models::m3ae::pretrain::{
     PretrainError, RunInfo, CHECKPOINT_FILE, METRICS_FILE, OPTIM_FILE, RUN_FILE,
 };
 use tessera_models::m3ae::reconstruct::reconstruct as draw_reconstruction;
-use tessera_models::m3ae::run_state::Recipe;
 use tessera_models::m3ae::tokenizer::{CaptionTokenizer, TOKENIZER_FILE};
 use tessera_models::m3ae::M3aeModel;
 use tessera_models::params::ParamSet;
@@ -146,17 +145,7 @@ pub fn pretrain(args: &PretrainArgs, spec: M3aeSpec) -> anyhow::Result<()> {
         )));
     }
     if let Some(state) = &saved {
-        let wanted = Recipe {
-            data: std::path::absolute(&cfg.data).unwrap_or_else(|_| cfg.data.clone()),
-            pairs,
-            limit: cfg.limit,
-            held_out: cfg.held_out,
-            batch: cfg.batch,
-            lr: cfg.lr,
-            warmup_epochs: cfg.warmup_epochs,
-            weight_decay: cfg.weight_decay,
-            seed: cfg.seed,
-        };
+        let wanted = cfg.recipe(pairs);
         if let Some(flag) = state.recipe.first_difference(&wanted) {
             return Err(bad_input(format!(
                 "cannot resume {}: {flag} differs from the saved run's; leave it out to \

@@ -68,6 +68,24 @@ pub struct PretrainConfig {
     pub tokenizer: Option<PathBuf>,
 }
 
+impl PretrainConfig {
+    /// The settings a resume must share with this run, which has `pairs` pairs (after
+    /// `limit`).
+    pub fn recipe(&self, pairs: usize) -> Recipe {
+        Recipe {
+            data: std::path::absolute(&self.data).unwrap_or_else(|_| self.data.clone()),
+            pairs,
+            limit: self.limit,
+            held_out: self.held_out,
+            batch: self.batch,
+            lr: self.lr,
+            warmup_epochs: self.warmup_epochs,
+            weight_decay: self.weight_decay,
+            seed: self.seed,
+        }
+    }
+}
+
 /// What a run folder records about its data.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunInfo {
@@ -249,17 +267,7 @@ pub fn pretrain(
     }
     let (held_idx, train_idx) = split(set.pairs.len(), cfg.seed, cfg.held_out);
     let (held_idx, train_idx) = (&held_idx[..], &train_idx[..]);
-    let recipe = Recipe {
-        data: std::path::absolute(&cfg.data).unwrap_or_else(|_| cfg.data.clone()),
-        pairs: set.pairs.len(),
-        limit: cfg.limit,
-        held_out: cfg.held_out,
-        batch: cfg.batch,
-        lr: cfg.lr,
-        warmup_epochs: cfg.warmup_epochs,
-        weight_decay: cfg.weight_decay,
-        seed: cfg.seed,
-    };
+    let recipe = cfg.recipe(set.pairs.len());
     let files = checkpoint_files(&cfg.out);
     let saved = if resume {
         Some(saved_run(&files, spec, &recipe, cfg.epochs)?)
